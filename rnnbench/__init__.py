@@ -1,0 +1,12 @@
+"""rnnbench: a plugin-based benchmark suite for recurrent sequence models."""
+
+import pluggy
+
+from rnnbench.api import SHAPES, Model, Profile, Task, TaskData
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("rnnbench")
+"""Decorator for a plugin's hook implementations (see :mod:`rnnbench.hookspecs`)."""
+
+__all__ = ["SHAPES", "Model", "Profile", "Task", "TaskData", "hookimpl", "__version__"]

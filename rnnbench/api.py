@@ -1,0 +1,155 @@
+"""The task/model contract: what a plugin subclasses and returns from its hooks.
+
+A task owns the ends (data, input adapter, output head, loss, decoding, metrics);
+a model owns the middle (the recurrent core). Importing this module must stay cheap:
+it imports neither torch nor lightning, so that discovery and `rnnbench list` are fast.
+Plugins import torch inside the methods that build things.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+    import torchmetrics
+
+SHAPES = ("one-to-one", "one-to-many", "many-to-one", "many-to-many", "seq2seq")
+"""The problem shapes of the RNN literature; every task declares one."""
+
+PROFILES = ("smoke", "quick", "full")
+"""Every task defines these three: a seconds-long check, a laptop run, the published recipe."""
+
+Direction = Literal["min", "max"]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How hard to train one cell of a task.
+
+    ``options`` carries the task's own knobs (sequence length, vocabulary size, BPTT
+    length, dataset source ...); everything here goes into the cell's config hash, so a
+    changed profile re-runs the cell instead of reusing a stale result.
+    """
+
+    max_steps: int
+    batch_size: int
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.0
+    lr: float = 1e-3
+    grad_clip: float = 1.0
+    val_every: int = 100
+    """Optimiser steps between validations; the best validation checkpoint is tested."""
+    seeds: int = 1
+    """Default number of seeds (``--seeds`` overrides)."""
+    time_limit: float = 900.0
+    """Seconds one cell may run before it is stopped and marked ``failed: timeout``."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Profile":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "options": dict(self.options)}
+
+
+@dataclass
+class TaskData:
+    """Prepared data of one task under one profile, as the runner needs it.
+
+    ``test`` maps a test-set name to a dataset; the first one is the primary test set
+    and its metrics carry plain names, the others are suffixed ``_<name>``.
+    ``batched=True`` means each item is already a whole batch (e.g. TBPTT streams,
+    which must also keep ``shuffle=False``).
+    """
+
+    train: Any
+    val: Any
+    test: Mapping[str, Any]
+    fingerprint: str
+    collate: Callable | None = None
+    shuffle: bool = True
+    batched: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Task:
+    """Base class of a task plugin's task. Subclass it and set the class attributes.
+
+    Required methods: ``prepare`` and ``build``, plus ``metrics``. ``build`` returns a
+    ``torch.nn.Module`` (the *task net*) that wraps the model's core between the task's
+    input adapter and output head, and implements:
+
+    - ``training_loss(batch) -> Tensor``: the scalar loss to minimise;
+    - ``evaluate(batch, metrics) -> Tensor``: update the torchmetrics in ``metrics``
+      (a dict built by ``Task.metrics``) with decoded predictions, return the loss;
+    - optionally ``reset_state(split)`` (called at the start of every training epoch and
+      every evaluation pass, for nets that carry hidden state across batches),
+      ``count(batch) -> int`` (throughput units in the batch, default: batch size) and
+      ``samples() -> dict`` (examples a person can read, kept in the result record).
+    """
+
+    name: str = ""
+    family: str = ""
+    shape: str = ""
+    description: str = ""
+    primary_metric: str = ""
+    direction: Direction = "max"
+    throughput_unit: str = "samples"
+    requires: frozenset[str] = frozenset()
+    """Capabilities the model must provide, e.g. ``{"causal"}`` for language modeling."""
+    profiles: Mapping[str, Profile] = {}
+
+    def prepare(self, profile: Profile, cache_dir: str) -> TaskData:
+        raise NotImplementedError
+
+    def build(self, data: TaskData, model: "Model", profile: Profile) -> "torch.nn.Module":
+        raise NotImplementedError
+
+    def metrics(self, data: TaskData) -> dict[str, "torchmetrics.Metric"]:
+        """Fresh torchmetrics for one evaluation split; must contain ``primary_metric``."""
+        raise NotImplementedError
+
+    def baselines(self, data: TaskData) -> dict[str, dict[str, float]]:
+        """Naive predictors' test metrics (majority class, unigram, copy ...), by name."""
+        return {}
+
+
+class Model:
+    """Base class of a model plugin's model: it builds the recurrent core.
+
+    ``build_core`` returns a ``torch.nn.Module`` whose ``forward(x, state=None,
+    lengths=None)`` maps ``x`` of shape ``[batch, time, input_size]`` to
+    ``(y, state)`` with ``y`` of shape ``[batch, time, core.output_size]``; ``lengths``
+    (a CPU int tensor) marks the valid prefix of each padded sequence, and padding must
+    not change ``y`` at valid steps. ``state`` lets a task carry the hidden state across
+    batches (TBPTT) or step a decoder one token at a time.
+    """
+
+    name: str = ""
+    family: str = ""
+    description: str = ""
+    provides: frozenset[str] = frozenset({"causal", "stateful"})
+    """Capabilities: ``causal`` (output at t sees no input after t), ``stateful``."""
+    cannot_serve: Mapping[str, str] = {}
+    """Shape -> reason, for shapes this model cannot serve at all."""
+
+    def build_core(
+        self, input_size: int, hidden_size: int, num_layers: int, dropout: float
+    ) -> "torch.nn.Module":
+        raise NotImplementedError
+
+    def unsupported(self, task: Task) -> str | None:
+        """Why this model cannot serve ``task`` (an ``n/a`` cell), or None."""
+        if task.shape in self.cannot_serve:
+            return self.cannot_serve[task.shape]
+        missing = sorted(set(task.requires) - set(self.provides))
+        if missing:
+            return f"{self.name} is not {' or '.join(missing)}; {task.name} needs it"
+        return None

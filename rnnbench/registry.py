@@ -1,0 +1,197 @@
+"""Plugin discovery and registration: entry points, ``--plugin`` modules, validation.
+
+Order follows tox 4: entry points of the ``rnnbench`` group (first-party plugins are
+among them), then modules named by ``RNNBENCH_PLUGINS`` and ``--plugin``, then
+``check_pending()`` so that a misspelled hook is an error naming its plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from rnnbench import hookspecs
+from rnnbench.api import NAME_RE, PROFILES, SHAPES, Model, Task
+
+GROUP = "rnnbench"
+ENV_VAR = "RNNBENCH_PLUGINS"
+
+
+class PluginError(Exception):
+    """A plugin could not be loaded or registered; the message is one line for the user."""
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"plugin '{self.name}' ({self.distribution} {self.version})"
+
+
+@dataclass
+class Registry:
+    tasks: dict[str, Task]
+    models: dict[str, Model]
+    plugins: dict[str, PluginInfo]
+    owner: dict[tuple[str, str], str]
+    """(kind, name) -> plugin name, for provenance and error messages."""
+    spec: list[str]
+    """The ``--plugin`` arguments this registry was built from (workers rebuild it)."""
+
+    def plugin_of(self, kind: str, name: str) -> PluginInfo:
+        return self.plugins[self.owner[(kind, name)]]
+
+
+def parse_plugin_args(args: Iterable[str]) -> tuple[list[str], set[str]]:
+    """Split ``MODULE`` / ``no:NAME`` items (env var first, then flags) into loads and blocks."""
+    items = [s for s in os.environ.get(ENV_VAR, "").split(",") if s.strip()]
+    items += list(args)
+    loads, blocked = [], set()
+    for item in (s.strip() for s in items):
+        if item.startswith("no:"):
+            blocked.add(item[3:])
+        elif item not in loads:
+            loads.append(item)
+    return loads, blocked
+
+
+def load(plugin_args: Iterable[str] = ()) -> Registry:
+    """Discover, register and validate every plugin. Raises PluginError with one line."""
+    plugin_args = list(plugin_args)
+    loads, blocked = parse_plugin_args(plugin_args)
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    infos: dict[str, PluginInfo] = {}
+
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        if ep.name in blocked or pm.get_plugin(ep.name) is not None:
+            continue
+        dist = ep.dist.name if ep.dist else "unknown"
+        version = ep.dist.version if ep.dist else "?"
+        info = PluginInfo(ep.name, ep.value, dist, version)
+        infos[ep.name] = info
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken plugin must not take the others down
+            info.error = f"import failed: {type(exc).__name__}: {exc}"
+            continue
+        _register(pm, module, info)
+
+    for modname in loads:
+        if modname in blocked or modname in infos:
+            continue
+        try:
+            module = importlib.import_module(modname)
+        except ModuleNotFoundError as exc:
+            if exc.name and modname.startswith(exc.name):
+                raise PluginError(
+                    f"--plugin {modname}: no such module; is it on PYTHONPATH or installed?"
+                ) from None
+            raise PluginError(f"--plugin {modname}: import failed: {exc}") from None
+        except Exception as exc:
+            raise PluginError(
+                f"--plugin {modname}: import failed: {type(exc).__name__}: {exc}"
+            ) from None
+        top = modname.split(".")[0]
+        try:
+            dist = importlib.metadata.packages_distributions().get(top, ["(not installed)"])[0]
+            version = importlib.metadata.version(dist) if dist != "(not installed)" else "-"
+        except Exception:
+            dist, version = "(not installed)", "-"
+        info = PluginInfo(modname, modname, dist, version)
+        infos[modname] = info
+        _register(pm, module, info)
+
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        info = infos.get(pm.get_name(exc.plugin) or "", None)
+        label = info.label if info else f"plugin {exc.plugin!r}"
+        raise PluginError(f"{label}: {_first_line(exc)}") from None
+
+    return _collect(pm, infos, plugin_args)
+
+
+def _register(pm: pluggy.PluginManager, module: Any, info: PluginInfo) -> None:
+    try:
+        pm.register(module, name=info.name)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        raise PluginError(f"{info.label}: {_first_line(exc)}") from None
+    info.hooks = sorted(
+        h.name for h in pm.get_hookcallers(module) or [] if h.name.startswith("rnnbench_")
+    )
+
+
+def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[str]) -> Registry:
+    tasks: dict[str, Task] = {}
+    models: dict[str, Model] = {}
+    owner: dict[tuple[str, str], str] = {}
+    for kind, hook, base, store in (
+        ("task", pm.hook.rnnbench_tasks, Task, tasks),
+        ("model", pm.hook.rnnbench_models, Model, models),
+    ):
+        # Call each implementation on its own so that every contribution is attributed.
+        for impl in reversed(hook.get_hookimpls()):
+            info = infos[impl.plugin_name]
+            try:
+                contributed = impl.function()
+            except Exception as exc:
+                raise PluginError(
+                    f"{info.label}: {hook.name}() raised {type(exc).__name__}: {exc}"
+                ) from None
+            if not isinstance(contributed, (list, tuple)):
+                raise PluginError(
+                    f"{info.label}: {hook.name}() must return a list of {base.__name__}, "
+                    f"got {type(contributed).__name__}"
+                )
+            for item in contributed:
+                _validate(kind, item, base, info, owner)
+                store[item.name] = item
+                owner[(kind, item.name)] = info.name
+                getattr(info, f"{kind}s").append(item.name)
+    return Registry(tasks, models, infos, owner, spec)
+
+
+def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -> None:
+    if not isinstance(item, base):
+        raise PluginError(
+            f"{info.label}: rnnbench_{kind}s() returned {type(item).__name__}, "
+            f"not an rnnbench.{base.__name__} instance"
+        )
+    name = getattr(item, "name", "")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise PluginError(
+            f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)"
+        )
+    if (kind, name) in owner:
+        raise PluginError(
+            f"{info.label}: {kind} '{name}' is already registered by plugin '{owner[(kind, name)]}'"
+        )
+    if kind == "task":
+        if item.shape not in SHAPES:
+            raise PluginError(f"{info.label}: task '{name}' has shape {item.shape!r}, not one of {', '.join(SHAPES)}")
+        if item.direction not in ("min", "max"):
+            raise PluginError(f"{info.label}: task '{name}' direction must be 'min' or 'max'")
+        missing = [p for p in PROFILES if p not in item.profiles]
+        if missing:
+            raise PluginError(f"{info.label}: task '{name}' lacks profile(s) {', '.join(missing)}")
+        if not item.primary_metric:
+            raise PluginError(f"{info.label}: task '{name}' names no primary_metric")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

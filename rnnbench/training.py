@@ -1,0 +1,283 @@
+"""Train and test one (task, model, seed) cell with a Lightning Trainer.
+
+Imports torch and lightning; only worker processes (and tests) import this module.
+The per-step path does no host sync and no logging: the loss is summed on the device
+and read once per validation, because on small recurrent models a per-step
+``self.log`` or ``.item()`` costs as much as the step itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import resource
+import shutil
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader
+
+from rnnbench.api import Model, Profile, Task, TaskData
+
+for _name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+warnings.filterwarnings("ignore", ".*Checkpoint directory.*exists.*")
+warnings.filterwarnings("ignore", ".*deterministic.*")
+warnings.filterwarnings("ignore", ".*LeafSpec.*")
+warnings.filterwarnings("ignore", ".*`isinstance.*treespec.*")
+
+NONFINITE_CHECK_EVERY = 10
+
+
+class NonFiniteLoss(RuntimeError):
+    def __init__(self, step: int):
+        super().__init__(f"non-finite loss at step {step}")
+        self.step = step
+
+
+class CellModule(pl.LightningModule):
+    """The generic training logic: the task net supplies loss and evaluation."""
+
+    def __init__(self, task: Task, net: torch.nn.Module, data: TaskData, profile: Profile):
+        super().__init__()
+        self.task, self.net, self.profile = task, net, profile
+        self.val_metrics = torch.nn.ModuleDict(task.metrics(data))
+        if task.primary_metric not in self.val_metrics:
+            raise ValueError(f"task {task.name}: metrics() lacks primary metric {task.primary_metric!r}")
+        self.test_names = list(data.test)
+        self.test_metrics = torch.nn.ModuleList(
+            torch.nn.ModuleDict(task.metrics(data)) for _ in self.test_names
+        )
+        self.curve: list[tuple[int, float]] = []
+        self.test_results: dict[str, float] = {}
+        self._reset_loss()
+
+    def _reset_loss(self) -> None:
+        self._loss_sum = torch.zeros((), device=self.device)
+        self._loss_n = 0
+        self._eval_loss_sum = torch.zeros((), device=self.device)
+        self._eval_n = 0
+        self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    # --- training -------------------------------------------------------------------
+    def on_train_start(self) -> None:
+        self._reset_loss()
+
+    def on_train_epoch_start(self) -> None:
+        getattr(self.net, "reset_state", lambda split: None)("train")
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        loss = self.net.training_loss(batch)
+        detached = loss.detach()
+        bad = ~torch.isfinite(detached) & (self._bad_step < 0)
+        self._bad_step = torch.where(bad, torch.full_like(self._bad_step, self.global_step), self._bad_step)
+        self._loss_sum = self._loss_sum + detached
+        self._loss_n += 1
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.global_step % NONFINITE_CHECK_EVERY == 0:
+            self._raise_if_nonfinite()
+
+    def _raise_if_nonfinite(self) -> None:
+        step = int(self._bad_step)
+        if step >= 0:
+            raise NonFiniteLoss(step)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.profile.lr)
+
+    # --- evaluation -----------------------------------------------------------------
+    def _eval_step(self, batch: Any, metrics: torch.nn.ModuleDict) -> None:
+        loss = self.net.evaluate(batch, metrics)
+        self._eval_loss_sum = self._eval_loss_sum + loss.detach()
+        self._eval_n += 1
+
+    def _eval_results(self, metrics: torch.nn.ModuleDict) -> dict[str, float]:
+        out = {name: float(m.compute()) for name, m in metrics.items()}
+        out.setdefault("loss", float(self._eval_loss_sum) / max(self._eval_n, 1))
+        for m in metrics.values():
+            m.reset()
+        self._eval_loss_sum = torch.zeros((), device=self.device)
+        self._eval_n = 0
+        return out
+
+    def on_validation_epoch_start(self) -> None:
+        getattr(self.net, "reset_state", lambda split: None)("val")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_step(batch, self.val_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self._raise_if_nonfinite()
+        results = self._eval_results(self.val_metrics)
+        value = results[self.task.primary_metric]
+        if not math.isfinite(value):  # never let a NaN metric become "best"
+            value = math.inf if self.task.direction == "min" else -math.inf
+        self.curve.append((int(self.global_step), value))
+        self.log("val_primary", value, prog_bar=False, logger=False)
+
+    def on_test_epoch_start(self) -> None:
+        getattr(self.net, "reset_state", lambda split: None)("test")
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if dataloader_idx != getattr(self, "_test_idx", 0):
+            # multiple test sets run one after another: close the previous one
+            self._finish_test_set()
+            self._test_idx = dataloader_idx
+            getattr(self.net, "reset_state", lambda split: None)("test")
+        self._eval_step(batch, self.test_metrics[dataloader_idx])
+
+    def _finish_test_set(self) -> None:
+        idx = getattr(self, "_test_idx", 0)
+        results = self._eval_results(self.test_metrics[idx])
+        suffix = "" if idx == 0 else f"_{self.test_names[idx]}"
+        self.test_results.update({f"{k}{suffix}": v for k, v in results.items()})
+
+    def on_test_epoch_end(self) -> None:
+        self._finish_test_set()
+        self._test_idx = 0
+
+
+def loader(data: TaskData, dataset: Any, batch_size: int, train: bool, pin: bool) -> DataLoader:
+    return DataLoader(
+        dataset,
+        batch_size=None if data.batched else batch_size,
+        shuffle=train and data.shuffle and not data.batched,
+        collate_fn=data.collate,
+        drop_last=False,  # a test loader that drops its last batch scores a different test set
+        pin_memory=pin,
+    )
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda-max-allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process-max-rss"
+
+
+def fit_cell(
+    task: Task,
+    model: Model,
+    profile: Profile,
+    seed: int,
+    data: TaskData,
+    accelerator: str = "auto",
+) -> dict[str, Any]:
+    """Train on ``data.train``, validate every ``profile.val_every`` steps, test the best
+    validation checkpoint on every test set. Returns the measured part of a result record."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    net = task.build(data, model, profile)
+    module = CellModule(task, net, data, profile)
+    ckpt_dir = tempfile.mkdtemp(prefix="rnnbench-ckpt-")
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir, monitor="val_primary", mode=task.direction,
+        save_top_k=1, save_weights_only=True, enable_version_counter=False,
+    )
+    val_every = max(1, min(profile.val_every, profile.max_steps))
+    trainer = pl.Trainer(
+        accelerator=accelerator,
+        devices=1,
+        max_steps=profile.max_steps,
+        max_epochs=-1,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        gradient_clip_val=profile.grad_clip or None,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        deterministic="warn",
+        callbacks=[checkpoint],
+    )
+    device = trainer.strategy.root_device
+    pin = device.type == "cuda"
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    train_dl = loader(data, data.train, profile.batch_size, True, pin)
+    val_dl = loader(data, data.val, profile.batch_size, False, pin)
+    test_dls = [loader(data, ds, profile.batch_size, False, pin) for ds in data.test.values()]
+
+    units = _Counter(net)
+    trainer.callbacks.append(units)
+    try:
+        t0 = time.perf_counter()
+        trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl)
+        train_seconds = time.perf_counter() - t0
+        if module._loss_n:
+            module._raise_if_nonfinite()
+        best_path = checkpoint.best_model_path
+        trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
+        samples = net.samples() if hasattr(net, "samples") else {}
+    finally:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    peak, peak_kind = peak_memory_mb(device)
+    best_step = None
+    if module.curve:
+        pick = min if task.direction == "min" else max
+        best_step = pick(module.curve, key=lambda sv: sv[1])[0]
+    steps = int(trainer.global_step)
+    return {
+        "metrics": module.test_results,
+        "primary": {
+            "name": task.primary_metric,
+            "value": module.test_results.get(task.primary_metric),
+            "direction": task.direction,
+        },
+        "best_val": {"step": best_step, "value": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None},
+        "curve": module.curve,
+        "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
+        "train_seconds": round(train_seconds, 3),
+        "steps": steps,
+        "throughput": {"unit": f"{task.throughput_unit}/s", "value": round(units.count / max(units.seconds, 1e-9), 2)},
+        "peak_memory_mb": round(peak, 1),
+        "peak_memory_kind": peak_kind,
+        "device": _device_name(device),
+        "samples": samples,
+    }
+
+
+class _Counter(pl.Callback):
+    """Counts throughput units and time spent in training batches only (not validation)."""
+
+    def __init__(self, net: torch.nn.Module):
+        self.count_fn = getattr(net, "count", None)
+        self.count = 0
+        self.seconds = 0.0
+        self._t = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        self._t = time.perf_counter()
+        self.count += self.count_fn(batch) if self.count_fn else _batch_size(batch)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.seconds += time.perf_counter() - self._t
+
+
+def _batch_size(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return batch.size(0)
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    for item in batch:
+        if isinstance(item, torch.Tensor):
+            return item.size(0)
+    return 0
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def configure_threads(n: int) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    torch.set_num_threads(n)
