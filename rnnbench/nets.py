@@ -115,3 +115,55 @@ def _batch_of(state: Any) -> int:
     while not isinstance(state, torch.Tensor):
         state = state[0]
     return state.size(-2) if state.dim() == 3 else state.size(0)
+
+
+class OneToMany(nn.Module):
+    """Vector -> sequence (captioning), in the Show and Tell layout (Vinyals et al. 2015).
+
+    The encoded vector is the core's first input step; every later step reads the
+    embedding of the previous token: the target's in training (teacher forcing), the
+    net's own greedy choice in ``decode``. Because the decoder is stepped with its
+    state, the core must be causal and stateful. Batches hold ``x`` (the vector), ``y``
+    (target ids ending with ``eos_id``, padded with ``pad_id``) and ``lengths`` (target
+    lengths including ``eos``). ``update(metrics, tokens, batch)`` receives the greedy
+    decoding, ``[batch, y.size(1)]`` ids with ``pad_id`` after the first ``eos_id``.
+    """
+
+    def __init__(self, encoder: nn.Module, embed: nn.Module, core: nn.Module, head: nn.Module,
+                 loss: LossFn, update: UpdateFn, eos_id: int, pad_id: int = 0):
+        super().__init__()
+        self.encoder, self.embed, self.core, self.head = encoder, embed, core, head
+        self.loss_fn, self.update_fn = loss, update
+        self.eos_id, self.pad_id = eos_id, pad_id
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Teacher-forced logits ``[batch, y.size(1), vocab]``: step t predicts ``y[:, t]``."""
+        start = self.encoder(batch["x"]).unsqueeze(1)
+        previous = self.embed(batch["y"][:, :-1])
+        y, _ = self.core(torch.cat([start, previous], 1), None, batch.get("lengths"))
+        return self.head(y)
+
+    @torch.no_grad()
+    def decode(self, x: torch.Tensor, max_len: int) -> torch.Tensor:
+        """Greedy decoding of ``max_len`` steps; ``pad_id`` after each sequence's ``eos``."""
+        step_input = self.encoder(x).unsqueeze(1)
+        state = None
+        finished = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)
+        tokens = torch.full((x.size(0), max_len), self.pad_id, dtype=torch.long, device=x.device)
+        for t in range(max_len):
+            y, state = self.core(step_input, state, None)
+            choice = self.head(y[:, -1]).argmax(-1).masked_fill(finished, self.pad_id)
+            tokens[:, t] = choice
+            finished |= choice == self.eos_id
+            if bool(finished.all()):
+                break
+            step_input = self.embed(choice).unsqueeze(1)
+        return tokens
+
+    def training_loss(self, batch: dict) -> torch.Tensor:
+        return self.loss_fn(self(batch), batch)
+
+    def evaluate(self, batch: dict, metrics) -> torch.Tensor:
+        logits = self(batch)
+        self.update_fn(metrics, self.decode(batch["x"], batch["y"].size(1)), batch)
+        return self.loss_fn(logits, batch)

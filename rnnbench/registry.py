@@ -145,7 +145,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[
         ("model", pm.hook.rnnbench_models, Model, models),
     ):
         # Call each implementation on its own so that every contribution is attributed.
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: built-ins first
             info = infos[impl.plugin_name]
             try:
                 contributed = impl.function()

@@ -62,8 +62,6 @@ class CellModule(pl.LightningModule):
     def _reset_loss(self) -> None:
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_n = 0
-        self._eval_loss_sum = torch.zeros((), device=self.device)
-        self._eval_n = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
 
     # --- training -------------------------------------------------------------------
@@ -96,17 +94,12 @@ class CellModule(pl.LightningModule):
 
     # --- evaluation -----------------------------------------------------------------
     def _eval_step(self, batch: Any, metrics: torch.nn.ModuleDict) -> None:
-        loss = self.net.evaluate(batch, metrics)
-        self._eval_loss_sum = self._eval_loss_sum + loss.detach()
-        self._eval_n += 1
+        self.net.evaluate(batch, metrics)
 
     def _eval_results(self, metrics: torch.nn.ModuleDict) -> dict[str, float]:
         out = {name: float(m.compute()) for name, m in metrics.items()}
-        out.setdefault("loss", float(self._eval_loss_sum) / max(self._eval_n, 1))
         for m in metrics.values():
             m.reset()
-        self._eval_loss_sum = torch.zeros((), device=self.device)
-        self._eval_n = 0
         return out
 
     def on_validation_epoch_start(self) -> None:

@@ -1,0 +1,314 @@
+"""The ``rnnbench`` command line. Imports neither torch nor lightning: listing, help and
+leaderboards answer at once; training happens in worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rnnbench import __version__
+from rnnbench.api import PROFILES
+
+DEFAULT_OUT = "leaderboards"
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2."""
+
+
+def _closest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.4)
+    if close:
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return "known: " + ", ".join(sorted(choices))
+
+
+def _pick(kind: str, asked: list[str], known: Sequence[str]) -> list[str]:
+    names = [n.strip() for a in asked for n in a.split(",") if n.strip()]
+    for n in names:
+        if n not in known:
+            raise UsageError(f"unknown {kind} '{n}'; {_closest(n, known)} (see `rnnbench list`)")
+    return list(dict.fromkeys(names))
+
+
+def _registry(args: argparse.Namespace):
+    from rnnbench.registry import load
+
+    reg = load(args.plugin)
+    for info in reg.plugins.values():
+        if info.error:
+            print(f"warning: {info.label} is broken and was skipped: {info.error}", file=sys.stderr)
+    return reg
+
+
+# --- list / info ----------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    if args.json:
+        print(json.dumps(_describe(reg), indent=1, sort_keys=True))
+        return 0
+    print("Tasks:")
+    _table([("name", "family", "shape", "primary metric", "plugin")] + [
+        (t.name, t.family, t.shape, f"{t.primary_metric} ({'↓' if t.direction == 'min' else '↑'})", reg.owner[("task", t.name)])
+        for t in sorted(reg.tasks.values(), key=lambda t: (t.family, t.name))])
+    print("\nModels:")
+    _table([("name", "family", "serves", "plugin")] + [
+        (m.name, m.family, _serves(m, reg), reg.owner[("model", m.name)])
+        for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))])
+    print("\nPlugins:")
+    _table([("name", "distribution", "hooks", "status")] + [
+        (p.name, f"{p.distribution} {p.version}", ", ".join(h.removeprefix("rnnbench_") for h in p.hooks) or "-",
+         "ok" if not p.error else f"BROKEN: {p.error}")
+        for p in sorted(reg.plugins.values(), key=lambda p: p.name)])
+    return 0
+
+
+def _serves(model, reg) -> str:
+    shapes = sorted({t.shape for t in reg.tasks.values() if not model.unsupported(t)})
+    return ", ".join(shapes) or "-"
+
+
+def _describe(reg) -> dict:
+    return {
+        "tasks": {t.name: {"family": t.family, "shape": t.shape, "description": t.description,
+                           "primary_metric": t.primary_metric, "direction": t.direction,
+                           "requires": sorted(t.requires), "profiles": sorted(t.profiles),
+                           "plugin": reg.owner[("task", t.name)]} for t in reg.tasks.values()},
+        "models": {m.name: {"family": m.family, "description": m.description, "provides": sorted(m.provides),
+                            "serves": _serves(m, reg).split(", "),
+                            "not_applicable": {t.name: m.unsupported(t) for t in reg.tasks.values() if m.unsupported(t)},
+                            "plugin": reg.owner[("model", m.name)]} for m in reg.models.values()},
+        "plugins": {p.name: {"module": p.module, "distribution": p.distribution, "version": p.version,
+                             "hooks": p.hooks, "tasks": p.tasks, "models": p.models, "error": p.error}
+                    for p in reg.plugins.values()},
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    desc = _describe(reg)
+    if args.name not in desc["plugins"]:
+        raise UsageError(f"unknown plugin '{args.name}'; {_closest(args.name, list(desc['plugins']))}")
+    p = desc["plugins"][args.name]
+    print(f"plugin {args.name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
+    print(f"  hooks:        {', '.join(p['hooks']) or '-'}")
+    if p["error"]:
+        print(f"  BROKEN:       {p['error']}")
+    for t in p["tasks"]:
+        d = desc["tasks"][t]
+        print(f"  task {t}: {d['shape']}, {d['primary_metric']} ({d['direction']}) — {d['description']}")
+    for m in p["models"]:
+        d = desc["models"][m]
+        print(f"  model {m}: serves {', '.join(d['serves'])} — {d['description']}")
+    return 0
+
+
+def _table(rows: list[tuple]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for j, row in enumerate(rows):
+        print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+        if j == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+# --- run ------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rnnbench import leaderboard, runner, store
+
+    if args.profile not in PROFILES:
+        raise UsageError(f"unknown profile '{args.profile}'; {_closest(args.profile, PROFILES)}")
+    if not (args.all or args.task or args.model):
+        raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
+    reg = _registry(args)
+    tasks = _pick("task", args.task, list(reg.tasks)) if args.task else sorted(reg.tasks)
+    models = _pick("model", args.model, list(reg.models)) if args.model else sorted(reg.models)
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError("--seeds must be at least 1")
+    out = Path(args.out)
+
+    with store.RunLock(out):
+        cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout)
+        for rec in na:
+            store.write_record(out, rec)
+        executor = _executor(args)
+        print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {args.profile}; "
+              f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(na)} n/a; {executor.describe()}",
+              file=sys.stderr)
+        cells.sort(key=lambda c: (c.task, -c.expected_cost, c.model, c.seed))
+        done: list[dict] = []
+        bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
+                   disable=None if not args.progress else False)
+
+        def on_start(cell):
+            bar.set_postfix_str(cell.label, refresh=True)
+
+        def on_result(cell, result):
+            record = runner.finish_record(reg, cell, result)
+            store.write_record(out, record)
+            done.append(record)
+            bar.update(1)
+            p = record.get("primary", {})
+            figure = f"{p.get('name')}={leaderboard.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
+            bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
+
+        started = time.monotonic()
+        try:
+            executor.run(cells, on_result, on_start)
+        except KeyboardInterrupt:
+            bar.close()
+            print(f"interrupted: {len(done)} finished cell(s) are saved in {out}/results; "
+                  "run the same command again to resume", file=sys.stderr)
+            return 130
+        bar.close()
+        files, bad = leaderboard.write(out)
+    _summary(done + kept, na, time.monotonic() - started, out)
+    failed = [r for r in done if r["status"] == "failed"]
+    return 1 if failed else 0
+
+
+def _executor(args: argparse.Namespace):
+    from rnnbench import runner
+
+    if args.executor == "inprocess":
+        return runner.InProcessExecutor(args.plugin)
+    return runner.LocalExecutor(args.plugin, workers=args.workers)
+
+
+def _summary(records: list[dict], na: list[dict], seconds: float, out: Path) -> None:
+    from rnnbench.leaderboard import fmt
+
+    by_status = {s: sum(1 for r in records + na if r["status"] == s) for s in ("ok", "failed", "n/a")}
+    print(f"\n{by_status['ok']} ok, {by_status['failed']} failed, {by_status['n/a']} n/a in {seconds:.0f} s")
+    best: dict[str, dict] = {}
+    for r in records:
+        if r["status"] != "ok" or r["primary"]["value"] is None:
+            continue
+        cur = best.get(r["task"])
+        v, d = r["primary"]["value"], r["primary"]["direction"]
+        if cur is None or (v < cur["primary"]["value"] if d == "min" else v > cur["primary"]["value"]):
+            best[r["task"]] = r
+    if best:
+        _table([("task", "best model", "primary", "value")] + [
+            (t, r["model"], r["primary"]["name"], fmt(r["primary"]["value"])) for t, r in sorted(best.items())])
+    for r in records:
+        if r["status"] == "failed":
+            print(f"failed: {r['task']} × {r['model']} (seed {r['seed']}): {r.get('reason')}")
+    print(f"leaderboards: {out}/README.md")
+
+
+# --- leaderboard ----------------------------------------------------------------------
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from rnnbench import leaderboard
+
+    out = Path(args.out)
+    if not (out / "results").is_dir():
+        raise UsageError(f"no results in {out}/results; run `rnnbench run --all --out {out}` first")
+    if args.check:
+        stale, bad = leaderboard.check(out)
+        for b in bad:
+            print(f"unreadable result: {b.path} ({b.why})")
+        for rel in stale:
+            print(f"stale: {out / rel}")
+        if stale or bad:
+            print(f"leaderboards in {out} do not match results/; run `rnnbench leaderboard --out {out}`")
+            return 1
+        print(f"leaderboards in {out} are up to date")
+        return 0
+    files, bad = leaderboard.write(out)
+    print(f"wrote {len(files)} file(s) to {out}" + (f"; skipped {len(bad)} unreadable result(s)" if bad else ""))
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
+                        help="load MODULE as a plugin (repeatable); 'no:NAME' switches plugin NAME off. "
+                             "RNNBENCH_PLUGINS=mod1,no:name does the same from the environment")
+    parser = argparse.ArgumentParser(
+        prog="rnnbench",
+        description="Benchmark recurrent sequence models: every (task, model, seed) cell is trained "
+                    "with PyTorch Lightning and the results become leaderboards.",
+        epilog="Start with `rnnbench list`, then `rnnbench run --all` (quick profile, offline data). "
+               "Plugins come from the 'rnnbench' entry-point group; see CONTRIBUTING.md to write one.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", parents=[common], help="show tasks, models and plugins",
+                       description="Show every task (family, shape, primary metric), model (what shapes it "
+                                   "serves) and plugin (distribution, version, hooks).")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("info", parents=[common], help="show one plugin in detail")
+    p.add_argument("name", help="plugin name, as in `rnnbench list`")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("run", parents=[common], help="train and test cells, then render leaderboards",
+                       description="Train every selected (task, model, seed) cell, test its best validation "
+                                   "checkpoint, write one JSON result per cell and re-render the leaderboards. "
+                                   "Finished cells with the same configuration are kept, so an interrupted "
+                                   "run resumes where it stopped; failed cells are tried again.")
+    p.add_argument("--all", action="store_true", help="every task × every model")
+    p.add_argument("--task", action="append", default=[], metavar="NAME",
+                   help="task(s) to run (repeatable or comma-separated); without --model, every model")
+    p.add_argument("--model", action="append", default=[], metavar="NAME",
+                   help="model(s) to run; without --task, on every task")
+    p.add_argument("--profile", default="quick", metavar="|".join(PROFILES),
+                   help="smoke: seconds, for checks; quick: a laptop run (default); full: published recipes, GPU")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: one per visible GPU, else 1); torch threads are divided between them")
+    p.add_argument("--executor", choices=["local", "inprocess"], default="local",
+                   help="local: worker processes with per-cell time limits (default); inprocess: debug, no isolation")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the rendered files differ from what results/ gives")
+    p.set_defaults(func=cmd_leaderboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rnnbench.data import DataUnavailable
+    from rnnbench.registry import PluginError
+    from rnnbench.store import StoreLocked
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except (UsageError, PluginError, StoreLocked, DataUnavailable) as exc:
+        print(f"rnnbench: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""What runs inside a worker process: one cell at a time, imports paid once per worker.
+
+``run_cell`` is also what an in-process or Ray executor calls. It never raises for a
+cell's own failure: an exception, a non-finite loss or a broken plugin becomes a
+``failed`` record with a one-line reason, so the suite goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from rnnbench import registry as _registry
+
+_DATA_CACHE_SIZE = 2
+
+
+def _data_key(task_name: str, profile: Any) -> str:
+    from rnnbench.data import fingerprint
+
+    settings = profile.to_dict()
+    for model_specific in ("hidden_size", "num_layers", "dropout", "lr", "grad_clip", "time_limit", "seeds", "val_every", "max_steps"):
+        settings.pop(model_specific, None)
+    return fingerprint(task_name, settings)
+
+
+class CellRunner:
+    """Holds the registry and recently prepared data, so that consecutive cells of one
+    task (other models, other seeds) do not prepare the same data again."""
+
+    def __init__(self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None):
+        from rnnbench.data import default_cache_dir
+
+        self.plugin_args = plugin_args
+        self.accelerator = accelerator
+        self.cache_dir = cache_dir or default_cache_dir()
+        self._registry: _registry.Registry | None = None
+        self._data: dict[str, Any] = {}
+
+    @property
+    def registry(self) -> _registry.Registry:
+        if self._registry is None:
+            self._registry = _registry.load(self.plugin_args)
+        return self._registry
+
+    def run(self, cell: dict) -> dict:
+        started = time.perf_counter()
+        try:
+            result = self._run(cell)
+        except Exception as exc:  # the cell fails, the suite goes on
+            result = {"status": "failed", "reason": self._reason(exc, cell)}
+        result["wall_seconds"] = round(time.perf_counter() - started, 3)
+        return result
+
+    def _run(self, cell: dict) -> dict:
+        import torch
+
+        from rnnbench.training import fit_cell
+
+        reg = self.registry
+        task, model = reg.tasks[cell["task"]], reg.models[cell["model"]]
+        profile = task.profiles[cell["profile"]]
+        if cell.get("hidden_size"):
+            profile = profile.replace(hidden_size=cell["hidden_size"])
+        retried = None
+        for attempt in (1, 2):
+            data = self._prepare(task, profile)
+            try:
+                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if attempt == 2 or profile.batch_size == 1:
+                    raise
+                torch.cuda.empty_cache()
+                profile = profile.replace(batch_size=max(1, profile.batch_size // 2))
+                retried = f"out of memory; retried with batch size {profile.batch_size}"
+        measured["status"] = "ok"
+        measured["data_fingerprint"] = data.fingerprint
+        measured["baselines"] = task.baselines(data)
+        measured["batch_size"] = profile.batch_size
+        measured["hidden_size"] = profile.hidden_size
+        if "sequence_length" in data.info:
+            measured["sequence_length"] = data.info["sequence_length"]
+        if retried:
+            measured["retried"] = retried
+        return measured
+
+    def _prepare(self, task: Any, profile: Any) -> Any:
+        key = _data_key(task.name, profile)
+        if key not in self._data:
+            while len(self._data) >= _DATA_CACHE_SIZE:
+                self._data.pop(next(iter(self._data)))
+            self._data[key] = task.prepare(profile, self.cache_dir)
+        return self._data[key]
+
+    def _reason(self, exc: BaseException, cell: dict) -> str:
+        from rnnbench.data import DataUnavailable
+
+        message = (str(exc).strip().splitlines() or [""])[0]
+        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError)):
+            return message
+        where = self._culprit(exc, cell)
+        return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")
+
+    def _culprit(self, exc: BaseException, cell: dict) -> str:
+        """The plugin whose code raised: the innermost traceback frame in a plugin module."""
+        try:
+            reg = self.registry
+        except _registry.PluginError:
+            return ""
+        modules = {}
+        for kind in ("task", "model"):
+            owner = reg.owner.get((kind, cell[kind]))
+            if owner:
+                modules[reg.plugins[owner].module] = f"{kind} plugin '{owner}'"
+        culprit = ""
+        for frame, _ in traceback.walk_tb(exc.__traceback__):
+            name = frame.f_globals.get("__name__", "")
+            for module, label in modules.items():
+                package = module.rpartition(".")[0]
+                private = f"{package}._{module.rpartition('.')[2]}" if package else ""
+                if name == module or (private and name.startswith(private)):
+                    culprit = label
+        return culprit
+
+
+def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str) -> None:
+    """Entry point of a worker process: receive cells, send back results, until None."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    runner = CellRunner(plugin_args, accelerator)
+    import rnnbench.training  # noqa: F401  (pay lightning's import before the first cell's clock)
+
+    conn.send({"ready": os.getpid()})
+    while True:
+        try:
+            cell = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if cell is None:
+            break
+        conn.send(runner.run(cell))
+    conn.close()
+    sys.exit(0)

@@ -1,0 +1,95 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnbench import registry
+from rnnbench.registry import PluginError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def tinydist(monkeypatch):
+    """A third-party plugin with real dist-info metadata on sys.path: found by entry points."""
+    monkeypatch.syspath_prepend(str(FIXTURES / "tinydist"))
+    yield
+    sys.modules.pop("tiny_rnnbench_plugin", None)
+
+
+def test_builtin_plugins_load_through_entry_points():
+    reg = registry.load()
+    assert {"elman", "lstm", "gru"} <= set(reg.models)
+    assert {"adding-50", "lm-char"} <= set(reg.tasks)
+    info = reg.plugin_of("model", "lstm")
+    assert info.distribution == "rnnbench" and info.hooks == ["rnnbench_models"]
+
+
+def test_discovers_an_installed_distribution(tinydist):
+    reg = registry.load()
+    assert "tiny-elman" in reg.models
+    info = reg.plugin_of("model", "tiny-elman")
+    assert (info.name, info.distribution, info.version) == ("tiny", "tiny-rnnbench-plugin", "0.1")
+
+
+def test_plugin_can_be_switched_off_by_name(tinydist):
+    assert "tiny-elman" not in registry.load(["no:tiny"]).models
+    assert "lstm" not in registry.load(["no:classic-rnn"]).models
+
+
+def test_plugin_module_from_flag_and_environment(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES.parent))
+    reg = registry.load(["fixtures.misbehaving"])
+    assert "goes-nan" in reg.models
+    assert reg.plugin_of("model", "goes-nan").name == "fixtures.misbehaving"
+    monkeypatch.setenv("RNNBENCH_PLUGINS", "fixtures.misbehaving,no:adding")
+    reg = registry.load()
+    assert "hangs" in reg.models and "adding-50" not in reg.tasks
+
+
+def test_missing_plugin_module_is_one_line():
+    with pytest.raises(PluginError, match=r"--plugin no_such_module_xyz: no such module"):
+        registry.load(["no_such_module_xyz"])
+
+
+def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES.parent))
+    with pytest.raises(PluginError) as err:
+        registry.load(["fixtures.bad_hook"])
+    assert "fixtures.bad_hook" in str(err.value) and "rnnbench_modles" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("duplicate", r"model 'lstm' is already registered by plugin 'classic-rnn'"),
+    ("not-a-slug", r"model name 'My Model' is not a slug"),
+    ("wrong-type", r"returned str, not an rnnbench.Model instance"),
+    ("not-a-list", r"must return a list of Model"),
+])
+def test_registration_refuses_bad_contributions(monkeypatch, mode, message):
+    monkeypatch.syspath_prepend(str(FIXTURES.parent))
+    monkeypatch.setenv("BAD_CONTRIBUTION", mode)
+    with pytest.raises(PluginError, match=message) as err:
+        registry.load(["fixtures.bad_contributions"])
+    # names the offending plugin and its distribution
+    assert "plugin 'fixtures.bad_contributions'" in str(err.value)
+    assert "(not installed) -" in str(err.value) or "rnnbench" in str(err.value)
+
+
+def test_a_broken_plugin_does_not_take_the_others_down(monkeypatch, tmp_path):
+    dist = tmp_path / "broken_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[rnnbench]\nbroken = broken_plugin\n")
+    (tmp_path / "broken_plugin.py").write_text("raise ImportError('needs libfoo')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = registry.load()
+    assert "lstm" in reg.models
+    assert "needs libfoo" in reg.plugins["broken"].error
+
+
+def test_every_task_declares_the_contract():
+    reg = registry.load()
+    for task in reg.tasks.values():
+        assert set(task.profiles) >= {"smoke", "quick", "full"}, task.name
+        assert task.direction in ("min", "max") and task.primary_metric, task.name

@@ -1,0 +1,96 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnbench import runner, store
+from rnnbench.cli import main
+
+TESTS = Path(__file__).parent
+
+
+def rnnbench(*args, check_rc=None):
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "rnnbench.cli", *args], env=env, capture_output=True, text=True)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stdout + proc.stderr
+    return proc
+
+
+def records(out):
+    return {(r["model"], r["seed"]): r for r in store.load_records(out)[0]}
+
+
+def test_each_way_a_cell_can_fail_fails_that_cell_only(tmp_path):
+    """An exception, a non-finite loss, a hang and a dying worker, beside a good cell."""
+    proc = rnnbench("run", "--task", "adding-50", "--model", "lstm,raises-at-build,goes-nan,hangs,dies-hard",
+                    "--profile", "smoke", "--timeout", "20", "--out", str(tmp_path), "-p", "fixtures.misbehaving",
+                    check_rc=1)
+    got = records(tmp_path)
+    assert got[("lstm", 0)]["status"] == "ok", proc.stderr
+    reasons = {m: got[(m, 0)]["reason"] for m in ("raises-at-build", "goes-nan", "hangs", "dies-hard")}
+    assert all(got[(m, 0)]["status"] == "failed" for m in reasons)
+    assert reasons["raises-at-build"] == (
+        "RuntimeError: this model cannot be built (in model plugin 'fixtures.misbehaving')")
+    assert reasons["goes-nan"] == "non-finite loss at step 0"
+    assert reasons["hangs"] == "timeout after 20 s"
+    assert reasons["dies-hard"] == "worker process died (exit code 17)"
+    assert "failed: adding-50 × hangs (seed 0): timeout after 20 s" in proc.stdout
+    # the failures are on the leaderboard with their reasons
+    board = (tmp_path / "smoke" / "adding-50.md").read_text()
+    assert "hangs (seed 0): failed — timeout after 20 s" in board
+
+
+def test_interrupted_run_resumes_without_retraining(tmp_path, capsys):
+    args = ["run", "--task", "adding-50", "--model", "elman,gru", "--seeds", "2", "--profile", "smoke",
+            "--out", str(tmp_path), "--executor", "inprocess"]
+    assert main(args) == 0
+    paths = sorted((tmp_path / "results").rglob("*.json"))
+    assert len(paths) == 4
+    before = {p: p.stat().st_mtime_ns for p in paths}
+    paths[0].unlink()  # as if the run had been killed before this cell finished
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 cell(s) to run, 3 already done" in err
+    for p in paths[1:]:
+        assert p.stat().st_mtime_ns == before[p], f"{p} was retrained"
+    assert paths[0].exists()
+
+
+def test_changed_profile_settings_rerun_the_cell(tmp_path):
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    cells, kept, _ = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)
+    assert len(cells) == 1
+    rec = runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {"mse": 0.1}})
+    store.write_record(tmp_path, rec)
+    assert runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[1] == [rec]
+    rec["provenance"]["config_hash"] = "something-else"
+    store.write_record(tmp_path, rec)
+    assert len(runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0]) == 1
+
+
+def test_one_worker_per_gpu_with_threads_divided():
+    layout = runner.worker_layout(None, ["0", "1"], cores=16)
+    assert [w["gpu"] for w in layout] == ["0", "1"] and all(w["accelerator"] == "gpu" for w in layout)
+    assert all(w["threads"] == 8 for w in layout)
+    cpu = runner.worker_layout(2, [], cores=2)
+    assert [(w["gpu"], w["accelerator"], w["threads"]) for w in cpu] == [(None, "cpu", 1)] * 2
+
+
+def test_visible_gpus_honours_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    assert runner.visible_gpus() == ["2", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert runner.visible_gpus() == []
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):
+    with store.RunLock(tmp_path):
+        assert main(["run", "--task", "adding-50", "--model", "elman", "--out", str(tmp_path)]) == 2
+    assert "another rnnbench run" in capsys.readouterr().err
