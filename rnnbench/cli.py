@@ -179,11 +179,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _executor(args: argparse.Namespace):
-    from rnnbench import runner
+    from rnnbench import executors
 
     if args.executor == "inprocess":
-        return runner.InProcessExecutor(args.plugin)
-    return runner.LocalExecutor(args.plugin, workers=args.workers)
+        return executors.InProcessExecutor(args.plugin)
+    if args.executor == "ray":
+        return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
+    return executors.LocalExecutor(args.plugin, workers=args.workers)
 
 
 def _summary(records: list[dict], na: list[dict], seconds: float, out: Path) -> None:
@@ -277,8 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes (default: one per visible GPU, else 1); torch threads are divided between them")
-    p.add_argument("--executor", choices=["local", "inprocess"], default="local",
-                   help="local: worker processes with per-cell time limits (default); inprocess: debug, no isolation")
+    p.add_argument("--executor", choices=["local", "ray", "inprocess"], default="local",
+                   help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
+                        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
+                        "default: a local Ray instance")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_run)
@@ -293,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from rnnbench.data import DataUnavailable
     from rnnbench.registry import PluginError
+    from rnnbench.executors import ExecutorUnavailable
     from rnnbench.store import StoreLocked
 
     parser = build_parser()
@@ -302,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (UsageError, PluginError, StoreLocked, DataUnavailable) as exc:
+    except (UsageError, PluginError, StoreLocked, DataUnavailable, ExecutorUnavailable) as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

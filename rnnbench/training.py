@@ -21,6 +21,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.environments import LightningEnvironment
 from torch.utils.data import DataLoader
 
 from rnnbench.api import Model, Profile, Task, TaskData
@@ -163,6 +164,7 @@ def fit_cell(
     seed: int,
     data: TaskData,
     accelerator: str = "auto",
+    cluster: bool = False,
 ) -> dict[str, Any]:
     """Train on ``data.train``, validate every ``profile.val_every`` steps, test the best
     validation checkpoint on every test set. Returns the measured part of a result record."""
@@ -189,6 +191,8 @@ def fit_cell(
         enable_model_summary=False,
         deterministic="warn",
         callbacks=[checkpoint],
+        # in a Ray task or SLURM allocation, one cell is one process on one device
+        plugins=[LightningEnvironment()] if cluster else None,
     )
     device = trainer.strategy.root_device
     pin = device.type == "cuda"

@@ -31,11 +31,13 @@ class CellRunner:
     """Holds the registry and recently prepared data, so that consecutive cells of one
     task (other models, other seeds) do not prepare the same data again."""
 
-    def __init__(self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None):
+    def __init__(self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None,
+                 cluster: bool = False):
         from rnnbench.data import default_cache_dir
 
         self.plugin_args = plugin_args
         self.accelerator = accelerator
+        self.cluster = cluster
         self.cache_dir = cache_dir or default_cache_dir()
         self._registry: _registry.Registry | None = None
         self._data: dict[str, Any] = {}
@@ -69,7 +71,8 @@ class CellRunner:
         for attempt in (1, 2):
             data = self._prepare(task, profile)
             try:
-                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator)
+                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator,
+                                    cluster=self.cluster)
                 break
             except torch.cuda.OutOfMemoryError:
                 if attempt == 2 or profile.batch_size == 1:

@@ -1,0 +1,281 @@
+"""Executors: where cells run. Each takes cells and reports each cell's result as it
+arrives; the CLI writes results, so every executor shares one result store.
+
+- ``local``: reused worker processes on this machine, one per visible GPU or ``--workers``
+  CPU workers, each cell under a time limit (TorchBench-style isolation);
+- ``ray``: each cell a Ray task (``num_gpus=1`` where the cluster has GPUs);
+- ``inprocess``: one after another in this process, for debugging and tests.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from dataclasses import asdict
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Callable
+
+from rnnbench.runner import Cell
+
+OnResult = Callable[[Cell, dict], None]
+OnStart = Callable[[Cell], None]
+
+
+class ExecutorUnavailable(Exception):
+    """The executor cannot start (e.g. Ray not installed); the message says what to do."""
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this process may use, found without importing torch."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    proc = Path("/proc/driver/nvidia/gpus")
+    return [str(i) for i in range(len(list(proc.iterdir())))] if proc.is_dir() else []
+
+
+def worker_layout(workers: int | None, gpus: list[str], cores: int | None = None) -> list[dict]:
+    """One worker per visible GPU (pinned with CUDA_VISIBLE_DEVICES), else ``workers`` CPU
+    workers; torch threads are divided between workers, because two processes with two
+    threads each on two cores run ~10x slower than one."""
+    cores = cores or os.cpu_count() or 1
+    if gpus:
+        n = len(gpus) if not workers else min(workers, len(gpus))
+        threads = max(1, cores // n)
+        return [{"gpu": g, "accelerator": "gpu", "threads": threads} for g in gpus[:n]]
+    n = max(1, workers or 1)
+    threads = max(1, cores // n)
+    return [{"gpu": None, "accelerator": "cpu", "threads": threads} for _ in range(n)]
+
+
+class _Slot:
+    def __init__(self, spec: dict, plugin_args: list[str]):
+        self.spec, self.plugin_args = spec, plugin_args
+        self.proc: multiprocessing.Process | None = None
+        self.conn = None
+        self.ready = False
+        self.cell: Cell | None = None
+        self.deadline = 0.0
+        self.failed_starts = 0
+
+    def start(self) -> None:
+        from rnnbench.worker import worker_main
+
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        saved = os.environ.get("CUDA_VISIBLE_DEVICES")
+        # the child inherits the environment at start: pin it to its GPU (or to none)
+        os.environ["CUDA_VISIBLE_DEVICES"] = self.spec["gpu"] if self.spec["gpu"] is not None else ""
+        try:
+            self.proc = ctx.Process(
+                target=worker_main, daemon=True,
+                args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"]),
+            )
+            self.proc.start()
+        finally:
+            if saved is None:
+                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+            else:
+                os.environ["CUDA_VISIBLE_DEVICES"] = saved
+        child.close()
+        self.conn, self.ready, self.cell = parent, False, None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+    def stop(self) -> None:
+        if self.conn is not None and self.proc is not None and self.proc.is_alive():
+            try:
+                self.conn.send(None)
+                self.proc.join(10)
+            except (OSError, BrokenPipeError):
+                pass
+        self.kill()
+
+
+class LocalExecutor:
+    """A pool of reused worker processes on this machine, one cell per worker at a time."""
+
+    name = "local"
+
+    def __init__(self, plugin_args: list[str], workers: int | None = None, gpus: list[str] | None = None):
+        self.layout = worker_layout(workers, visible_gpus() if gpus is None else gpus)
+        self.plugin_args = plugin_args
+
+    def describe(self) -> str:
+        first = self.layout[0]
+        kind = "GPU" if first["gpu"] is not None else "CPU"
+        return f"{len(self.layout)} {kind} worker(s), {first['threads']} torch thread(s) each"
+
+    def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
+            on_start: Callable[[Cell], None] = lambda c: None) -> None:
+        pending = deque(cells)
+        slots = [_Slot(spec, self.plugin_args) for spec in self.layout[: max(1, len(cells))]]
+        try:
+            for s in slots:
+                s.start()
+            while pending or any(s.cell for s in slots):
+                for s in slots:
+                    if s.ready and s.cell is None and pending:
+                        s.cell = pending.popleft()
+                        s.deadline = time.monotonic() + s.cell.time_limit
+                        on_start(s.cell)
+                        s.conn.send(asdict(s.cell))
+                live = [s for s in slots if s.conn is not None]
+                timeout = min((s.deadline for s in slots if s.cell), default=time.monotonic() + 1) - time.monotonic()
+                waitables = [s.conn for s in live] + [s.proc.sentinel for s in live]
+                ready = wait(waitables, timeout=max(0.05, min(timeout, 5.0)))
+                for s in live:
+                    if s.conn in ready or s.proc.sentinel in ready:
+                        self._receive(s, on_result)
+                now = time.monotonic()
+                for s in slots:
+                    if s.cell and now > s.deadline:
+                        cell = s.cell
+                        s.kill()
+                        on_result(cell, {"status": "failed", "reason": f"timeout after {cell.time_limit:.0f} s"})
+                        s.start()
+        finally:
+            for s in slots:
+                s.stop()
+
+    @staticmethod
+    def _receive(s: _Slot, on_result: Callable[[Cell, dict], None]) -> None:
+        try:
+            if s.conn.poll():
+                msg = s.conn.recv()
+                if "ready" in msg:
+                    s.ready = True
+                else:
+                    cell, s.cell = s.cell, None
+                    on_result(cell, msg)
+                return
+        except (EOFError, OSError):
+            pass
+        if s.proc is not None and not s.proc.is_alive():
+            code = s.proc.exitcode
+            cell, was_ready = s.cell, s.ready
+            s.kill()
+            if cell is not None:
+                on_result(cell, {"status": "failed", "reason": f"worker process died (exit code {code})"})
+            s.failed_starts = 0 if was_ready else s.failed_starts + 1
+            if s.failed_starts >= 3:  # it dies before taking a cell: restarting will not help
+                raise RuntimeError(f"worker processes die at start-up (exit code {code}); "
+                                   "run with --executor inprocess to see why")
+            s.start()
+
+
+class InProcessExecutor:
+    """Runs cells in this process, one after another: for debugging and for tests."""
+
+    name = "inprocess"
+
+    def __init__(self, plugin_args: list[str], accelerator: str = "cpu"):
+        from rnnbench.worker import CellRunner
+
+        self.runner = CellRunner(plugin_args, accelerator)
+
+    def describe(self) -> str:
+        return "in-process"
+
+    def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
+            on_start: Callable[[Cell], None] = lambda c: None) -> None:
+        for cell in cells:
+            on_start(cell)
+            on_result(cell, self.runner.run(asdict(cell)))
+
+
+_RAY_RUNNER = None
+
+
+def _ray_run_cell(cell: dict, plugin_args: list[str], accelerator: str, threads: int) -> dict:
+    """Body of the Ray task. Ray reuses its worker processes, so the runner (registry and
+    prepared data) is kept per process, like a local worker's."""
+    global _RAY_RUNNER
+    import torch
+
+    from rnnbench.worker import CellRunner
+
+    torch.set_num_threads(threads)
+    if _RAY_RUNNER is None or _RAY_RUNNER.plugin_args != plugin_args:
+        # inside a cluster job Lightning must not mistake the cluster for SLURM
+        _RAY_RUNNER = CellRunner(plugin_args, accelerator, cluster=True)
+    return _RAY_RUNNER.run(cell)
+
+
+class RayExecutor:
+    """Each cell is a Ray task: ``num_gpus=1`` on a cluster with GPUs, else one CPU.
+
+    ``address=None`` starts a local Ray instance; pass a cluster's address (``ray://...``
+    or ``auto`` inside a Ray job) to spread cells over its nodes. Results come back to
+    this driver, which writes them into the same result store as the local executor.
+    """
+
+    name = "ray"
+
+    def __init__(self, plugin_args: list[str], address: str | None = None, workers: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise ExecutorUnavailable(
+                "the ray executor needs Ray: pip install 'rnnbench[ray]'"
+            ) from None
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        self.ray, self.plugin_args = ray, plugin_args
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
+        resources = ray.cluster_resources()
+        self.gpus = int(resources.get("GPU", 0))
+        self.cpus = int(resources.get("CPU", 1))
+        self.slots = self.gpus or max(1, min(workers or self.cpus, self.cpus))
+
+    def describe(self) -> str:
+        kind = f"{self.gpus} GPU(s)" if self.gpus else f"{self.slots} CPU slot(s)"
+        return f"Ray cluster with {kind}"
+
+    def run(self, cells: list[Cell], on_result: OnResult, on_start: OnStart = lambda c: None) -> None:
+        ray = self.ray
+        if self.gpus:
+            remote = ray.remote(num_gpus=1, num_cpus=1, max_retries=0)(_ray_run_cell)
+            accelerator, threads = "gpu", max(1, self.cpus // max(self.gpus, 1))
+        else:
+            remote = ray.remote(num_cpus=1, max_retries=0)(_ray_run_cell)
+            accelerator, threads = "cpu", max(1, self.cpus // self.slots)
+        pending = deque(cells)
+        running: dict = {}
+        try:
+            while pending or running:
+                while pending and len(running) < self.slots:
+                    cell = pending.popleft()
+                    on_start(cell)
+                    ref = remote.remote(asdict(cell), self.plugin_args, accelerator, threads)
+                    running[ref] = (cell, time.monotonic() + cell.time_limit)
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                for ref in ready:
+                    cell, _ = running.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except Exception as exc:  # the worker died under the task
+                        result = {"status": "failed", "reason": f"ray task failed: {type(exc).__name__}"}
+                    on_result(cell, result)
+                now = time.monotonic()
+                for ref, (cell, deadline) in list(running.items()):
+                    if now > deadline:
+                        ray.cancel(ref, force=True)
+                        running.pop(ref)
+                        on_result(cell, {"status": "failed", "reason": f"timeout after {cell.time_limit:.0f} s"})
+        finally:
+            for ref in running:
+                ray.cancel(ref, force=True)
