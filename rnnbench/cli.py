@@ -139,6 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
 
     with store.RunLock(out):
+        store.remove_temp_files(out)
         cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout)
         for rec in na:
             store.write_record(out, rec)

@@ -48,6 +48,14 @@ def write_record(out: str | Path, record: dict) -> Path:
     return path
 
 
+def remove_temp_files(out: str | Path) -> None:
+    """Temp files of writes that a killed run never finished (call under RunLock)."""
+    root = Path(out) / "results"
+    if root.is_dir():
+        for tmp in root.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def read_record(path: Path) -> dict:
     with open(path, encoding="utf-8") as f:
         record = json.load(f)

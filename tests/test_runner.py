@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnbench import executors, runner, store
+from rnnbench import runner, store
 from rnnbench.cli import main
 
 TESTS = Path(__file__).parent
@@ -77,21 +77,6 @@ def test_changed_profile_settings_rerun_the_cell(tmp_path):
     rec["provenance"]["config_hash"] = "something-else"
     store.write_record(tmp_path, rec)
     assert len(runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0]) == 1
-
-
-def test_one_worker_per_gpu_with_threads_divided():
-    layout = executors.worker_layout(None, ["0", "1"], cores=16)
-    assert [w["gpu"] for w in layout] == ["0", "1"] and all(w["accelerator"] == "gpu" for w in layout)
-    assert all(w["threads"] == 8 for w in layout)
-    cpu = executors.worker_layout(2, [], cores=2)
-    assert [(w["gpu"], w["accelerator"], w["threads"]) for w in cpu] == [(None, "cpu", 1)] * 2
-
-
-def test_visible_gpus_honours_cuda_visible_devices(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
-    assert executors.visible_gpus() == ["2", "5"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert executors.visible_gpus() == []
 
 
 def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):

@@ -1,0 +1,94 @@
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnbench import executors, store
+
+TESTS = Path(__file__).parent
+
+
+def run_cli(*args, **popen):
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "rnnbench.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def test_one_worker_per_gpu_with_threads_divided():
+    layout = executors.worker_layout(None, ["0", "1"], cores=16)
+    assert [w["gpu"] for w in layout] == ["0", "1"] and all(w["accelerator"] == "gpu" for w in layout)
+    assert all(w["threads"] == 8 for w in layout)
+    cpu = executors.worker_layout(2, [], cores=2)
+    assert [(w["gpu"], w["accelerator"], w["threads"]) for w in cpu] == [(None, "cpu", 1)] * 2
+
+
+def test_visible_gpus_honours_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
+    assert executors.visible_gpus() == ["2", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert executors.visible_gpus() == []
+
+
+
+def test_kill_9_at_a_random_moment_then_resume(tmp_path):
+    """The whole run (driver and workers) is SIGKILLed mid-matrix; the same command
+    again keeps every finished cell, leaves no partial file, and finishes the suite."""
+    args = ["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--seeds", "3",
+            "--profile", "smoke", "--workers", "2", "--out", str(tmp_path)]
+    proc = run_cli(*args, start_new_session=True)
+    results = tmp_path / "results" / "smoke" / "adding-50"
+    deadline = time.monotonic() + 300
+    while len(list(results.glob("*.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(random.uniform(0, 1.5))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 2 <= len(finished) < 9
+    for p in finished:
+        assert store.read_record(p)["status"] == "ok"  # complete, parseable JSON
+    proc = run_cli(*args)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert f"{9 - len(finished)} cell(s) to run, {len(finished)} already done" in err
+    for p, mtime in finished.items():
+        assert p.stat().st_mtime_ns == mtime, f"{p.name} was retrained"
+    assert len(list(results.glob("*.json"))) == 9
+    assert not list(results.glob(".*")), "temporary files left behind"
+
+
+def test_ray_executor_gives_the_same_cells_as_the_local_one(tmp_path):
+    pytest.importorskip("ray")
+    common = ["run", "--task", "adding-50", "--model", "elman,lstm", "--profile", "smoke", "--workers", "2"]
+    local = run_cli(*common, "--out", str(tmp_path / "local"))
+    ray = run_cli(*common, "--executor", "ray", "--out", str(tmp_path / "ray"))
+    for proc in (local, ray):
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+    a = {(r["model"], r["seed"]): r for r in store.load_records(tmp_path / "local")[0]}
+    b = {(r["model"], r["seed"]): r for r in store.load_records(tmp_path / "ray")[0]}
+    assert a.keys() == b.keys() == {("elman", 0), ("lstm", 0)}
+    for key in a:
+        assert b[key]["status"] == "ok"
+        assert b[key]["metrics"] == pytest.approx(a[key]["metrics"], rel=1e-5)
+        assert b[key]["provenance"]["config_hash"] == a[key]["provenance"]["config_hash"]
+
+
+def test_ray_missing_is_one_clear_line(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(executors.ExecutorUnavailable, match=r"pip install 'rnnbench\[ray\]'"):
+        executors.RayExecutor([])
