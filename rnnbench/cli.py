@@ -236,6 +236,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- new-plugin -----------------------------------------------------------------------
+
+
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from rnnbench.scaffold import write_plugin
+
+    try:
+        root = write_plugin(args.name, args.kind, Path(args.dir))
+    except (ValueError, FileExistsError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"wrote {root}/ (a {args.kind} plugin). Next:\n"
+          f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
+          f"  rnnbench run --{args.kind} {args.name} --profile smoke")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------
 
 
@@ -294,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
     p.add_argument("--check", action="store_true", help="exit 1 if the rendered files differ from what results/ gives")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("new-plugin", help="write a plugin skeleton (package, entry point, tests)",
+                       description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
+                                   "(or task), its entry point, and tests that use rnnbench.testing.")
+    p.add_argument("name", help="plugin (and model or task) name, a slug like my-rnn")
+    p.add_argument("--kind", choices=["model", "task"], default="model", help="what it contributes (default model)")
+    p.add_argument("--dir", default=".", help="where to write it (default: here)")
+    p.set_defaults(func=cmd_new_plugin)
     return parser
 
 

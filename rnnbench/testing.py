@@ -37,4 +37,136 @@ def fit_smoke(task: str, model: str, seed: int = 0, profile: str = "smoke",
         raise AssertionError(f"{model} cannot serve {task}: {reason}")
     prof = t.profiles[profile]
     data = t.prepare(prof, cache_dir or default_cache_dir())
-    return fit_cell(t, m, prof, seed, data, accelerator="cpu")
+    record = fit_cell(t, m, prof, seed, data, accelerator="cpu")
+    record["baselines"] = t.baselines(data)
+    return record
+
+
+# --- contract checks --------------------------------------------------------------------
+# Each builds a small core (or a task's smoke data) and compares what the contract says
+# must agree. They raise AssertionError with a message that names the broken promise.
+
+INPUT, HIDDEN, BATCH, STEPS = 3, 8, 4, 12
+ATOL = 1e-5
+
+
+def _model(model: Any, plugins: tuple[str, ...] = ()):
+    return load_registry(*plugins).models[model] if isinstance(model, str) else model
+
+
+def build_core(model: Any, num_layers: int = 2, dropout: float = 0.1, hidden: int = HIDDEN):
+    """A model's core in eval mode (dropout must then change nothing), seeded."""
+    import torch
+
+    torch.manual_seed(0)
+    return _model(model).build_core(INPUT, hidden, num_layers, dropout).eval()
+
+
+def random_inputs(steps: int = STEPS, seed: int = 1):
+    import torch
+
+    return torch.randn(BATCH, steps, INPUT, generator=torch.Generator().manual_seed(seed))
+
+
+def check_shapes(core) -> None:
+    import torch
+
+    with torch.no_grad():
+        y, _ = core(random_inputs())
+    assert hasattr(core, "output_size"), "the core has no output_size attribute"
+    assert y.shape == (BATCH, STEPS, core.output_size), f"output shape {tuple(y.shape)}"
+    assert torch.isfinite(y).all(), "non-finite outputs on random inputs"
+
+
+def future_changes_past(core, t: int = 5) -> bool:
+    """Whether changing the inputs after step ``t`` changes any output up to ``t``."""
+    import torch
+
+    x = random_inputs()
+    changed = x.clone()
+    changed[:, t + 1:] = torch.randn_like(changed[:, t + 1:]) * 3
+    with torch.no_grad():
+        y, _ = core(x)
+        y_changed, _ = core(changed)
+    assert not torch.allclose(y[:, t + 1:], y_changed[:, t + 1:]), "later inputs changed nothing at all"
+    return not torch.allclose(y[:, : t + 1], y_changed[:, : t + 1], atol=ATOL)
+
+
+def check_chunked_equals_whole(core, cut: int = 5, atol: float = ATOL) -> None:
+    """A sequence fed in pieces, the state passed along, gives the whole's outputs and final
+    state; a one-step piece (decoding) too."""
+    import torch
+
+    x = random_inputs()
+    with torch.no_grad():
+        whole, final = core(x)
+        first, state = core(x[:, :cut])
+        middle, state = core(x[:, cut:cut + 1], state)
+        rest, state_rest = core(x[:, cut + 1:], state)
+    torch.testing.assert_close(torch.cat([first, middle, rest], 1), whole, atol=atol, rtol=1e-4)
+    torch.testing.assert_close(flat_state(state_rest), flat_state(final), atol=atol, rtol=1e-4)
+
+
+def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) -> None:
+    """Outputs at valid steps of a padded batch (loud garbage in the padding) equal those of
+    each sequence run alone; so does the final state, taken at each sequence's end."""
+    import torch
+
+    x = random_inputs()
+    lengths = torch.tensor([STEPS, 7, 1, 10])
+    padded = x.clone()
+    for b, n in enumerate(lengths):
+        padded[b, n:] = 100.0
+    with torch.no_grad():
+        y, state = core(padded, None, lengths)
+        for b, n in enumerate(lengths.tolist()):
+            alone, alone_state = core(x[b:b + 1, :n])
+            torch.testing.assert_close(y[b:b + 1, :n], alone, atol=atol, rtol=1e-4)
+            if stateful:
+                torch.testing.assert_close(flat_state(state, b), flat_state(alone_state, 0), atol=atol, rtol=1e-4)
+
+
+def flat_state(state, row: int | None = None):
+    """A nested state's tensors, flattened (only batch row ``row`` when given)."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        if row is not None:
+            # torch RNN states are [layers*directions, batch, hidden]; others [batch, ...]
+            state = state[:, row] if state.dim() == 3 else state[row]
+        return torch.view_as_real(state).flatten() if state.is_complex() else state.flatten()
+    return torch.cat([flat_state(s, row) for s in state])
+
+
+def check_model(model: Any, task: str = "adding-50", plugins: tuple[str, ...] = ()) -> None:
+    """Everything the model contract promises: shapes, the causality it declares, chunked
+    == whole when stateful, padding invariance, and a deterministic smoke fit on ``task``."""
+    m = _model(model, plugins)
+    core = build_core(m)
+    check_shapes(core)
+    causal = "causal" in m.provides
+    assert future_changes_past(core) != causal, (
+        f"{m.name} declares causal={causal} but its outputs say otherwise")
+    if "stateful" in m.provides:
+        check_chunked_equals_whole(core)
+    check_padding_invariance(core, stateful="stateful" in m.provides)
+    first = fit_smoke(task, m.name, plugins=plugins)
+    again = fit_smoke(task, m.name, plugins=plugins)
+    assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
+
+
+def check_task(task: str, model: str = "lstm", plugins: tuple[str, ...] = ()) -> None:
+    """Everything the task contract promises: profiles, metrics with the primary one and
+    its direction, smoke data that builds a net, baselines on the same metrics, and a
+    deterministic smoke fit that reports every metric."""
+    from rnnbench.api import PROFILES, SHAPES
+
+    t = load_registry(*plugins).tasks[task]
+    assert t.shape in SHAPES and t.direction in ("min", "max")
+    assert set(PROFILES) <= set(t.profiles), f"missing profiles: {set(PROFILES) - set(t.profiles)}"
+    first = fit_smoke(task, model, plugins=plugins)
+    assert t.primary_metric in first["metrics"], f"primary metric {t.primary_metric} not reported"
+    for name, values in first.get("baselines", {}).items():
+        assert set(values) <= set(first["metrics"]), f"baseline {name} reports unknown metrics"
+    again = fit_smoke(task, model, plugins=plugins)
+    assert first["metrics"] == again["metrics"], "two fits with the same seed differ"

@@ -1,0 +1,165 @@
+"""``rnnbench new-plugin NAME``: write a plugin distribution a new author can install,
+test and publish: pyproject with the entry point, one model or task, and its tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnbench.api import NAME_RE
+
+PYPROJECT = '''[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnnbench-{name}"
+version = "0.1.0"
+description = "rnnbench plugin: {name}"
+requires-python = ">=3.10"
+dependencies = ["rnnbench"]
+
+[project.optional-dependencies]
+test = ["pytest"]
+
+# the entry point is what makes rnnbench find the plugin once it is installed
+[project.entry-points.rnnbench]
+{name} = "{package}"
+
+[tool.setuptools]
+packages = ["{package}"]
+'''
+
+MODEL = '''"""rnnbench plugin {name}: a model. Replace the core with yours; keep the contract:
+forward(x [batch, time, input], state=None, lengths=None) -> (y [batch, time, output_size], state).
+"""
+
+from rnnbench import Model, hookimpl
+
+
+class {cls}(Model):
+    name = "{name}"
+    family = "custom"
+    description = "describe your model here"
+    provides = frozenset({{"causal", "stateful"}})  # drop one if your core is not
+
+    def build_core(self, input_size, hidden_size, num_layers, dropout):
+        from torch import nn  # import torch here, not at module level: `rnnbench list` stays fast
+
+        from rnnbench.nn import FusedCore
+
+        return FusedCore(nn.GRU(input_size, hidden_size, num_layers, batch_first=True,
+                                dropout=dropout if num_layers > 1 else 0.0))
+
+
+@hookimpl
+def rnnbench_models():
+    return [{cls}()]
+'''
+
+TASK = '''"""rnnbench plugin {name}: a task. It owns the data, the input adapter, the output head,
+the loss, the metrics and the baselines; the model supplies the recurrent core."""
+
+from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench.data import fingerprint
+
+
+class {cls}(Task):
+    name = "{name}"
+    family = "custom"
+    shape = "many-to-one"
+    description = "is the sum of a random sequence positive? (replace with your task)"
+    primary_metric = "accuracy"
+    direction = "max"
+    profiles = {{
+        "smoke": Profile(max_steps=20, batch_size=32, hidden_size=16, val_every=10),
+        "quick": Profile(max_steps=500, batch_size=64, hidden_size=64, val_every=100, seeds=3),
+        "full": Profile(max_steps=5000, batch_size=128, hidden_size=128, val_every=500, seeds=5),
+    }}
+
+    def prepare(self, profile, cache_dir):
+        import torch
+        from torch.utils.data import StackDataset
+
+        def split(size, seed):
+            x = torch.randn(size, 20, 1, generator=torch.Generator().manual_seed(seed))
+            return StackDataset(x=x, y=(x.sum((1, 2)) > 0).long())
+
+        return TaskData(train=split(2048, 1), val=split(256, 2), test={{"test": split(512, 3)}},
+                        fingerprint=fingerprint(self.name, "v1"))
+
+    def metrics(self, data):
+        from torchmetrics.classification import BinaryAccuracy
+
+        return {{"accuracy": BinaryAccuracy()}}
+
+    def build(self, data, model, profile):
+        from torch import nn
+        from torch.nn import functional as F
+
+        from rnnbench.nets import ManyToOne
+
+        core = model.build_core(1, profile.hidden_size, profile.num_layers, profile.dropout)
+
+        def update(metrics, out, batch):
+            metrics["accuracy"].update(out.argmax(-1), batch["y"])
+
+        return ManyToOne(nn.Identity(), core, nn.Linear(core.output_size, 2),
+                         lambda out, batch: F.cross_entropy(out, batch["y"]), update,
+                         pool="last" if "causal" in model.provides else "mean")
+
+    def baselines(self, data):
+        return {{"coin-flip": {{"accuracy": 0.5}}}}
+
+
+@hookimpl
+def rnnbench_tasks():
+    return [{cls}()]
+'''
+
+TEST_MODEL = '''from rnnbench.testing import check_model, fit_smoke
+
+
+def test_{package}_meets_the_model_contract():
+    check_model("{name}")
+
+
+def test_{package}_trains_on_a_builtin_task():
+    record = fit_smoke("adding-50", "{name}")
+    assert record["primary"]["value"] is not None
+'''
+
+TEST_TASK = '''from rnnbench.testing import check_task, fit_smoke
+
+
+def test_{package}_meets_the_task_contract():
+    check_task("{name}")
+
+
+def test_{package}_trains_with_lstm():
+    record = fit_smoke("{name}", "lstm")
+    assert 0.0 <= record["primary"]["value"] <= 1.0
+'''
+
+
+def write_plugin(name: str, kind: str, where: Path) -> Path:
+    if not NAME_RE.match(name):
+        raise ValueError(f"plugin name '{name}' is not a slug ([a-z0-9][a-z0-9-]*)")
+    package = "rnnbench_" + name.replace("-", "_")
+    cls = "".join(part.capitalize() for part in name.split("-")) + ("Model" if kind == "model" else "Task")
+    root = where / f"rnnbench-{name}"
+    if root.exists():
+        raise FileExistsError(f"{root} exists already; pick another name or remove it")
+    fields = {"name": name, "package": package, "cls": cls}
+    files = {
+        "pyproject.toml": PYPROJECT,
+        f"{package}/__init__.py": MODEL if kind == "model" else TASK,
+        f"tests/test_{package}.py": TEST_MODEL if kind == "model" else TEST_TASK,
+        "README.md": "# rnnbench-{name}\n\nAn rnnbench plugin. `pip install -e .[test]`, then `pytest` and "
+                     "`rnnbench list`; `rnnbench run --{kind} {name} --profile smoke` puts it on a leaderboard.\n",
+    }
+    fields["kind"] = kind
+    for rel, template in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.format(**fields), encoding="utf-8")
+    return root
