@@ -84,3 +84,31 @@ def test_index_has_cross_task_summary(results):
     assert "| lstm | 1 | 1 |" in index
     data = json.loads(files["leaderboard.json"])
     assert data["summary"]["quick"][0] == {"model": "lstm", "mean_rank": 1.0, "tasks": 1}
+
+
+def test_html_page_is_self_contained_and_escapes_plugin_strings(results):
+    leaderboard.write(results)
+    page = (results / "index.html").read_text()
+    assert "<svg" in page and "adding-50: mse against parameters" in page
+    assert "sum | two &lt;b&gt;marked&lt;/b&gt;" in page and "<b>marked</b>" not in page
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "<script" not in page
+    md = (results / "quick" / "adding-50.md").read_text()
+    assert "![adding-50: mse against parameters](charts/adding-50-params.png)" in md
+    assert (results / "quick" / "charts" / "adding-50-params.png").stat().st_size > 1000
+
+
+def test_a_missing_chart_makes_the_leaderboard_stale(results):
+    leaderboard.write(results)
+    (results / "quick" / "charts" / "adding-50-time.png").unlink()
+    assert leaderboard.check(results)[0] == ["quick/charts/adding-50-time.png"]
+
+
+def test_metric_against_sequence_length_view(tmp_path):
+    for task, length, values in (("adding-50", 50, (0.01, 0.16)), ("adding-200", 200, (0.02, 0.167))):
+        for model, v in zip(("lstm", "elman"), values):
+            r = rec(model, 0, v, task=task)
+            r["sequence_length"] = length
+            store.write_record(tmp_path, r)
+    files = leaderboard.render(store.load_records(tmp_path)[0])
+    assert "![long-range: mse against sequence length](quick/charts/long-range-mse-by-length.png)" in files["README.md"]
+    assert "long-range: mse against sequence length" in files["index.html"]
