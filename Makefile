@@ -7,7 +7,7 @@ PYTHON    ?= python3
 TORCH     ?= torch==2.13.0
 BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
-APT_PACKAGES := espeak-ng asterisk-core-sounds-en-wav sword-text-web sword-text-kjv sword-text-sparv libsword-utils
+APT_PACKAGES := espeak-ng asterisk-core-sounds-en-wav sword-text-web sword-text-kjv sword-text-sparv libsword-utils chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OFFLINE   := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 RAY_AUTH_MODE=disabled
 

@@ -237,6 +237,7 @@ def fit_cell(
         "peak_memory_mb": round(peak, 1),
         "peak_memory_kind": peak_kind,
         "device": _device_name(device),
+        "first_step_at": units.first_step_at,
         "samples": samples,
     }
 
@@ -249,9 +250,12 @@ class _Counter(pl.Callback):
         self.count = 0
         self.seconds = 0.0
         self._t = 0.0
+        self.first_step_at: float | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self._t = time.perf_counter()
+        if self.first_step_at is None:
+            self.first_step_at = self._t
         self.count += self.count_fn(batch) if self.count_fn else _batch_size(batch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):

@@ -52,6 +52,9 @@ class CellRunner:
         started = time.perf_counter()
         try:
             result = self._run(cell)
+            first = result.pop("first_step_at", None)
+            if first is not None:  # the fixed cost of a cell: data, build, trainer set-up
+                result["setup_seconds"] = round(first - started, 3)
         except Exception as exc:  # the cell fails, the suite goes on
             result = {"status": "failed", "reason": self._reason(exc, cell)}
         result["wall_seconds"] = round(time.perf_counter() - started, 3)

@@ -17,13 +17,17 @@ def rec(model, seed, value, status="ok", task="adding-50", reason=None, baseline
     }
 
 
+def sample_records():
+    return [rec("lstm", 0, 0.010), rec("lstm", 1, 0.020), rec("lstm", 2, 0.030),
+            rec("gru", 0, 0.025), rec("gru", 1, 0.035),
+            rec("elman", 0, 0.170), rec("elman", 1, 0.168),
+            rec("bi-lstm", 0, None, status="n/a", reason="bi-lstm is not causal"),
+            rec("tcn", 0, None, status="failed", reason="timeout after 900 s")]
+
+
 @pytest.fixture
 def results(tmp_path):
-    for r in [rec("lstm", 0, 0.010), rec("lstm", 1, 0.020), rec("lstm", 2, 0.030),
-              rec("gru", 0, 0.025), rec("gru", 1, 0.035),
-              rec("elman", 0, 0.170), rec("elman", 1, 0.168),
-              rec("bi-lstm", 0, None, status="n/a", reason="bi-lstm is not causal"),
-              rec("tcn", 0, None, status="failed", reason="timeout after 900 s")]:
+    for r in sample_records():
         store.write_record(tmp_path, r)
     return tmp_path
 

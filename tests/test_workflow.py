@@ -1,0 +1,42 @@
+"""The GPU leaderboard workflow cannot run here: check that it parses and that every
+command it calls exists with the options it passes."""
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from rnnbench.cli import build_parser
+
+ROOT = Path(__file__).parent.parent
+WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "leaderboards.yml").read_text())
+
+
+def run_lines():
+    return [step["run"] for job in WORKFLOW["jobs"].values() for step in job["steps"] if "run" in step]
+
+
+def test_workflow_parses_and_is_manual():
+    assert "workflow_dispatch" in WORKFLOW[True]  # YAML reads the key `on` as True
+    steps = WORKFLOW["jobs"]["regenerate"]["steps"]
+    uses = [s.get("uses", "") for s in steps]
+    assert any(u.startswith("actions/upload-artifact") for u in uses)
+    assert any(u.startswith("peter-evans/create-pull-request") for u in uses)
+
+
+def test_every_rnnbench_command_in_it_parses():
+    parser = build_parser()
+    calls = [line for line in run_lines() if "rnnbench " in line]
+    assert len(calls) == 2
+    for line in calls:
+        argv = shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "full", line))
+        parser.parse_args(argv[1:])  # exits (fails the test) on an unknown option
+
+
+def test_make_targets_it_calls_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    for line in run_lines():
+        if line.startswith("make "):
+            target = line.split()[1]
+            assert re.search(rf"^{target}:", makefile, re.M), target
