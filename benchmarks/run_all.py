@@ -1,0 +1,11 @@
+"""Run every benchmark, one after another (`make bench`)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+for script in ("startup.py", "kernels.py", "data_cache.py", "workers.py", "harness_overhead.py"):
+    print(f"\n=== {script}", flush=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=False)
