@@ -83,3 +83,16 @@ def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):
     with store.RunLock(tmp_path):
         assert main(["run", "--task", "adding-50", "--model", "elman", "--out", str(tmp_path)]) == 2
     assert "another rnnbench run" in capsys.readouterr().err
+
+
+def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
+    from rnnbench.worker import CellRunner
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    runner_ = CellRunner(["fixtures.misbehaving"])
+    cell = {"task": "adding-50", "seed": 0, "profile": "smoke", "hidden_size": None}
+    ok = runner_.run({**cell, "model": "ooms-above-16"})  # smoke batch is 32
+    assert ok["status"] == "ok", ok.get("reason")
+    assert ok["batch_size"] == 16 and ok["retried"] == "out of memory; retried with batch size 16"
+    failed = runner_.run({**cell, "model": "ooms-always"})
+    assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
