@@ -1,0 +1,389 @@
+"""Word-level language modeling on the World English Bible (offline: Debian ``sword-text-web``).
+
+The offline corpus is the SWORD module ``engWEB2015eb`` exported with ``mod2imp``
+(Debian ``libsword-utils``): one verse a line, footnotes and editorial headings removed.
+Splits are by book, so no verse or paragraph is shared between train, validation and
+test. Words and punctuation are separate tokens, every verse ends with ``<eos>``, and the
+vocabulary is the most frequent words of the training books only; everything else is
+``<unk>``. Training is truncated backpropagation through time over contiguous streams,
+the hidden state carried from batch to batch (Zaremba et al. 2014).
+
+The full profiles train Zaremba et al.'s "medium" LSTM recipe (2 x 650, dropout 0.5,
+35-step BPTT, 39 epochs) on the hub datasets: ``full`` on WikiText-2 (raw), ``full-ptb``
+on the Penn Treebank, the recipe's own corpus (82.7 test perplexity in the paper, with
+SGD; rnnbench trains every cell with Adam). A local copy in the hub's format can stand in
+for the hub through the ``data_files`` option.
+"""
+
+import html
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
+from rnnbench_plugins.lm_char import stream_batches, unigram_baselines, update_lm_metrics
+
+UNK, EOS = "<unk>", "<eos>"
+SPLITS = ("train", "val", "test")
+
+BIBLE_MODULE, BIBLE_PACKAGE = "engWEB2015eb", "sword-text-web"
+# A narrative book, a poetic or wisdom book, a gospel and a letter in each held-out split,
+# so both cover the corpus's genres without sharing a verse with training. Validation is
+# small (~28k tokens) because it runs several times a cell; test is ~64k tokens.
+VAL_BOOKS = ("Ruth", "Lamentations", "Mark", "James")
+TEST_BOOKS = ("Judges", "Ecclesiastes", "John", "Romans")
+SWORD_ROOTS = ("/usr/share/sword", "/usr/local/share/sword", "~/.sword")
+CLEANING_VERSION = "v1"
+TOKENIZER_VERSION = "v1"
+OFFLINE_DEFAULT = "the World English Bible from sword-text-web, profiles smoke and quick"
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A hub corpus whose rows are lines of already tokenised text in one column."""
+
+    path: str
+    config: str | None
+    column: str
+    prompt: str
+    splits: tuple[str, str, str] = ("train", "validation", "test")
+
+
+# Canonical hub ids of ``wikitext`` and ``ptb_text_only`` (the hub redirects the old ones).
+HUB_SOURCES = {
+    "wikitext-2": HubSource("Salesforce/wikitext", "wikitext-2-raw-v1", "text", "the game was"),
+    "ptb": HubSource("ptb-text-only/ptb_text_only", "penn_treebank", "sentence", "the company said"),
+}
+# Prompts are written in each corpus's own tokenisation.
+BIBLE_PROMPT = "and jesus said to them ,"
+
+# --- the offline corpus -----------------------------------------------------------------
+
+_NOTE = re.compile(r"<note\b[^>]*>.*?</note>", re.S)
+# Section headings are the editors', not the text; a psalm's superscription is canonical.
+_HEADING = re.compile(r"<title\b(?![^>]*canonical=\"true\")[^>]*>.*?</title>", re.S)
+_SPEAKER = re.compile(r"<speaker\b[^>]*>.*?</speaker>", re.S)
+_TAG = re.compile(r"<[^>]*>")
+_VERSE_KEY = re.compile(r"^\$\$\$(.+) (\d+):(\d+)\s*$")
+
+
+def clean_osis(markup: str) -> str:
+    """One verse of OSIS markup to plain text. Footnotes go before the tags, or the
+    note's words would run into the verse."""
+    text = _SPEAKER.sub(" ", _HEADING.sub(" ", _NOTE.sub(" ", markup)))
+    return " ".join(html.unescape(_TAG.sub("", text)).split())
+
+
+def parse_imp(imp: str) -> list[tuple[str, int, int, str]]:
+    """``mod2imp`` output to ``(book, chapter, verse, text)`` for every non-empty verse.
+
+    Keys look like ``$$$Genesis 1:1``; module, testament, book and chapter headings
+    (verse 0) carry no verse text and are skipped.
+    """
+    verses = []
+    key, body = None, []
+
+    def flush():
+        if key is not None:
+            text = clean_osis("\n".join(body))
+            if text:
+                verses.append((*key, text))
+
+    for line in imp.split("\n"):
+        if line.startswith("$$$"):
+            flush()
+            m = _VERSE_KEY.match(line)
+            key = (m.group(1), int(m.group(2)), int(m.group(3))) if m and int(m.group(3)) > 0 else None
+            body = []
+        else:
+            body.append(line)
+    flush()
+    return verses
+
+
+def sword_module_files(module: str) -> list[Path]:
+    """The data files of an installed SWORD module, for the corpus fingerprint."""
+    roots = [os.environ["SWORD_PATH"]] if os.environ.get("SWORD_PATH") else []
+    for root in roots + list(SWORD_ROOTS):
+        root = Path(root).expanduser()
+        for conf in sorted((root / "mods.d").glob("*.conf")):
+            text = conf.read_text(encoding="utf-8", errors="replace")
+            if f"[{module}]" not in text:
+                continue
+            m = re.search(r"^DataPath=(.+)$", text, re.M)
+            data_dir = root / m.group(1).strip() if m else None
+            if data_dir is not None and data_dir.is_dir():
+                return [conf] + sorted(p for p in data_dir.iterdir() if p.is_file())
+    return []
+
+
+def read_sword_module(module: str, package: str = BIBLE_PACKAGE) -> str:
+    """The raw ``mod2imp`` export of a module, or one line saying what to install."""
+    if shutil.which("mod2imp") is None:
+        raise DataUnavailable("mod2imp is not installed: sudo apt-get install libsword-utils")
+    run = subprocess.run(["mod2imp", module], capture_output=True, text=True)
+    if run.returncode != 0 or "$$$" not in run.stdout:
+        raise DataUnavailable(f"SWORD module {module} is not installed: sudo apt-get install {package}")
+    return run.stdout
+
+
+def book_split(book: str) -> str:
+    return "val" if book in VAL_BOOKS else "test" if book in TEST_BOOKS else "train"
+
+
+def bible_verses(cache_dir: str):
+    """The cleaned World English Bible as an HF dataset, one verse a row (cached)."""
+    import datasets
+
+    files = sword_module_files(BIBLE_MODULE)
+    if not files:
+        raise DataUnavailable(f"SWORD module {BIBLE_MODULE} is not installed: sudo apt-get install {BIBLE_PACKAGE}")
+
+    def build():
+        verses = parse_imp(read_sword_module(BIBLE_MODULE))
+        book, chapter, verse, text = zip(*verses)
+        return datasets.Dataset.from_dict({
+            "book": list(book), "chapter": list(chapter), "verse": list(verse), "text": list(text),
+            "split": [book_split(b) for b in book],
+        })
+
+    settings = {"module": BIBLE_MODULE, "data": file_digest(*files), "cleaning": CLEANING_VERSION,
+                "val": VAL_BOOKS, "test": TEST_BOOKS}
+    return cached(cache_dir, "web-bible", settings, build)
+
+
+# --- tokens and vocabulary --------------------------------------------------------------
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+# A clitic ('s, 't, 'll) stays with the apostrophe only right after a word; elsewhere
+# an apostrophe is a quotation mark and a token of its own.
+_TOKEN = re.compile(r"(?<=[^\W_])'[^\W_]+|[^\W_]+|[^\w\s]|_")
+
+
+def tokenize_words(line: str, lowercase: bool = True) -> list[str]:
+    """Words, clitics and punctuation marks as separate tokens (for raw prose)."""
+    line = line.translate(_QUOTES)
+    return _TOKEN.findall(line.lower() if lowercase else line)
+
+
+def tokenize_whitespace(line: str) -> list[str]:
+    """For corpora the hub ships already tokenised (WikiText, PTB)."""
+    return line.split()
+
+
+def build_vocab(train_lines: list[list[str]], size: int) -> list[str]:
+    """``<unk>``, ``<eos>`` and the ``size - 2`` most frequent training words (ties
+    alphabetical, so the vocabulary does not depend on dict order). A corpus that spells
+    ``<unk>`` out itself (PTB) keeps it as the same token."""
+    from collections import Counter
+
+    counts = Counter(tok for line in train_lines for tok in line)
+    counts.pop(UNK, None)
+    counts.pop(EOS, None)
+    ranked = sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))
+    return [UNK, EOS] + [w for w, _ in ranked[: max(size - 2, 0)]]
+
+
+def encode_lines(lines: list[list[str]], vocab: list[str]) -> list[list[int]]:
+    """Token ids per line, each line closed by ``<eos>``; empty lines are dropped."""
+    index = {w: i for i, w in enumerate(vocab)}
+    eos = index[EOS]
+    return [[index.get(tok, 0) for tok in line] + [eos] for line in lines if line]
+
+
+def rows_to_lines(rows, column: str) -> list[str]:
+    """A hub split's rows to its non-empty lines. The hub path and a local copy in the
+    hub's format both come through here (WikiText rows are ``text``, PTB rows
+    ``sentence``; WikiText's blank rows separate paragraphs and carry no tokens)."""
+    if column not in rows.column_names:
+        raise DataUnavailable(
+            f"the data has no column '{column}' (it has {', '.join(rows.column_names)}); "
+            "give files in the hub dataset's format"
+        )
+    lines = rows.select_columns([column]).to_dict()[column]
+    return [line.strip() for line in lines if line and line.strip()]
+
+
+def load_hub_rows(source: str, data_files: dict | None = None):
+    """The hub dataset's splits as ``{split: rows}`` plus their fingerprint.
+
+    With ``data_files`` (``{"train": ..., "validation": ..., "test": ...}`` in the hub's
+    split names; JSON lines, Parquet or plain text) a local copy replaces the hub.
+    """
+    import datasets
+
+    spec = HUB_SOURCES[source]
+    if data_files:
+        first = str(next(iter(data_files.values())))
+        fmt = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".txt": "text"}.get(Path(first).suffix)
+        if fmt is None:
+            raise ValueError(f"data_files {first}: use .jsonl, .json, .parquet or .txt files")
+        missing = [s for s in spec.splits if s not in data_files]
+        if missing:
+            raise ValueError(f"data_files lacks split(s) {', '.join(missing)}")
+        ds = datasets.load_dataset(fmt, data_files={s: str(data_files[s]) for s in spec.splits})
+        fp = file_digest(*(data_files[s] for s in spec.splits))
+    else:
+        ds = hub_dataset(spec.path, spec.config, offline_default=OFFLINE_DEFAULT)
+        fp = fingerprint(spec.path, spec.config, [ds[s]._fingerprint for s in spec.splits])
+    return {ours: ds[theirs] for ours, theirs in zip(SPLITS, spec.splits)}, fp
+
+
+def corpus_lines(source: str, options: dict, cache_dir: str):
+    """``(lines, data fingerprint)`` of a source, where ``lines()`` returns the tokenised
+    lines by split: it runs only when the encoded corpus is not cached yet."""
+    if source == "web":
+        table, fp = bible_verses(cache_dir)
+
+        def lines():
+            by_split = {s: [] for s in SPLITS}
+            columns = table.select_columns(["text", "split"]).to_dict()
+            for text, split in zip(columns["text"], columns["split"]):
+                by_split[split].append(tokenize_words(text))
+            return by_split
+
+        return lines, fp
+    if source not in HUB_SOURCES:
+        raise ValueError(f"lm-word source {source!r}: use 'web' or one of {', '.join(HUB_SOURCES)}")
+    rows, fp = load_hub_rows(source, options.get("data_files"))
+    column = HUB_SOURCES[source].column
+
+    def hub_lines():
+        return {s: [tokenize_whitespace(line) for line in rows_to_lines(rows[s], column)] for s in SPLITS}
+
+    return hub_lines, fp
+
+
+def encoded_corpus(options: dict, cache_dir: str):
+    """``(vocab, {split: LongTensor stream}, fingerprint)``, tokenised once and cached."""
+    import datasets
+    import numpy as np
+    import torch
+
+    source = options["source"]
+    lines, data_fp = corpus_lines(source, options, cache_dir)
+
+    def build():
+        tokens = lines()
+        vocab = build_vocab(tokens["train"], options["vocab_size"])
+        splits = {s: datasets.Dataset.from_dict(
+            {"ids": encode_lines(tokens[s], vocab)},
+            features=datasets.Features({"ids": datasets.Sequence(datasets.Value("int32"))}),
+        ) for s in SPLITS}
+        splits["vocab"] = datasets.Dataset.from_dict({"token": vocab})
+        return datasets.DatasetDict(splits)
+
+    settings = {"source": source, "data": data_fp, "vocab_size": options["vocab_size"],
+                "tokenizer": TOKENIZER_VERSION}
+    table, fp = cached(cache_dir, f"lm-word-{source}", settings, build)
+    streams = {}
+    for s in SPLITS:
+        ids = table[s].data.column("ids").combine_chunks().flatten().to_numpy()
+        streams[s] = torch.from_numpy(ids.astype(np.int64))
+    return list(table["vocab"]["token"]), streams, fp
+
+
+# --- the task ---------------------------------------------------------------------------
+
+
+def detokenize(tokens: list[str]) -> str:
+    return " ".join("\n" if t == EOS else t for t in tokens).replace(" \n ", "\n")
+
+
+def zaremba_medium(source: str, steps_per_epoch: int) -> Profile:
+    """Zaremba et al. (2014) "medium": 2 x 650 LSTM, dropout 0.5, BPTT 35, batch 20,
+    gradient norm 5, 39 epochs (expressed as optimiser steps on this corpus)."""
+    return Profile(max_steps=39 * steps_per_epoch, batch_size=20, hidden_size=650, num_layers=2,
+                   dropout=0.5, lr=1e-3, grad_clip=5.0, val_every=steps_per_epoch, seeds=3,
+                   time_limit=6 * 3600.0,
+                   options={"source": source, "vocab_size": 10000 if source == "ptb" else 33278,
+                            "bptt": 35, "embedding": 650, "val_tokens": 0, "test_tokens": 0})
+
+
+class WordLM(Task):
+    name = "lm-word"
+    family = "language-modeling"
+    shape = "many-to-many"
+    description = "Word-level LM on the World English Bible (sword-text-web), split by book; perplexity"
+    primary_metric = "perplexity"
+    direction = "min"
+    throughput_unit = "tokens"
+    requires = frozenset({"causal", "stateful"})
+    profiles = {
+        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
+                         options={"source": "web", "vocab_size": 500, "bptt": 20, "embedding": 32,
+                                  "val_tokens": 2000, "test_tokens": 2000}),
+        # ~11 s of one CPU thread with the LSTM, which reaches ~59 test perplexity (unigram ~206).
+        "quick": Profile(max_steps=300, batch_size=20, hidden_size=128, lr=5e-3, val_every=150,
+                         options={"source": "web", "vocab_size": 2000, "bptt": 35, "embedding": 128,
+                                  "val_tokens": 0, "test_tokens": 0}),
+        # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.
+        "full": zaremba_medium("wikitext-2", 2983),
+        # PTB train: 929,589 tokens with <eos> -> 1327 steps of 20 x 35 an epoch.
+        "full-ptb": zaremba_medium("ptb", 1327),
+    }
+
+    def prepare(self, profile, cache_dir):
+        opts = profile.options
+        vocab, streams, fp = encoded_corpus(opts, cache_dir)
+        bs, bptt = profile.batch_size, opts["bptt"]
+        val = streams["val"][: opts.get("val_tokens") or None]
+        test = streams["test"][: opts.get("test_tokens") or None]
+        return TaskData(
+            train=stream_batches(streams["train"], bs, bptt),
+            val=stream_batches(val, bs, bptt),
+            test={"test": stream_batches(test, bs, bptt)},
+            fingerprint=fingerprint(fp, dict(opts), bs),
+            shuffle=False, batched=True,
+            info={"vocab": vocab, "train_ids": streams["train"],
+                  "prompt": HUB_SOURCES[opts["source"]].prompt if opts["source"] in HUB_SOURCES else BIBLE_PROMPT},
+        )
+
+    def metrics(self, data):
+        from torchmetrics import MeanMetric
+        from torchmetrics.text import Perplexity
+
+        return {"perplexity": Perplexity(), "cross_entropy": MeanMetric()}
+
+    def build(self, data, model, profile):
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+        from rnnbench.nets import AlignedManyToMany
+
+        vocab = data.info["vocab"]
+        emb = profile.options["embedding"]
+        core = model.build_core(emb, profile.hidden_size, profile.num_layers, profile.dropout)
+
+        def loss(out, batch):
+            return F.cross_entropy(out.flatten(0, 1), batch["y"].flatten())
+
+        # Dropout on the non-recurrent connections only, as in Zaremba et al. (2014).
+        adapter = nn.Sequential(nn.Embedding(len(vocab), emb), nn.Dropout(profile.dropout))
+        head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab)))
+        net = AlignedManyToMany(adapter, core, head, loss, update_lm_metrics, carry_state=True)
+
+        index = {w: i for i, w in enumerate(vocab)}
+        prompt_text = data.info["prompt"]
+        prompt = torch.tensor([index.get(w, 0) for w in prompt_text.split()], dtype=torch.long)
+        net.samples = lambda: {
+            "prompt": prompt_text,
+            "continuation": detokenize([vocab[i] for i in net.generate(prompt, 40)]),
+        }
+        return net
+
+    def baselines(self, data):
+        import torch
+
+        targets = torch.cat([b["y"].flatten() for b in data.test["test"]])
+        return unigram_baselines(data.info["train_ids"], targets, len(data.info["vocab"]))
+
+
+@hookimpl
+def rnnbench_tasks():
+    return [WordLM()]
