@@ -127,13 +127,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from rnnbench import leaderboard, runner, store
 
-    if args.profile not in PROFILES:
-        raise UsageError(f"unknown profile '{args.profile}'; {_closest(args.profile, PROFILES)}")
     if not (args.all or args.task or args.model):
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
     reg = _registry(args)
     tasks = _pick("task", args.task, list(reg.tasks)) if args.task else sorted(reg.tasks)
     models = _pick("model", args.model, list(reg.models)) if args.model else sorted(reg.models)
+    # beyond smoke/quick/full a task may define its own profiles (e.g. a second hub corpus)
+    known = sorted(set(PROFILES) | {p for t in tasks for p in reg.tasks[t].profiles})
+    if args.profile not in known:
+        raise UsageError(f"unknown profile '{args.profile}'; {_closest(args.profile, known)}")
+    lacking = [t for t in tasks if args.profile not in reg.tasks[t].profiles]
+    if lacking:
+        print(f"note: {', '.join(lacking)} define(s) no '{args.profile}' profile; skipped", file=sys.stderr)
+        tasks = [t for t in tasks if t not in lacking]
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
     out = Path(args.out)
