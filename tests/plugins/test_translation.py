@@ -1,0 +1,348 @@
+"""translate-en-es and the generic encoder-decoder (rnnbench.seq2seq)."""
+
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnnbench.api import Model
+from rnnbench.data import DataUnavailable
+from rnnbench.seq2seq import EncoderDecoder, LuongAttention
+from rnnbench.testing import fit_smoke, load_registry
+from rnnbench_plugins import translation as tr
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("translation-cache"))
+
+
+@pytest.fixture(scope="session")
+def task():
+    return load_registry().tasks["translate-en-es"]
+
+
+@pytest.fixture(scope="session")
+def smoke_data(task, cache_dir):
+    return task.prepare(task.profiles["smoke"], cache_dir)
+
+
+# --- text, vocabulary, filtering --------------------------------------------------------
+def test_clean_osis_drops_notes_and_headings_before_tags():
+    markup = ('<title type="main">Chapter heading</title>In the <w lemma="strong:H7225">beginning</w>'
+              '<note placement="foot"><reference>1.1</reference>Heb. at first</note> God \\nd <w>LORD</w>'
+              ' &amp; ¶ heaven.')
+    assert tr.clean_osis(markup) == "In the beginning God LORD & heaven."
+    psalm = '<title canonical="true" type="psalm">A Psalm of David.</title> LORD, how'
+    assert tr.clean_osis(psalm) == "A Psalm of David. LORD, how"
+
+
+def test_tokenize_and_detokenize_edge_cases():
+    assert tr.tokenize("") == [] and tr.tokenize("   \n") == []
+    assert tr.tokenize("Y dijo Dios: ¿Sea la luz?") == ["y", "dijo", "dios", ":", "¿", "sea", "la", "luz", "?"]
+    assert tr.detokenize(tr.tokenize("Y dijo Dios: ¿Sea la luz?")) == "y dijo dios: ¿sea la luz?"
+    assert tr.detokenize(tr.tokenize("Beth-lehem, father’s flock.")) == "beth-lehem, father’s flock."
+
+
+def test_vocab_is_built_from_given_sentences_with_specials_and_unk():
+    vocab = tr.Vocab.build([["a", "b", "a"], ["a", "c"]], max_size=6, min_freq=1)
+    assert vocab.itos[:4] == list(tr.SPECIALS)
+    assert vocab.itos[4] == "a" and len(vocab) == 6  # cut to max_size, most frequent first
+    assert vocab.encode(["a", "zebra"], eos=True) == [4, tr.UNK, tr.EOS]
+    assert tr.Vocab.build([["a", "b", "a"]], max_size=0, min_freq=2).itos[4:] == ["a"]
+    assert vocab.decode([tr.BOS, 4, tr.EOS, tr.PAD]) == ["a"]
+
+
+def test_unk_is_replaced_by_the_attended_rare_source_word_once():
+    src_vocab = tr.Vocab(["and"])
+    tgt_vocab = tr.Vocab(["y"])
+    y = tgt_vocab.stoi["y"]
+    source = ["and", "ibzan", ","]
+    # <unk> attending "ibzan" copies it; a second copy and an <unk> on punctuation or a
+    # known word are left out
+    assert tr.output_text([y, tr.UNK, tr.UNK, tr.UNK, tr.UNK], [0, 1, 1, 2, 0], source, tgt_vocab, src_vocab) == "y ibzan"
+
+
+def test_filter_drops_empty_and_overlong_pairs_and_keeps_chapters_together():
+    pairs = [
+        {"ref": "Gen 1:1", "unit": "Gen 1", "split": "", "src": "In the beginning", "tgt": "En el principio"},
+        {"ref": "Gen 1:2", "unit": "Gen 1", "split": "", "src": "", "tgt": "Y la tierra"},
+        {"ref": "Gen 1:3", "unit": "Gen 1", "split": "", "src": "And God said", "tgt": "   "},
+        {"ref": "Gen 1:4", "unit": "Gen 1", "split": "", "src": "one two three four five six", "tgt": "uno"},
+        {"ref": "Gen 2:1", "unit": "Gen 2", "split": "", "src": "Thus the heavens", "tgt": "Y fueron acabados"},
+    ]
+    splits = tr.tokenized_splits(pairs, max_len=5, val_fraction=0.3, test_fraction=0.3)
+    kept = {p["ref"]: s for s, ps in splits.items() for p in ps}
+    assert set(kept) == {"Gen 1:1", "Gen 2:1"}
+    assert kept["Gen 1:1"] == tr.split_of("Gen 1", 0.3, 0.3)
+
+
+# --- the real offline data --------------------------------------------------------------
+def test_sword_pairs_are_aligned_by_reference(cache_dir):
+    assert tr.sword_module_version("engKJV2006eb") and tr.sword_module_version("spaRV1909eb")  # in the cache key
+    pairs, _ = tr.load_pairs(dict(tr.SWORD), cache_dir)
+    assert len(pairs) > 30000
+    by_ref = {p["ref"]: p for p in pairs}
+    assert by_ref["Genesis 1:1"]["src"] == "In the beginning God created the heaven and the earth."
+    assert by_ref["Genesis 1:1"]["tgt"] == "EN el principio crió Dios los cielos y la tierra."
+    assert by_ref["John 11:35"]["src"] == "Jesus wept."
+    assert not any("<" in p["src"] or "<" in p["tgt"] for p in pairs)
+
+
+def test_splits_share_no_verse_and_no_chapter(smoke_data):
+    refs = smoke_data.info["refs"]
+    chapters = {s: {r.rsplit(":", 1)[0] for r in refs[s]} for s in refs}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not set(refs[a]) & set(refs[b])
+        assert not chapters[a] & chapters[b]
+
+
+def test_vocabulary_comes_from_the_training_split_only(smoke_data):
+    train_words = {t for p in smoke_data.info["train_pairs"] for t in p["tgt"]}
+    assert set(smoke_data.info["tgt_vocab"].itos[4:]) <= train_words
+    test_words = {t for p in smoke_data.info["test_pairs"] for t in p["tgt"]}
+    assert test_words - train_words, "expected test words unseen in training (mapped to <unk>)"
+    assert all(len(p["src"]) <= 12 and len(p["tgt"]) <= 12 for p in smoke_data.info["train_pairs"])
+
+
+def test_missing_mod2imp_or_module_is_one_line(monkeypatch):
+    with pytest.raises(DataUnavailable, match=r"^SWORD module engNOPE is not installed: sudo apt-get install"):
+        tr.sword_module_text("engNOPE")
+    monkeypatch.setattr(tr.shutil, "which", lambda name: None)
+    with pytest.raises(DataUnavailable) as err:
+        tr.sword_module_text("engKJV2006eb")
+    assert str(err.value) == "mod2imp is not installed: sudo apt-get install libsword-utils"
+
+
+# --- hub loaders on local files in the hub's format ----------------------------------------
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_bible_para_format_is_split_by_blocks_of_verses(tmp_path, cache_dir):
+    rows = [{"id": str(i), "translation": {"en": f"verse {i} of the lord", "es": f"versículo {i} del señor"}}
+            for i in range(400)]
+    files = {"train": _write_jsonl(tmp_path / "train.jsonl", rows)}
+    options = {"source": "bible_para", "src_lang": "en", "tgt_lang": "es", "data_files": files, "unit_size": 10}
+    pairs, _ = tr.load_pairs(options, cache_dir)
+    assert len(pairs) == 400 and pairs[7]["src"] == "verse 7 of the lord"
+    splits = tr.tokenized_splits(pairs, 20, 0.2, 0.2)
+    assert all(splits.values())
+    for split, items in splits.items():  # a block of 10 consecutive verses never straddles splits
+        for p in items:
+            block = int(p["ref"].rsplit(":", 1)[1]) // 10
+            assert tr.split_of(f"bible_para:train:block{block}", 0.2, 0.2) == split
+
+
+def test_multi30k_format_keeps_the_hub_splits(tmp_path, cache_dir):
+    files = {}
+    for split, n in (("train", 30), ("validation", 5), ("test", 4)):
+        rows = [{"en": f"A dog runs {i}.", "de": f"Ein Hund läuft {i}."} for i in range(n)]
+        files[split] = _write_jsonl(tmp_path / f"{split}.jsonl", rows)
+    options = {"source": "multi30k", "src_lang": "de", "tgt_lang": "en", "data_files": files}
+    pairs, _ = tr.load_pairs(options, cache_dir)
+    splits = tr.tokenized_splits(pairs, 0, 0.05, 0.05)
+    assert {s: len(v) for s, v in splits.items()} == {"train": 30, "val": 5, "test": 4}
+    assert splits["test"][0]["src"] == ["ein", "hund", "läuft", "0", "."]
+
+
+def test_full_multi30k_profile_prepares_local_files_and_trains_a_step(tmp_path, task, cache_dir):
+    files = {}
+    for split, n in (("train", 12), ("validation", 3), ("test", 2)):
+        rows = [{"en": f"A man rides a horse {i}.", "de": f"Ein Mann reitet ein Pferd {i}."} for i in range(n)]
+        files[split] = _write_jsonl(tmp_path / f"{split}.jsonl", rows)
+    full = task.profiles["full-multi30k"]
+    profile = full.replace(hidden_size=16, options={**full.options, "data_files": files, "embed_size": 8})
+    data = task.prepare(profile, cache_dir)
+    assert data.info["sizes"] == {"train": 12, "val": 3, "test": 2}
+    net = task.build(data, _LSTM(), profile)
+    batch = data.collate(data.train[:4])
+    net.training_loss(batch).backward()
+    metrics = task.metrics(data)
+    net.reset_state("test")
+    with torch.no_grad():
+        net.eval()
+        net.evaluate(data.collate(data.test["test"]), metrics)
+    assert 0 <= float(metrics["bleu"].compute()) <= 100
+
+
+def test_missing_column_and_unreachable_hub_are_one_line(tmp_path, cache_dir):
+    files = {"train": _write_jsonl(tmp_path / "train.jsonl", [{"en": "a", "fr": "b"}])}
+    with pytest.raises(ValueError, match="lack a 'de' or 'en' text"):
+        tr.load_pairs({"source": "multi30k", "src_lang": "de", "tgt_lang": "en", "data_files": files}, cache_dir)
+    with pytest.raises(DataUnavailable, match="unreachable.*offline default.*--profile quick"):
+        tr.hub_pairs({"source": "multi30k", "src_lang": "de", "tgt_lang": "en"})
+
+
+# --- metrics against hand-computed values ------------------------------------------------
+def test_bleu_and_chrf_match_hand_computed_values(task, smoke_data):
+    metrics = task.metrics(smoke_data)
+    ref = [["the cat sat on the mat"]]
+    # 1..4-gram precisions 6/7, 5/6, 4/5, 3/4; longer than the reference, so no brevity penalty
+    metrics["bleu"].update(["the cat sat on the mat today"], ref)
+    assert float(metrics["bleu"].compute()) == pytest.approx(100 * (6 / 7 * 5 / 6 * 4 / 5 * 3 / 4) ** 0.25, abs=1e-3)
+    metrics["bleu"].reset()
+    # every n-gram matches, but 5 words for 6: brevity penalty exp(1 - 6/5)
+    metrics["bleu"].update(["the cat sat on the"], ref)
+    assert float(metrics["bleu"].compute()) == pytest.approx(100 * math.exp(1 - 6 / 5), abs=1e-3)
+    # chrF: character n-gram precision = recall = (7-n)/(8-n) for n = 1..6, F averaged
+    metrics["chrf"].update(["abcdefg"], [["abcdefh"]])
+    expected = 100 * sum((7 - n) / (8 - n) for n in range(1, 7)) / 6
+    assert float(metrics["chrf"].compute()) == pytest.approx(expected, abs=1e-3)
+    metrics["chrf"].reset()
+    metrics["chrf"].update(["y dijo dios"], [["y dijo dios"]])
+    assert float(metrics["chrf"].compute()) == pytest.approx(100.0)
+
+
+def test_perplexity_ignores_padding(task, smoke_data):
+    metrics = task.metrics(smoke_data)
+    logits = torch.zeros(1, 3, 8)  # uniform over 8 tokens
+    logits[0, 2, tr.PAD] = 50.0  # whatever is predicted at a padded step must not count
+    metrics["perplexity"].update(logits, torch.tensor([[5, 6, tr.PAD]]))
+    assert float(metrics["perplexity"].compute()) == pytest.approx(8.0, rel=1e-4)
+
+
+def test_baselines_are_scored_with_the_task_metrics(task, smoke_data):
+    baselines = task.baselines(smoke_data)
+    assert set(baselines) == {"copy-source", "unigram"}
+    assert set(baselines["unigram"]) == {"bleu", "chrf", "perplexity"}
+    assert 0 <= baselines["copy-source"]["chrf"] <= 100
+    assert baselines["unigram"]["perplexity"] < len(smoke_data.info["tgt_vocab"])
+
+
+# --- the encoder-decoder --------------------------------------------------------------------
+def test_attention_gives_padding_no_weight():
+    torch.manual_seed(0)
+    attention = LuongAttention(4, 4)
+    memory = torch.randn(2, 5, 4)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    _, weights = attention(torch.randn(2, 3, 4), memory, attention.keys(memory), mask)
+    assert torch.all(weights[1, :, 2:] == 0)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3))
+    changed = memory.clone()
+    changed[1, 2:] = 1e3  # garbage in the padding
+    query = torch.randn(2, 3, 4)
+    a, _ = attention(query, memory, attention.keys(memory), mask)
+    b, _ = attention(query, changed, attention.keys(changed), mask)
+    assert torch.allclose(a[1], b[1])
+
+
+class _LastInput(nn.Module):
+    """A causal, stateful 'core' whose output is its input and whose state is the last input."""
+
+    output_size = 6
+
+    def forward(self, x, state=None, lengths=None):
+        return x, x[:, -1]
+
+
+class _TableReadout(nn.Module):
+    """Next-token probabilities looked up from the previous token (one-hot decoder output)."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.register_buffer("logp", torch.tensor(table).clamp(min=1e-9).log())
+
+    def keys(self, memory):
+        return memory
+
+    def forward(self, out, memory, keys, mask):
+        weights = mask[:, None, :].float().expand(-1, out.size(1), -1)
+        return out, weights / weights.sum(-1, keepdim=True)
+
+    def logits(self, attentional):
+        return self.logp[attentional.argmax(-1)]
+
+
+def _toy_net(beam_size):
+    # ids: 0 pad, 1 unk, 2 bos, 3 eos, 4 "a", 5 "b"
+    table = [[0, 0, 0, 1, 0, 0]] * 6
+    table[2] = [0, 0, 0, 0.1, 0.5, 0.4]  # after <bos>: "a" is likelier than "b" ...
+    table[4] = [0, 0, 0, 0.4, 0.3, 0.3]  # ... but "a" ends with p 0.4: P(a </s>) = 0.20
+    table[5] = [0, 0, 0, 0.9, 0.05, 0.05]  # ... while P(b </s>) = 0.36
+    embedding = nn.Embedding(6, 6)
+    embedding.weight.data = torch.eye(6)
+    return EncoderDecoder(nn.Embedding.from_pretrained(torch.eye(6)), _LastInput(), embedding, _LastInput(),
+                          _TableReadout(table), update=None, pad_id=0, bos_id=2, eos_id=3, max_len=5,
+                          beam_size=beam_size)
+
+
+def test_greedy_and_beam_search_on_a_hand_built_net():
+    batch = {"x": torch.tensor([[4, 5], [5, 0]]), "lengths": torch.tensor([2, 1])}
+    assert _toy_net(1).translate(batch) == [[4], [4]]  # greedy commits to "a"
+    assert _toy_net(2).translate(batch) == [[5], [5]]  # a beam of two finds "b </s>"
+    tokens, alignments = _toy_net(2).translate(batch, alignments=True)
+    assert [len(a) for a in alignments] == [len(t) for t in tokens]
+
+
+class _LSTM(Model):
+    name = "test-lstm"
+
+    def build_core(self, input_size, hidden_size, num_layers, dropout):
+        from rnnbench.nn import FusedCore
+
+        return FusedCore(nn.LSTM(input_size, hidden_size, num_layers, batch_first=True))
+
+
+def _lstm_net(beam_size=3, vocab=11):
+    torch.manual_seed(0)
+    return EncoderDecoder.from_model(_LSTM(), nn.Embedding(vocab, 8, padding_idx=0), 8, vocab, 16, 2, 0.0,
+                                     update=None, pad_id=0, bos_id=2, eos_id=3, max_len=7, beam_size=beam_size)
+
+
+def test_state_rows_are_selected_on_the_batch_dimension_of_any_core():
+    net = _lstm_net()
+    h = torch.arange(2 * 3 * 4.0).view(2, 3, 4)  # torch layout: [layers, batch, hidden]
+    picked = net.select_state((h, h + 1), torch.tensor([2, 0]))
+    assert torch.equal(picked[0], h[:, [2, 0]]) and torch.equal(picked[1], h[:, [2, 0]] + 1)
+
+
+def test_beam_of_one_is_greedy_stepping_on_a_real_core():
+    net = _lstm_net().eval()
+    batch = {"x": torch.tensor([[4, 5, 6], [7, 8, 0]]), "lengths": torch.tensor([3, 2])}
+    encoded = net.encode(batch)
+    with torch.no_grad():
+        expected, state, prev = [], encoded["state"], torch.full((2,), 2)
+        for _ in range(net.max_len):
+            logp, _, state = net.step(prev, state, encoded)
+            prev = logp.argmax(-1)
+            expected.append(prev)
+    expected = torch.stack(expected, 1).tolist()
+    expected = [row[: row.index(3)] if 3 in row else row for row in expected]
+    assert net.translate(batch, beam_size=1) == expected
+    assert all(len(t) <= net.max_len for t in net.translate(batch, beam_size=3))
+
+
+def test_padding_changes_neither_loss_nor_decoding():
+    net = _lstm_net().eval()
+    batch = {"x": torch.tensor([[4, 5, 6], [7, 8, 0]]), "lengths": torch.tensor([3, 2]),
+             "y": torch.tensor([[5, 6, 3], [9, 3, 0]]), "y_lengths": torch.tensor([3, 2])}
+    padded = {**batch, "x": torch.cat([batch["x"], torch.zeros(2, 4, dtype=torch.long)], 1),
+              "y": torch.cat([batch["y"], torch.zeros(2, 3, dtype=torch.long)], 1)}
+    with torch.no_grad():
+        assert net.training_loss(batch) == pytest.approx(float(net.training_loss(padded)), abs=1e-6)
+        assert net.loss(net(batch), batch) == pytest.approx(float(net.training_loss(batch)), abs=1e-6)
+    assert net.translate(batch) == net.translate(padded)
+
+
+# --- the task in the matrix --------------------------------------------------------------
+def test_a_model_that_is_not_causal_is_not_applicable(task):
+    class Bidirectional(Model):
+        name = "bidi"
+        provides = frozenset({"stateful"})
+
+    assert "causal" in Bidirectional().unsupported(task)
+
+
+def test_smoke_fit(cache_dir):
+    record = fit_smoke("translate-en-es", "lstm", cache_dir=cache_dir)
+    assert record["primary"]["name"] == "bleu" and record["primary"]["value"] is not None
+    assert {"bleu", "chrf", "perplexity"} <= set(record["metrics"])
+    assert math.isfinite(record["metrics"]["perplexity"])
+    assert len(record["samples"]) == 3
+    assert all("=>" in s and "(reference: " in s for s in record["samples"].values())
