@@ -141,7 +141,12 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
 
     torch.set_num_threads(threads)
     runner = CellRunner(plugin_args, accelerator)
-    import rnnbench.training  # noqa: F401  (pay lightning's import before the first cell's clock)
+    # pay the heavy imports before the first cell's clock starts
+    import torchmetrics.classification  # noqa: F401
+    import torchmetrics.regression  # noqa: F401
+    import torchmetrics.text  # noqa: F401
+
+    import rnnbench.training  # noqa: F401
 
     conn.send({"ready": os.getpid()})
     while True:
