@@ -142,11 +142,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks = [t for t in tasks if t not in lacking]
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    if args.param_budget is not None and args.param_budget < 1:
+        raise UsageError("--param-budget must be a positive number of parameters")
     out = Path(args.out)
 
     with store.RunLock(out):
         store.remove_temp_files(out)
-        cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout)
+        cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout,
+                                      args.param_budget)
         for rec in na:
             store.write_record(out, rec)
         executor = _executor(args)
@@ -300,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="smoke: seconds, for checks; quick: a laptop run (default); full: published recipes, GPU")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
     p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
+    p.add_argument("--param-budget", type=int, metavar="N",
+                   help="size every model's width so its task net has N parameters within ±10%% (the Long Range "
+                        "Arena rule); the leaderboard shows each count")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes (default: one per visible GPU, else 1); torch threads are divided between them")
     p.add_argument("--executor", choices=["local", "ray", "inprocess"], default="local",

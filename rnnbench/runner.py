@@ -25,7 +25,7 @@ class Cell:
     profile: str
     config_hash: str
     time_limit: float
-    hidden_size: int | None = None
+    param_budget: int | None = None
     expected_cost: float = 0.0
 
     @property
@@ -34,10 +34,10 @@ class Cell:
 
 
 def config_hash(registry: Registry, task: str, model: str, seed: int, profile: str,
-                hidden_size: int | None = None) -> str:
+                param_budget: int | None = None) -> str:
     settings = registry.tasks[task].profiles[profile].to_dict()
-    if hidden_size:
-        settings["hidden_size"] = hidden_size
+    if param_budget:
+        settings["param_budget"] = param_budget
     settings.pop("time_limit", None)  # how long we wait does not change the result
     settings.pop("seeds", None)
     return fingerprint(task, model, seed, profile, settings)
@@ -45,18 +45,18 @@ def config_hash(registry: Registry, task: str, model: str, seed: int, profile: s
 
 def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profile: str,
          seeds: int | None, out: str | Path, time_limit: float | None = None,
-         widths: dict[tuple[str, str], int] | None = None) -> tuple[list[Cell], list[dict], list[dict]]:
-    """Split the matrix into cells to run, records already finished (kept), and n/a records."""
+         param_budget: int | None = None) -> tuple[list[Cell], list[dict], list[dict]]:
+    """Split the matrix into cells to run, records already finished (kept), and n/a records.
+    With ``param_budget`` each cell's width is fitted (in the worker, where the data is) so
+    that its net has that many parameters within ±10 %."""
     to_run, kept, not_applicable = [], [], []
-    widths = widths or {}
     for task_name in tasks:
         task = registry.tasks[task_name]
         prof = task.profiles[profile]
         for seed in range(seeds or prof.seeds):
             for model_name in models:
                 model = registry.models[model_name]
-                hidden = widths.get((task_name, model_name))
-                h = config_hash(registry, task_name, model_name, seed, profile, hidden)
+                h = config_hash(registry, task_name, model_name, seed, profile, param_budget)
                 reason = model.unsupported(task)
                 if reason:
                     rec = base_record(registry, task_name, model_name, seed, profile, h)
@@ -68,7 +68,7 @@ def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profil
                     continue
                 cost = prof.max_steps * prof.batch_size * (prof.hidden_size / 64.0)
                 to_run.append(Cell(task_name, model_name, seed, profile, h,
-                                   time_limit or prof.time_limit, hidden, cost))
+                                   time_limit or prof.time_limit, param_budget, cost))
     return to_run, kept, not_applicable
 
 

@@ -68,8 +68,10 @@ class CellRunner:
         reg = self.registry
         task, model = reg.tasks[cell["task"]], reg.models[cell["model"]]
         profile = task.profiles[cell["profile"]]
-        if cell.get("hidden_size"):
-            profile = profile.replace(hidden_size=cell["hidden_size"])
+        if cell.get("param_budget"):
+            from rnnbench.budget import fit_profile
+
+            profile = fit_profile(task, self._prepare(task, profile), model, profile, cell["param_budget"])
         retried = None
         for attempt in (1, 2):
             data = self._prepare(task, profile)
@@ -106,7 +108,8 @@ class CellRunner:
         from rnnbench.data import DataUnavailable
 
         message = (str(exc).strip().splitlines() or [""])[0]
-        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError)):
+        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError)) \
+                or message.startswith("--param-budget"):
             return message
         where = self._culprit(exc, cell)
         return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")

@@ -90,9 +90,21 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
 
     monkeypatch.syspath_prepend(str(TESTS))
     runner_ = CellRunner(["fixtures.misbehaving"])
-    cell = {"task": "adding-50", "seed": 0, "profile": "smoke", "hidden_size": None}
+    cell = {"task": "adding-50", "seed": 0, "profile": "smoke", "param_budget": None}
     ok = runner_.run({**cell, "model": "ooms-above-16"})  # smoke batch is 32
     assert ok["status"] == "ok", ok.get("reason")
     assert ok["batch_size"] == 16 and ok["retried"] == "out of memory; retried with batch size 16"
     failed = runner_.run({**cell, "model": "ooms-always"})
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
+
+
+def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
+    assert main(["run", "--task", "adding-50", "--model", "elman,lstm,gru", "--profile", "smoke",
+                 "--param-budget", "5000", "--out", str(tmp_path), "--executor", "inprocess"]) == 0
+    got = records(tmp_path)
+    for model in ("elman", "lstm", "gru"):
+        assert abs(got[(model, 0)]["params"] - 5000) <= 500, (model, got[(model, 0)]["params"])
+    widths = {got[(m, 0)]["hidden_size"] for m in ("elman", "lstm", "gru")}
+    assert len(widths) == 3  # each model got its own width
+    board = (tmp_path / "smoke" / "adding-50.md").read_text()
+    assert "| params |" in board.replace("params | train s", "params |")
