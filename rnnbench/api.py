@@ -46,6 +46,9 @@ class Profile:
     grad_clip: float = 1.0
     val_every: int = 100
     """Optimiser steps between validations; the best validation checkpoint is tested."""
+    stop_at: float | None = None
+    """Stop training once the validation primary metric reaches this value (a task that is
+    solved need not spend its remaining steps); None trains for ``max_steps``."""
     seeds: int = 1
     """Default number of seeds (``--seeds`` overrides)."""
     time_limit: float = 900.0

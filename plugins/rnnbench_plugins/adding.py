@@ -44,8 +44,13 @@ class AddingTask(Task):
         self.profiles = {
             "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
                              options={"sizes": {"train": 256, "val": 64, "test": 64}}),
-            "quick": Profile(max_steps=quick_steps, batch_size=50, hidden_size=128, lr=2e-3,
-                             val_every=250, seeds=3, options={"sizes": sizes}),
+            # A narrow core and a high learning rate: on one CPU thread an LSTM needs
+            # 800-2,100 updates to leave the MSE-0.167 plateau at T=200 (seeds 0-2), and
+            # a 32-wide fused LSTM step is several times cheaper than a 128-wide one.
+            # Training stops once validation MSE reaches 0.01: the task is solved then, and
+            # the remaining steps would only spend the suite's time budget.
+            "quick": Profile(max_steps=quick_steps, batch_size=64, hidden_size=32, lr=2e-2,
+                             val_every=100, seeds=2, stop_at=0.01, options={"sizes": sizes}),
             "full": Profile(max_steps=20000, batch_size=50, hidden_size=128, lr=1e-3,
                             val_every=500, seeds=5, options={"sizes": {"train": 100000, "val": 5000, "test": 10000}}),
         }
@@ -62,6 +67,7 @@ class AddingTask(Task):
         return TaskData(
             train=splits["train"], val=splits["val"], test={"test": splits["test"]},
             fingerprint=fingerprint(self.name, sizes, "v1"),
+            info={"sequence_length": self.length},
         )
 
     def metrics(self, data):
@@ -101,4 +107,4 @@ class AddingTask(Task):
 
 @hookimpl
 def rnnbench_tasks():
-    return [AddingTask(50, quick_steps=1000), AddingTask(200, quick_steps=1500)]
+    return [AddingTask(50, quick_steps=1000), AddingTask(200, quick_steps=2500)]
