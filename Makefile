@@ -33,8 +33,10 @@ $(STAMP): pyproject.toml
 run: setup
 	$(OFFLINE) $(BIN)/rnnbench run --all
 
+# the suite, then the committed leaderboards must agree with their results (stale ones fail)
 test: setup
 	$(OFFLINE) $(BIN)/python -m pytest -q
+	$(BIN)/rnnbench leaderboard --check
 
 leaderboard: setup
 	$(BIN)/rnnbench leaderboard

@@ -109,7 +109,8 @@ def check_chunked_equals_whole(core, cut: int = 5, atol: float = ATOL) -> None:
 
 def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) -> None:
     """Outputs at valid steps of a padded batch (loud garbage in the padding) equal those of
-    each sequence run alone; so does the final state, taken at each sequence's end."""
+    each sequence run alone; so does the final state, taken at each sequence's end. A
+    stateful core is checked again started from a state (as a decoder is)."""
     import torch
 
     x = random_inputs()
@@ -118,12 +119,24 @@ def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) ->
     for b, n in enumerate(lengths):
         padded[b, n:] = 100.0
     with torch.no_grad():
-        y, state = core(padded, None, lengths)
-        for b, n in enumerate(lengths.tolist()):
-            alone, alone_state = core(x[b:b + 1, :n])
-            torch.testing.assert_close(y[b:b + 1, :n], alone, atol=atol, rtol=1e-4)
-            if stateful:
-                torch.testing.assert_close(flat_state(state, b), flat_state(alone_state, 0), atol=atol, rtol=1e-4)
+        starts = [None] + ([core(random_inputs(seed=2))[1]] if stateful else [])
+        for start in starts:
+            y, state = core(padded, start, lengths)
+            for b, n in enumerate(lengths.tolist()):
+                alone, alone_state = core(x[b:b + 1, :n], None if start is None else state_row(start, b))
+                torch.testing.assert_close(y[b:b + 1, :n], alone, atol=atol, rtol=1e-4)
+                if stateful:
+                    torch.testing.assert_close(flat_state(state, b), flat_state(alone_state, 0), atol=atol, rtol=1e-4)
+
+
+def state_row(state, row: int):
+    """Batch row ``row`` of a nested state, keeping the batch dimension."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        # torch RNN states are [layers*directions, batch, hidden]; others [batch, ...]
+        return state[:, row:row + 1] if state.dim() == 3 else state[row:row + 1]
+    return type(state)(state_row(s, row) for s in state)
 
 
 def flat_state(state, row: int | None = None):
@@ -132,8 +145,7 @@ def flat_state(state, row: int | None = None):
 
     if isinstance(state, torch.Tensor):
         if row is not None:
-            # torch RNN states are [layers*directions, batch, hidden]; others [batch, ...]
-            state = state[:, row] if state.dim() == 3 else state[row]
+            state = state_row(state, row)
         return torch.view_as_real(state).flatten() if state.is_complex() else state.flatten()
     return torch.cat([flat_state(s, row) for s in state])
 
