@@ -10,6 +10,7 @@ from rnnbench.testing import (  # noqa: F401
     build_core as core,
     check_chunked_equals_whole,
     check_padding_invariance,
+    check_parallel_equals_step_by_step,
     check_shapes,
     future_changes_past,
     random_inputs as inputs,

@@ -45,18 +45,7 @@ def test_parallel_scan_gradient_is_exact(with_x0):
 
 def test_parallel_core_equals_step_by_step_with_gradients():
     core = checks.core("lru", num_layers=2, dropout=0.0)
-    x = checks.inputs(steps=40)
-    results = []
-    for step_by_step in (False, True):
-        core.step_by_step = step_by_step
-        core.zero_grad()
-        y, _ = core(x)
-        (y ** 2).mean().backward()
-        results.append((y.detach(), [p.grad.clone() for p in core.parameters()]))
-    (y_par, grads_par), (y_seq, grads_seq) = results
-    torch.testing.assert_close(y_par, y_seq, rtol=1e-4, atol=1e-5)
-    for gp, gs in zip(grads_par, grads_seq):
-        torch.testing.assert_close(gp, gs, rtol=1e-3, atol=1e-5)
+    checks.check_parallel_equals_step_by_step(core)
 
 
 def test_eigenvalues_start_on_the_ring_and_stay_in_the_unit_disk():

@@ -61,18 +61,7 @@ def test_parallel_core_equals_step_by_step_with_gradients(name):
     """The whole stacked core, trained in parallel form, computes the same outputs and
     the same parameter gradients as the sequential reference."""
     core = checks.core(name, num_layers=3, dropout=0.0)
-    x = checks.inputs(steps=40)
-    results = []
-    for step_by_step in (False, True):
-        core.step_by_step = step_by_step
-        core.zero_grad()
-        y, _ = core(x)
-        (y ** 2).mean().backward()
-        results.append((y.detach(), [p.grad.clone() for p in core.parameters()]))
-    (y_par, grads_par), (y_seq, grads_seq) = results
-    torch.testing.assert_close(y_par, y_seq, rtol=1e-4, atol=1e-5)
-    for gp, gs in zip(grads_par, grads_seq):
-        torch.testing.assert_close(gp, gs, rtol=1e-3, atol=1e-5)
+    checks.check_parallel_equals_step_by_step(core)
 
 
 def test_mingru_is_the_papers_recurrence():
