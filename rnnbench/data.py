@@ -57,7 +57,12 @@ def cached(cache_dir: str, name: str, settings: dict, build: Callable[[], Any]):
     ds = build()
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{name}-"))
     ds.save_to_disk(str(tmp / "d"))
-    os.replace(tmp / "d", path)
+    try:
+        os.replace(tmp / "d", path)
+    except OSError:
+        if not path.exists():
+            raise
+        # another worker finished the same build first; its copy is as good as ours
     shutil.rmtree(tmp, ignore_errors=True)
     return datasets.load_from_disk(str(path)), key
 
