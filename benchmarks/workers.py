@@ -5,7 +5,7 @@ With N GPUs the local executor starts one worker per GPU, each pinned to its dev
 CUDA_VISIBLE_DEVICES and running one cell at a time; cells of this size are independent,
 so a matrix of C similar cells takes about ceil(C / N) cell-times, i.e. close to N x.
 
-    python benchmarks/workers.py [--task adding-50] [--models elman,gru,lstm] [--seeds 2]
+    python benchmarks/workers.py [--task stock-return] [--models elman,gru,lstm] [--seeds 2]
 """
 
 import argparse
@@ -30,10 +30,10 @@ def run(workers: int, args) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--task", default="adding-50")
+    ap.add_argument("--task", default="stock-return")
     ap.add_argument("--models", default="elman,gru,lstm")
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--profile", default="smoke")
+    ap.add_argument("--profile", default="quick")
     args = ap.parse_args()
     run(1, args)  # warm the data cache so both sides measure training, not first preparation
     one, two = run(1, args), run(2, args)
