@@ -68,7 +68,7 @@ def split_tensors(table, split: str):
     import torch
 
     columns = table.with_format("torch", columns=["pixels", "label"])[:]
-    in_split = torch.tensor([s == split for s in table["split"]])
+    in_split = torch.tensor([s == split for s in table.data.column("split").to_pylist()])
     return columns["pixels"][in_split].float(), columns["label"][in_split].long()
 
 

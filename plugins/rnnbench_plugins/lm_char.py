@@ -15,6 +15,7 @@ VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")
 UNK = "\x00"  # stands for <unk> in the vocabulary; never occurs in the text
 PROMPT = "ROMEO:\nO, "
+SPLITS = ("train", "val", "test")
 
 
 def clean_markdown(md: str) -> str:
@@ -133,20 +134,26 @@ class CharLM(Task):
 
     def prepare(self, profile, cache_dir):
         import datasets
+        import numpy as np
+        import torch
 
         def build():
             plays = shakespeare_plays()
-            return datasets.Dataset.from_dict({
-                "play": list(plays), "split": [split_of(p) for p in plays], "text": list(plays.values()),
+            text = {s: "".join(t for play, t in plays.items() if split_of(play) == s) for s in SPLITS}
+            vocab = build_vocab(text["train"])
+            return datasets.Dataset.from_dict({  # one row per split; ids fit in int16
+                "split": list(SPLITS),
+                "ids": [encode(text[s], vocab).numpy().astype(np.int16) for s in SPLITS],
+                "vocab": ["".join(vocab)] * len(SPLITS),
             })
 
-        table, fp = cached(cache_dir, "shakespeare", {"cleaning": "v1"}, build)
-        text = {s: "".join(t for t, split in zip(table["text"], table["split"]) if split == s)
-                for s in ("train", "val", "test")}
-        vocab = build_vocab(text["train"])
+        table, fp = cached(cache_dir, "shakespeare", {"cleaning": "v1", "encoding": "v1"}, build)
+        column = table.data.column("ids")
+        rows = {s: column[i].values.to_numpy() for i, s in enumerate(table["split"])}
+        vocab = list(table["vocab"][0])
         limit = profile.options["eval_chars"] or None
         bptt, bs = profile.options["bptt"], profile.batch_size
-        ids = {s: encode(text[s] if s == "train" else text[s][:limit], vocab) for s in text}
+        ids = {s: torch.from_numpy(rows[s][:limit if s != "train" else None].astype(np.int64)) for s in SPLITS}
         return TaskData(
             train=stream_batches(ids["train"], bs, bptt),
             val=stream_batches(ids["val"], bs, bptt),

@@ -284,7 +284,7 @@ def encoded_corpus(options: dict, cache_dir: str):
     for s in SPLITS:
         ids = table[s].data.column("ids").combine_chunks().flatten().to_numpy()
         streams[s] = torch.from_numpy(ids.astype(np.int64))
-    return list(table["vocab"]["token"]), streams, fp
+    return table["vocab"].data.column("token").to_pylist(), streams, fp
 
 
 # --- the task ---------------------------------------------------------------------------

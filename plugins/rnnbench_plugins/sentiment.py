@@ -183,6 +183,7 @@ class Sentiment(Task):
 
     def prepare(self, profile, cache_dir):
         import datasets
+        import pyarrow.compute as pc
         import torch
 
         opts = profile.options
@@ -210,9 +211,11 @@ class Sentiment(Task):
         table, fp = cached(cache_dir, "sentiment", settings, build)
         batches = {}
         for split in ("train", "val", "test"):
-            rows = table[split]
-            items = [{"x": torch.tensor(ids, dtype=torch.long), "y": label}
-                     for ids, label in zip(rows["ids"], rows["label"])]
+            # straight from the Arrow buffers: per-row access formats each row in Python
+            ids = table[split].data.column("ids").combine_chunks()
+            lengths = pc.list_value_length(ids).to_numpy().tolist()
+            reviews = torch.split(torch.from_numpy(ids.flatten().to_numpy().astype("int64")), lengths)
+            items = [{"x": x, "y": label} for x, label in zip(reviews, table[split].data.column("label").to_pylist())]
             if split == "train":
                 batches[split] = length_batches(items, profile.batch_size, SPLIT_SEED, profile.max_steps)
             else:
@@ -221,8 +224,9 @@ class Sentiment(Task):
             train=batches["train"], val=batches["val"], test={"test": batches["test"]},
             fingerprint=fingerprint(fp, profile.batch_size, profile.max_steps),
             collate=stack_reviews, shuffle=False, batched=True,
-            info={"vocab": list(table["vocab"]["token"]),
-                  "train_labels": list(table["train"]["label"]), "test_labels": list(table["test"]["label"])},
+            info={"vocab": table["vocab"].data.column("token").to_pylist(),
+                  "train_labels": table["train"].data.column("label").to_pylist(),
+                  "test_labels": table["test"].data.column("label").to_pylist()},
         )
 
     def metrics(self, data):
