@@ -307,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size every model's width so its task net has N parameters within ±10%% (the Long Range "
                         "Arena rule); the leaderboard shows each count")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per visible GPU, else 1); torch threads are divided between them")
+                   help="worker processes (default: one per visible GPU, else one per CPU core up to 8); torch threads "
+                        "are divided between them")
     p.add_argument("--executor", choices=["local", "ray", "inprocess"], default="local",
                    help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
                         "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation")

@@ -27,6 +27,13 @@ def test_one_worker_per_gpu_with_threads_divided():
     assert [(w["gpu"], w["accelerator"], w["threads"]) for w in cpu] == [(None, "cpu", 1)] * 2
 
 
+def test_cpu_default_is_one_single_threaded_worker_per_core_up_to_a_cap():
+    assert [w["threads"] for w in executors.worker_layout(None, [], cores=2)] == [1, 1]
+    wide = executors.worker_layout(None, [], cores=32)
+    assert len(wide) == executors.MAX_DEFAULT_CPU_WORKERS and all(w["threads"] == 4 for w in wide)
+    assert [w["threads"] for w in executors.worker_layout(3, [], cores=2)] == [1, 1, 1]
+
+
 def test_visible_gpus_honours_cuda_visible_devices(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     assert executors.visible_gpus() == ["2", "5"]
