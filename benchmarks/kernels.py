@@ -2,7 +2,7 @@
 core beside the fused nn.LSTM of the same width, and minGRU/minLSTM's parallel scan against
 their own step-by-step form at lengths 64, 256 and 1024.
 
-    python benchmarks/kernels.py [--hidden 128] [--layers 2] [--batch 32] [--steps 128]
+    python benchmarks/kernels.py [--hidden 128] [--layers 2] [--batch 32] [--steps 128] [--threads 1]
 """
 
 import argparse
@@ -32,16 +32,24 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (a worker's share of the CPU)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     reg = load_registry()
     x = torch.randn(args.batch, args.steps, 64)
     tokens = args.batch * args.steps
-    rows, ref = [], None
-    for name in ["lstm"] + sorted(set(reg.models) - {"lstm"}):
+    class Fused(torch.nn.LSTM):  # the reference: torch's own module, outside rnnbench
+        def forward(self, x):
+            return super().forward(x)
+
+    reference = Fused(64, args.hidden, args.layers, batch_first=True)
+    ref = train_step_seconds(reference, x)
+    params = sum(p.numel() for p in reference.parameters())
+    rows = [("nn.LSTM (reference)", f"{params:,}", f"{tokens / ref:,.0f}", "1.00")]
+    for name in sorted(reg.models):
         core = reg.models[name].build_core(64, args.hidden, args.layers, 0.0)
         t = train_step_seconds(core, x)
-        ref = ref or t
         params = sum(p.numel() for p in core.parameters())
         rows.append((name, f"{params:,}", f"{tokens / t:,.0f}", f"{ref / t:.2f}"))
     table([("model", "core params", "tokens/s (fwd+bwd)", "vs nn.LSTM")] + rows)
