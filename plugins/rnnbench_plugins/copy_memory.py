@@ -52,7 +52,7 @@ class CopyMemory(Task):
     profiles = {
         "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
                          options={"delay": 10, "sizes": {"train": 256, "val": 64, "test": 64}}),
-        "quick": Profile(max_steps=500, batch_size=64, hidden_size=128, lr=5e-3, val_every=100,
+        "quick": Profile(max_steps=400, batch_size=64, hidden_size=128, lr=5e-3, val_every=100,
                          options={"delay": 20, "sizes": {"train": 20000, "val": 500, "test": 1000}}),
         "full": Profile(max_steps=20000, batch_size=128, hidden_size=128, lr=1e-3, val_every=500, seeds=5,
                         options={"delay": 100, "sizes": {"train": 200000, "val": 2000, "test": 10000}}),

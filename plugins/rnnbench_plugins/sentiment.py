@@ -173,7 +173,7 @@ class Sentiment(Task):
         "smoke": Profile(max_steps=10, batch_size=32, hidden_size=32, val_every=5,
                          options={"source": "rotten_tomatoes", "max_len": 64, "min_freq": 2,
                                   "max_vocab": 20000, "embed": 32}),
-        "quick": Profile(max_steps=400, batch_size=64, hidden_size=128, dropout=0.3, lr=4e-3, val_every=50,
+        "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, dropout=0.3, lr=4e-3, val_every=50,
                          options={"source": "rotten_tomatoes", "max_len": 64, "min_freq": 2,
                                   "max_vocab": 20000, "embed": 64}),
         "full": Profile(max_steps=8000, batch_size=64, hidden_size=256, dropout=0.4, lr=1e-3, val_every=400,

@@ -611,7 +611,7 @@ class DigitStrings(SpeechTask):
         "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
                          options={"source": "espeak", "sizes": {"train": 120, "val": 30, "test": 30, "real": 20},
                                   "lengths": (1, 4), "stack": 4, "beam_width": 1}),
-        "quick": Profile(max_steps=400, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
+        "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
                          options={"source": "espeak", "sizes": {"train": 2000, "val": 200, "test": 400, "real": 100},
                                   "lengths": (1, 4), "stack": 4, "beam_width": 1}),
         "full": Profile(max_steps=40000, batch_size=64, hidden_size=256, num_layers=3, dropout=0.2, lr=1e-3,
