@@ -220,6 +220,12 @@ def hub_pairs(options: dict) -> list[dict]:
 
 def load_pairs(options: dict, cache_dir: str):
     """All pairs of the profile's source (cached as Arrow) and the source's fingerprint."""
+    table, fp = pairs_table(options, cache_dir)
+    return table.to_list(), fp
+
+
+def pairs_table(options: dict, cache_dir: str):
+    """The cached Arrow table behind ``load_pairs`` and the source's fingerprint."""
     import datasets
 
     source = options["source"]
@@ -240,8 +246,26 @@ def load_pairs(options: dict, cache_dir: str):
             return datasets.Dataset.from_list(hub_pairs(options))
     else:
         raise ValueError(f"unknown translation source {source!r}: use sword, {', '.join(HUB_SOURCES)}")
-    table, fp = cached(cache_dir, f"translation-{source}", settings, build)
-    return table.to_list(), fp
+    return cached(cache_dir, f"translation-{source}", settings, build)
+
+
+def cached_splits(options: dict, cache_dir: str) -> tuple[dict, str]:
+    """``tokenized_splits`` of the source's pairs, cached too: tokenizing every pair
+    again was most of a second run's data preparation."""
+    import datasets
+
+    table, source_fp = pairs_table(options, cache_dir)
+    settings = {"pairs": source_fp, "max_len": options["max_len"], "tokenizer": "v1",
+                "fractions": [options.get("val_fraction", 0.05), options.get("test_fraction", 0.05)]}
+
+    def build():
+        splits = tokenized_splits(table.to_list(), settings["max_len"], *settings["fractions"])
+        empty = {"ref": [], "src": [], "tgt": []}
+        return datasets.DatasetDict({s: datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(empty)
+                                     for s, rows in splits.items()})
+
+    tables, _ = cached(cache_dir, f"translation-{options['source']}-tokenized", settings, build)
+    return {s: tables[s].to_list() for s in ("train", "val", "test")}, source_fp
 
 
 def split_of(unit: str, val_fraction: float, test_fraction: float) -> str:
@@ -305,8 +329,7 @@ class TranslationTask(Task):
 
     def prepare(self, profile, cache_dir):
         opts = profile.options
-        pairs, source_fp = load_pairs(dict(opts), cache_dir)
-        splits = tokenized_splits(pairs, opts["max_len"], opts.get("val_fraction", 0.05), opts.get("test_fraction", 0.05))
+        splits, source_fp = cached_splits(dict(opts), cache_dir)
         if not splits["train"] or not splits["val"] or not splits["test"]:
             raise ValueError(f"{self.name}: a split is empty after filtering to {opts['max_len']} tokens; raise max_len")
         splits["train"] = subsample(splits["train"], opts.get("train_size", 0), seed=1)
