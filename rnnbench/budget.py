@@ -20,6 +20,10 @@ MIN_WIDTH = 2  # some models split the width in half (keras-seed's second layer,
 MAX_WIDTH = 1 << 16
 
 
+class BudgetUnreachable(ValueError):
+    """No width of a cell's model meets the budget: the cell's reason, one line."""
+
+
 def fit_width(count_params: Callable[[int], int], budget: int,
               tolerance: float = DEFAULT_TOLERANCE,
               min_width: int = MIN_WIDTH, max_width: int = MAX_WIDTH) -> int:
@@ -88,12 +92,12 @@ def task_net_params(task: "Task", data: "TaskData", model: "Model", profile: "Pr
 def fit_profile(task: "Task", data: "TaskData", model: "Model", profile: "Profile",
                 budget: int, tolerance: float = DEFAULT_TOLERANCE) -> "Profile":
     """``profile`` with its ``hidden_size`` chosen so that the task net of ``model`` has
-    ``budget`` parameters within ``±tolerance``; ValueError naming the cell if impossible."""
+    ``budget`` parameters within ``±tolerance``; BudgetUnreachable naming the cell if impossible."""
     def count(width: int) -> int:
         return task_net_params(task, data, model, profile.replace(hidden_size=width))
 
     try:
         width = fit_width(count, budget, tolerance)
     except ValueError as exc:
-        raise ValueError(f"--param-budget {budget}: {model.name} on {task.name}: {exc}") from None
+        raise BudgetUnreachable(f"--param-budget {budget}: {model.name} on {task.name}: {exc}") from None
     return profile.replace(hidden_size=width)

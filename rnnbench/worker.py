@@ -105,11 +105,12 @@ class CellRunner:
         return self._data[key]
 
     def _reason(self, exc: BaseException, cell: dict) -> str:
+        from rnnbench.budget import BudgetUnreachable
         from rnnbench.data import DataUnavailable
 
         message = (str(exc).strip().splitlines() or [""])[0]
-        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError)) \
-                or message.startswith("--param-budget"):
+        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError,
+                                                                      BudgetUnreachable)):
             return message
         where = self._culprit(exc, cell)
         return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")

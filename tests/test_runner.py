@@ -108,3 +108,11 @@ def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
     assert len(widths) == 3  # each model got its own width
     board = (tmp_path / "smoke" / "adding-50.md").read_text()
     assert "| params |" in board.replace("params | train s", "params |")
+
+
+def test_an_unreachable_param_budget_fails_the_cell_with_one_line(tmp_path):
+    main(["run", "--task", "lm-char", "--model", "lstm", "--profile", "smoke",
+          "--param-budget", "100", "--out", str(tmp_path), "--executor", "inprocess"])
+    failed = records(tmp_path)[("lstm", 0)]
+    assert failed["status"] == "failed"
+    assert failed["reason"].startswith("--param-budget 100: lstm on lm-char: no width")
