@@ -282,7 +282,7 @@ def _deterministic(accelerator: str) -> str | bool:
     """Deterministic kernels on GPUs only. On the CPU a seeded cell is bitwise
     reproducible at a fixed thread count without them, and deterministic mode makes
     the fused LSTM ~14 % slower there (measured on torch 2.13, one thread)."""
-    on_gpu = accelerator not in ("cpu",) and torch.cuda.is_available()
+    on_gpu = accelerator != "cpu" and torch.cuda.is_available()
     return "warn" if on_gpu else False
 
 

@@ -209,13 +209,14 @@ class Sentiment(Task):
                     "split": [SPLIT_FRACTIONS, SPLIT_SEED],
                     **{k: opts[k] for k in ("max_len", "min_freq", "max_vocab")}}
         table, fp = cached(cache_dir, "sentiment", settings, build)
-        batches = {}
+        batches, labels = {}, {}
         for split in ("train", "val", "test"):
             # straight from the Arrow buffers: per-row access formats each row in Python
             ids = table[split].data.column("ids").combine_chunks()
+            labels[split] = table[split].data.column("label").to_pylist()
             lengths = pc.list_value_length(ids).to_numpy().tolist()
             reviews = torch.split(torch.from_numpy(ids.flatten().to_numpy().astype("int64")), lengths)
-            items = [{"x": x, "y": label} for x, label in zip(reviews, table[split].data.column("label").to_pylist())]
+            items = [{"x": x, "y": label} for x, label in zip(reviews, labels[split])]
             if split == "train":
                 batches[split] = length_batches(items, profile.batch_size, SPLIT_SEED, profile.max_steps)
             else:
@@ -225,8 +226,7 @@ class Sentiment(Task):
             fingerprint=fingerprint(fp, profile.batch_size, profile.max_steps),
             collate=stack_reviews, shuffle=False, batched=True,
             info={"vocab": table["vocab"].data.column("token").to_pylist(),
-                  "train_labels": table["train"].data.column("label").to_pylist(),
-                  "test_labels": table["test"].data.column("label").to_pylist()},
+                  "train_labels": labels["train"], "test_labels": labels["test"]},
         )
 
     def metrics(self, data):
