@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
+from rnnbench.requirements import Requirement
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
     import torchmetrics
@@ -108,6 +110,10 @@ class Task:
     requires: frozenset[str] = frozenset()
     """Capabilities the model must provide, e.g. ``{"causal"}`` for language modeling."""
     profiles: Mapping[str, Profile] = {}
+    requirements: tuple[Requirement, ...] = ()
+    """What the offline default data needs from the machine (executables, files, Python
+    modules), each with the package that provides it; ``rnnbench doctor`` reports them and
+    the test suite checks that the README's set-up installs them."""
 
     def prepare(self, profile: Profile, cache_dir: str) -> TaskData:
         raise NotImplementedError

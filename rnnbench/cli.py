@@ -111,6 +111,41 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Whether each task's offline data can be prepared here, and the one command that
+    fixes it when not. Checks what tasks declare (``Task.requirements``); imports no torch."""
+    from rnnbench.requirements import missing
+
+    reg = _registry(args)
+    report = {}
+    for name in sorted(reg.tasks):
+        lacking = missing(reg.tasks[name].requirements)
+        report[name] = {"ok": not lacking, "missing": [r.what for r in lacking],
+                        "fix": list(dict.fromkeys(r.fix() for r in lacking))}
+    broken = {p.name: p.error for p in reg.plugins.values() if p.error}
+    if args.json:
+        print(json.dumps({"tasks": report, "broken_plugins": broken}, indent=1, sort_keys=True))
+    else:
+        _table([("task", "offline data", "fix")] + [
+            (name, "ok" if r["ok"] else "missing: " + "; ".join(r["missing"]), " && ".join(r["fix"]) or "-")
+            for name, r in report.items()])
+        fixes = list(dict.fromkeys(f for r in report.values() for f in r["fix"]))
+        if fixes:
+            print("\nTo fix everything: " + " && ".join(_merge_installs(fixes)))
+        else:
+            print(f"\nAll {len(report)} tasks can prepare their offline data here.")
+    return 1 if broken or any(not r["ok"] for r in report.values()) else 0
+
+
+def _merge_installs(fixes: list[str]) -> list[str]:
+    """``sudo apt-get install a`` and ``sudo apt-get install b`` become one command."""
+    merged: dict[str, list[str]] = {}
+    for fix in fixes:
+        verb, _, package = fix.rpartition(" ")
+        merged.setdefault(verb, []).append(package)
+    return [f"{verb} {' '.join(packages)}" for verb, packages in merged.items()]
+
+
 def _table(rows: list[tuple]) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for j, row in enumerate(rows):
@@ -140,6 +175,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if lacking:
         print(f"note: {', '.join(lacking)} define(s) no '{args.profile}' profile; skipped", file=sys.stderr)
         tasks = [t for t in tasks if t not in lacking]
+    from rnnbench.requirements import missing
+
+    for t in tasks:
+        lacking = missing(reg.tasks[t].requirements)
+        if lacking:  # its cells would each fail with this line after the workers start
+            print(f"note: {t}: {lacking[0].unavailable()} (see `rnnbench doctor`)", file=sys.stderr)
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
     if args.param_budget is not None and args.param_budget < 1:
@@ -183,7 +224,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 130
         bar.close()
         files, bad = leaderboard.write(out)
-    _summary(done + kept, na, time.monotonic() - started, out)
+    _summary(done + kept, na, time.monotonic() - started, out, args.profile)
     failed = [r for r in done if r["status"] == "failed"]
     return 1 if failed else 0
 
@@ -198,22 +239,19 @@ def _executor(args: argparse.Namespace):
     return executors.LocalExecutor(args.plugin, workers=args.workers)
 
 
-def _summary(records: list[dict], na: list[dict], seconds: float, out: Path) -> None:
-    from rnnbench.leaderboard import fmt
+def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, profile: str) -> None:
+    from rnnbench.leaderboard import build, fmt_stat, leader
 
     by_status = {s: sum(1 for r in records + na if r["status"] == s) for s in ("ok", "failed", "n/a")}
     print(f"\n{by_status['ok']} ok, {by_status['failed']} failed, {by_status['n/a']} n/a in {seconds:.0f} s")
-    best: dict[str, dict] = {}
-    for r in records:
-        if r["status"] != "ok" or r["primary"]["value"] is None:
-            continue
-        cur = best.get(r["task"])
-        v, d = r["primary"]["value"], r["primary"]["direction"]
-        if cur is None or (v < cur["primary"]["value"] if d == "min" else v > cur["primary"]["value"]):
-            best[r["task"]] = r
+    # ranked exactly as the leaderboard pages rank them, over this run's cells
+    boards = build(records + na)["profiles"].get(profile, {})
+    best = {task: (board, leader(board)) for task, board in sorted(boards.items()) if leader(board)}
     if best:
-        _table([("task", "best model", "primary", "value")] + [
-            (t, r["model"], r["primary"]["name"], fmt(r["primary"]["value"])) for t, r in sorted(best.items())])
+        _table([("task", "best model", "primary", "mean ± std (n)")] + [
+            (task, row["model"], board["primary"]["name"],
+             f"{fmt_stat(row['metrics'][board['primary']['name']])} ({row['metrics'][board['primary']['name']]['n']})")
+            for task, (board, row) in best.items()])
     for r in records:
         if r["status"] == "failed":
             print(f"failed: {r['task']} × {r['model']} (seed {r['seed']}): {r.get('reason')}")
@@ -284,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "serves) and plugin (distribution, version, hooks).")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("doctor", parents=[common], help="can each task's offline data be prepared here?",
+                       description="For every task, check what its offline default data needs from this "
+                                   "machine (executables, files, Python modules) and print the one command that "
+                                   "installs what is missing. Exit 1 when anything is missing or a plugin is broken.")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("info", parents=[common], help="show one plugin in detail")
     p.add_argument("name", help="plugin name, as in `rnnbench list`")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape as e
 
 from rnnbench.charts import svg
-from rnnbench.leaderboard import ARROW, fmt, fmt_stat
+from rnnbench.leaderboard import ARROW, fmt, fmt_stat, leader
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -61,7 +61,7 @@ def render_html(data: dict, chart_sets: dict) -> str:
         body.append("<table><tr><th class='l'>task</th><th>shape</th><th>primary</th><th class='l'>best model</th><th>value</th></tr>")
         for name, b in sorted(tasks.items()):
             p = b["primary"]["name"]
-            best = b["rows"][0] if b["rows"] else None
+            best = leader(b)
             body.append(f"<tr><td class='l'><a href='#{e(profile)}-{e(name)}'>{e(name)}</a></td><td>{e(b['shape'])}</td>"
                         f"<td>{e(p)} {ARROW[b['primary']['direction']]}</td><td class='l'>{e(best['model']) if best else '–'}</td>"
                         f"<td>{e(fmt_stat(best['metrics'][p])) if best else '–'}</td></tr>")

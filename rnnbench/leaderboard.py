@@ -127,6 +127,12 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
     }
 
 
+def leader(board: dict) -> dict | None:
+    """The model a task's page ranks first (by the mean over seeds), or None: the one
+    definition of "best" that the index, the HTML page and the CLI's summary all show."""
+    return board["rows"][0] if board["rows"] else None
+
+
 def _baselines(ok: list[dict], metric_names: list[str]) -> list[dict]:
     """Baselines are computed by the task on its data; any one ok record carries them."""
     for r in sorted(ok, key=lambda r: (r["model"], r["seed"])):
@@ -221,7 +227,7 @@ def render_index_md(data: dict, chart_sets: dict | None = None) -> str:
                   "|---|---|---|---|---|---|---|"]
         for name, b in sorted(tasks.items()):
             p, d = b["primary"]["name"], b["primary"]["direction"]
-            best = b["rows"][0] if b["rows"] else None
+            best = leader(b)
             base_vals = [x["metrics"].get(p) for x in b["baselines"] if x["metrics"].get(p) is not None]
             base = (min if d == "min" else max)(base_vals) if base_vals else None
             counts = {s: sum(1 for x in b["not_ok"] if x["status"] == s) for s in ("n/a", "failed")}

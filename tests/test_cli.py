@@ -8,9 +8,10 @@ from rnnbench.cli import main
 
 
 def test_list_and_help_never_import_torch():
-    code = ("import sys; from rnnbench.cli import main; main(['list']); "
-            "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    for command in ("list", "doctor"):
+        code = (f"import sys; from rnnbench.cli import main; main(['{command}']); "
+                "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     code = "import sys; from rnnbench.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nassert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
@@ -47,3 +48,36 @@ def test_info_shows_a_plugin(capsys):
     assert main(["info", "classic-rnn"]) == 0
     out = capsys.readouterr().out
     assert "distribution: rnnbench" in out and "model lstm" in out
+
+
+def test_doctor_finds_every_builtin_tasks_offline_data_after_setup(capsys):
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["tasks"]) >= 13 and all(t["ok"] for t in report["tasks"].values()), report
+
+
+def test_doctor_names_the_one_command_that_fixes_a_task(capsys):
+    assert main(["doctor", "-p", "fixtures.needs_missing"]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.strip().startswith("needs-missing"))
+    assert "missing: rnnbench-no-such-tool is not installed; its corpus (/nonexistent/rnnbench/corpus.txt) is missing" in row
+    assert ("sudo apt-get install rnnbench-no-such-package && sudo apt-get install rnnbench-no-such-corpus "
+            "&& pip install rnnbench-no-such-dist") in row
+    assert out.rstrip().endswith("To fix everything: sudo apt-get install rnnbench-no-such-package "
+                                 "rnnbench-no-such-corpus && pip install rnnbench-no-such-dist")
+    assert next(line for line in out.splitlines() if line.strip().startswith("lm-char")).split()[1] == "ok"
+
+
+def test_end_of_run_summary_names_the_leaderboards_first_model_not_the_best_seed(capsys, tmp_path):
+    from rnnbench import cli, leaderboard
+
+    def record(model, seed, value):
+        return {"task": "t", "model": model, "seed": seed, "profile": "quick", "status": "ok",
+                "primary": {"name": "mse", "direction": "min", "value": value}, "metrics": {"mse": value}}
+
+    # a lucky seed (0.1) must not beat the better mean (0.4 against 0.5)
+    records = [record("lucky", 0, 0.1), record("lucky", 1, 0.9), record("steady", 0, 0.4), record("steady", 1, 0.4)]
+    cli._summary(records, [], 1.0, tmp_path, "quick")
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("t "))
+    assert row.split()[1] == "steady" == leaderboard.leader(leaderboard.build(records)["profiles"]["quick"]["t"])["model"]
+    assert "0.4 ± 0 (2)" in row

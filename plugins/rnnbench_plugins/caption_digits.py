@@ -9,7 +9,7 @@ and Tell); training uses teacher forcing, evaluation greedy decoding. Metrics: t
 accuracy over the target positions including ``<eos>``, and exact match of the caption.
 """
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import fingerprint
 from rnnbench_plugins.digits_vector import PIXELS, digit_images, majority_label, split_tensors
 
@@ -69,6 +69,7 @@ def pad_captions(batch: list[dict]) -> dict:
 class CaptionDigits(Task):
     name = "caption-digits"
     family = "captioning"
+    requirements = (Requirement.python("sklearn", pip="scikit-learn"), Requirement.python("num2words", pip="num2words"))
     shape = "one-to-many"
     description = "8×8 digit image (sklearn) -> its name spelled by num2words, char by char; exact match"
     primary_metric = "exact_match"

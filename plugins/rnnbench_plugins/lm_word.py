@@ -18,19 +18,20 @@ for the hub through the ``data_files`` option.
 import html
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
+from rnnbench.requirements import require
+from rnnbench_plugins._sword import MOD2IMP, module_requirement, unavailable
 from rnnbench_plugins.lm_char import stream_batches, unigram_baselines, update_lm_metrics
 
 UNK, EOS = "<unk>", "<eos>"
 SPLITS = ("train", "val", "test")
 
-BIBLE_MODULE, BIBLE_PACKAGE = "engWEB2015eb", "sword-text-web"
+BIBLE_MODULE = "engWEB2015eb"
 # A narrative book, a poetic or wisdom book, a gospel and a letter in each held-out split,
 # so both cover the corpus's genres without sharing a verse with training. Validation is
 # small (~28k tokens) because it runs several times a cell; test is ~64k tokens.
@@ -121,13 +122,11 @@ def sword_module_files(module: str) -> list[Path]:
     return []
 
 
-def read_sword_module(module: str, package: str = BIBLE_PACKAGE) -> str:
+def read_sword_module(module: str) -> str:
     """The raw ``mod2imp`` export of a module, or one line saying what to install."""
-    if shutil.which("mod2imp") is None:
-        raise DataUnavailable("mod2imp is not installed: sudo apt-get install libsword-utils")
-    run = subprocess.run(["mod2imp", module], capture_output=True, text=True)
+    run = subprocess.run([require(MOD2IMP), module], capture_output=True, text=True)
     if run.returncode != 0 or "$$$" not in run.stdout:
-        raise DataUnavailable(f"SWORD module {module} is not installed: sudo apt-get install {package}")
+        raise DataUnavailable(unavailable(module))
     return run.stdout
 
 
@@ -141,7 +140,7 @@ def bible_verses(cache_dir: str):
 
     files = sword_module_files(BIBLE_MODULE)
     if not files:
-        raise DataUnavailable(f"SWORD module {BIBLE_MODULE} is not installed: sudo apt-get install {BIBLE_PACKAGE}")
+        raise DataUnavailable(module_requirement(BIBLE_MODULE).unavailable())
 
     def build():
         verses = parse_imp(read_sword_module(BIBLE_MODULE))
@@ -307,6 +306,7 @@ def zaremba_medium(source: str, steps_per_epoch: int) -> Profile:
 class WordLM(Task):
     name = "lm-word"
     family = "language-modeling"
+    requirements = (MOD2IMP, module_requirement(BIBLE_MODULE))
     shape = "many-to-many"
     description = "Word-level LM on the World English Bible (sword-text-web), split by book; perplexity"
     primary_metric = "perplexity"

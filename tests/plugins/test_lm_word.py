@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from rnnbench import Requirement  # noqa: E402
 from rnnbench.api import Model  # noqa: E402
 from rnnbench.data import DataUnavailable, default_cache_dir  # noqa: E402
 from rnnbench.testing import fit_smoke, load_registry  # noqa: E402
@@ -53,16 +54,17 @@ def test_parse_imp_keeps_verses_and_skips_headings_and_empty_verses():
 
 
 def test_missing_sword_tools_say_what_to_install(monkeypatch):
-    with pytest.raises(DataUnavailable, match=r"^SWORD module noSuchModule is not installed: sudo apt-get install"):
+    with pytest.raises(DataUnavailable, match=r"^SWORD module noSuchModule is not installed, and no package"):
         read_sword_module("noSuchModule")
     monkeypatch.setattr(lm_word, "sword_module_files", lambda module: [])
     with pytest.raises(DataUnavailable) as err:
         bible_verses("/nonexistent")
-    assert str(err.value) == "SWORD module engWEB2015eb is not installed: sudo apt-get install sword-text-web"
-    monkeypatch.setattr(lm_word.shutil, "which", lambda name: None)
+    assert str(err.value).startswith("SWORD module engWEB2015eb (/usr/share/sword/mods.d/engWEB2015eb.conf) is missing")
+    assert str(err.value).endswith("sudo apt-get install sword-text-web") or "--reinstall sword-text-web" in str(err.value)
+    monkeypatch.setattr(lm_word, "MOD2IMP", Requirement.binary("mod2imp-absent", apt="no-such-package-rnnbench"))
     with pytest.raises(DataUnavailable) as err:
         read_sword_module("engWEB2015eb")
-    assert str(err.value) == "mod2imp is not installed: sudo apt-get install libsword-utils"
+    assert str(err.value) == "mod2imp-absent is not installed: sudo apt-get install no-such-package-rnnbench"
 
 
 # --- tokens and vocabulary --------------------------------------------------------------

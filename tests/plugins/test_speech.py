@@ -1,6 +1,7 @@
 """Speech tasks: features, lengths and padding, CTC decoding, error rates, hub-format
 loaders, one-line errors for missing packages, and smoke fits on real synthesised audio."""
 
+import dataclasses
 import io
 import json
 import math
@@ -163,21 +164,42 @@ def test_voices_of_the_synthetic_test_split_are_never_heard_in_training():
 
 
 def test_missing_espeak_says_which_package_to_install(monkeypatch):
-    real_which = speech.shutil.which
-    monkeypatch.setattr(speech.shutil, "which", lambda name: None if name == "espeak-ng" else real_which(name))
+    monkeypatch.setattr(speech, "ESPEAK", speech.ESPEAK.__class__.binary("espeak-ng-absent", apt="no-such-package-rnnbench"))
     task = load_registry().tasks["speech-digits"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], "/nonexistent-cache")
-    assert str(err.value) == "espeak-ng is not installed: sudo apt-get install espeak-ng"
+    assert str(err.value) == "espeak-ng-absent is not installed: sudo apt-get install no-such-package-rnnbench"
 
 
 def test_missing_asterisk_sounds_say_which_package_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(speech, "ASTERISK_DIGITS", tmp_path)
+    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(
+        speech.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="no-such-package-rnnbench"))
     task = load_registry().tasks["speech-asr"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], str(tmp_path))
     message = str(err.value)
-    assert "\n" not in message and message.endswith("sudo apt-get install asterisk-core-sounds-en-wav")
+    assert "\n" not in message and message.endswith("sudo apt-get install no-such-package-rnnbench")
+
+
+def test_an_installed_package_whose_recordings_are_gone_is_reinstalled(monkeypatch, tmp_path):
+    # the user already has the package: telling them to install it again helps nobody
+    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(
+        speech.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="dpkg"))
+    with pytest.raises(DataUnavailable, match=r"sudo apt-get install --reinstall dpkg$"):
+        speech.asterisk_digit_files()
+
+
+def test_recordings_are_found_where_the_debian_package_puts_them(monkeypatch, tmp_path):
+    """The `en` folder is an alternatives link another package makes; the package's own
+    folder comes first and alone suffices."""
+    allison = tmp_path / "en_US_f_Allison" / "digits"
+    allison.mkdir(parents=True)
+    for d in range(10):
+        (allison / f"{d}.wav").write_bytes(b"RIFF")
+    candidates = (str(allison), str(tmp_path / "en" / "digits"))
+    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(speech.ASTERISK_DIGITS, paths=candidates))
+    assert speech.asterisk_digit_files() == [allison / f"{d}.wav" for d in range(10)]
+    assert speech.ASTERISK_DIGITS.paths[0].endswith("en_US_f_Allison/digits")
 
 
 def test_real_voice_set_is_the_ten_asterisk_digits():

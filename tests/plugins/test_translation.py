@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from rnnbench import Requirement
 from rnnbench.api import Model
 from rnnbench.data import DataUnavailable
 from rnnbench.seq2seq import EncoderDecoder, LuongAttention
@@ -110,12 +111,12 @@ def test_vocabulary_comes_from_the_training_split_only(smoke_data):
 
 
 def test_missing_mod2imp_or_module_is_one_line(monkeypatch):
-    with pytest.raises(DataUnavailable, match=r"^SWORD module engNOPE is not installed: sudo apt-get install"):
+    with pytest.raises(DataUnavailable, match=r"^SWORD module engNOPE is not installed, and no package"):
         tr.sword_module_text("engNOPE")
-    monkeypatch.setattr(tr.shutil, "which", lambda name: None)
+    monkeypatch.setattr(tr, "MOD2IMP", Requirement.binary("mod2imp-absent", apt="no-such-package-rnnbench"))
     with pytest.raises(DataUnavailable) as err:
         tr.sword_module_text("engKJV2006eb")
-    assert str(err.value) == "mod2imp is not installed: sudo apt-get install libsword-utils"
+    assert str(err.value) == "mod2imp-absent is not installed: sudo apt-get install no-such-package-rnnbench"
 
 
 # --- hub loaders on local files in the hub's format ----------------------------------------

@@ -1,0 +1,90 @@
+"""The README's set-up (the Makefile) provides everything a built-in task declares it needs.
+
+Checked against what the packages contain, not against this machine: a Debian path must
+be in the file list of a package the Makefile installs (``dpkg -L``), so a path that only
+another package's post-install script creates (as ``/usr/share/asterisk/sounds/en`` is)
+fails here on every machine."""
+
+import ast
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rnnbench.testing import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGINS = ROOT / "plugins" / "rnnbench_plugins"
+
+
+def apt_packages() -> list[str]:
+    line = re.search(r"^APT_PACKAGES\s*:=(.*)$", (ROOT / "Makefile").read_text(), re.M)
+    return line.group(1).split()
+
+
+def pip_distributions() -> set[str]:
+    """Distributions the Makefile's pip install gives: the dependencies and the extras it names."""
+    makefile = (ROOT / "Makefile").read_text()
+    extras = re.search(r'pip install -q -e "\.\[([\w,-]+)\]"', makefile).group(1).split(",")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = list(project["dependencies"])
+    for extra in extras:
+        specs += project["optional-dependencies"][extra]
+    names = {re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0] for s in specs}
+    names |= {n[len("rnnbench["):].rstrip("]") for n in names if n.startswith("rnnbench[")}
+    return {_normal(n) for n in names}
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def dpkg_files(package: str) -> set[str]:
+    run = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True)
+    assert run.returncode == 0, f"dpkg -L {package} failed ({run.stderr.strip()}); run `make setup` first"
+    return set(run.stdout.split("\n"))
+
+
+def builtin_requirements():
+    reg = load_registry()
+    for name, task in sorted(reg.tasks.items()):
+        if reg.plugin_of("task", name).distribution == "rnnbench":
+            for req in task.requirements:
+                yield pytest.param(req, id=f"{name}:{req.name}")
+
+
+@pytest.mark.parametrize("req", list(builtin_requirements()))
+def test_the_setup_installs_what_each_task_needs(req):
+    assert req.apt or req.pip, f"{req.name}: say which package provides it"
+    if req.pip:
+        assert _normal(req.pip) in pip_distributions(), f"{req.pip} is not installed by the Makefile's pip install"
+        return
+    assert req.apt in apt_packages(), f"{req.apt} is not in the Makefile's APT_PACKAGES"
+    shipped = dpkg_files(req.apt)
+    if req.kind == "binary":
+        assert {f"/usr/bin/{req.name}", f"/bin/{req.name}"} & shipped, f"{req.apt} ships no {req.name}"
+    else:
+        # the first candidate is the one the package itself puts there; the others are
+        # other layouts, which may exist or not
+        assert req.paths[0] in shipped, f"{req.apt} does not ship {req.paths[0]} (dpkg -L {req.apt})"
+
+
+def test_every_system_path_a_plugin_names_is_a_declared_requirement():
+    """A path literal in plugin code that no requirement declares is an install step nobody checks."""
+    declared = {p for task in load_registry().tasks.values() for r in task.requirements for p in r.paths}
+    undeclared = []
+    for source in sorted(PLUGINS.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and re.match(r"^/(usr|var|opt|etc|srv)/", node.value) \
+                    and not any(d == node.value or d.startswith(node.value.rstrip("/") + "/") for d in declared):
+                undeclared.append(f"{source.name}:{node.lineno} {node.value}")
+    assert not undeclared, undeclared
+
+
+def test_makefile_installs_the_pins_first_and_the_extras_the_tests_need():
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.index('"$(TORCH)"') < makefile.index('-e ".[')
+    assert "pytest" in pip_distributions()
