@@ -26,7 +26,7 @@ PROFILES = ("smoke", "quick", "full")
 Direction = Literal["min", "max"]
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
-"""Names become file names and page anchors: ``\Z`` (not ``$``, which also matches before
+r"""Names become file names and page anchors: ``\Z`` (not ``$``, which also matches before
 a trailing newline) so that even ``NAME_RE.match`` accepts only a whole slug."""
 
 
