@@ -29,9 +29,9 @@ class StoreWriteError(OSError):
     """A file of the store or of the leaderboards could not be written (disk full,
     read-only folder ...); ``str()`` is one line for the user, naming the file."""
 
-    def __init__(self, path: str | Path, error: OSError):
+    def __init__(self, path: str | Path, error: OSError, action: str = "write"):
         super().__init__(error.errno, error.strerror or str(error), str(path))
-        self.message = f"cannot write {path}: {error.strerror or error}"
+        self.message = f"cannot {action} {path}: {error.strerror or error}"
 
     def __str__(self) -> str:
         return self.message
@@ -87,6 +87,13 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
+
+
+def remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreWriteError(path, exc, "remove") from exc
 
 
 def write_record(out: str | Path, record: dict) -> Path:
