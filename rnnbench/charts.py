@@ -185,6 +185,8 @@ def write_pngs(charts: list[Chart], folder: Path) -> None:
         drawn = json.loads((folder / "charts.json").read_text())
     except (OSError, ValueError):
         drawn = {}
+    if not isinstance(drawn, dict):  # hand-edited: redraw everything rather than crash
+        drawn = {}
     todo = [c for c in charts if drawn.get(c.slug) != c.digest() or not (folder / f"{c.slug}.png").exists()]
     if todo:
         import matplotlib

@@ -341,3 +341,10 @@ def test_samples_stay_inside_their_code_span(tmp_path):
     md = leaderboard.render(store.load_records(tmp_path)[0])["quick/adding-50.md"]
     line = next(line for line in md.splitlines() if line.startswith("- **lstm**"))
     assert line.count("`") == 2 and "<img" not in line and line.endswith("next`")
+
+
+def test_a_charts_json_of_the_wrong_shape_redraws_instead_of_crashing(results):
+    leaderboard.write(results)
+    (results / "quick" / "charts" / "charts.json").write_text("[]\n")
+    leaderboard.write(results)
+    assert leaderboard.check(results)[0] == []
