@@ -27,7 +27,9 @@ PROFILES = ("smoke", "quick", "full")
 
 Direction = Literal["min", "max"]
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+r"""Names become file names and page anchors: ``\Z`` (not ``$``, which also matches before
+a trailing newline) so that even ``NAME_RE.match`` accepts only a whole slug."""
 
 
 @dataclass(frozen=True)

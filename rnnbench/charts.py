@@ -13,8 +13,11 @@ import hashlib
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rnnbench import store
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"]
@@ -35,6 +38,22 @@ class Chart:
         blob = json.dumps([self.title, self.x_label, self.y_label, self.series, self.lines,
                            self.log_x, self.baselines], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_SAFE_PART = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")
+_CHART_FILE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
+"""Stems of the PNGs this module writes; nothing else in a charts folder is removed."""
+
+
+def file_part(text: str) -> str:
+    """A plugin string (a family, a metric name) as part of a file name: the string itself
+    when it is already safe there, else a readable slug plus a digest of the string, so
+    that no string can name another folder and two strings never share a file."""
+    if _SAFE_PART.match(text):
+        return text
+    base = re.sub(r"[^a-z0-9_]+", "-", text.lower()).strip("-_")[:32].strip("-_")
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{base}-{digest}" if base else digest
 
 
 def task_charts(board: dict) -> list[Chart]:
@@ -68,10 +87,14 @@ def length_charts(profile: str, tasks: dict[str, dict]) -> list[Chart]:
         for r in board["rows"]:
             if r["metrics"][p]["mean"] is not None:
                 series.setdefault(r["model"], []).append((board["sequence_length"], r["metrics"][p]["mean"]))
-    charts = []
+    charts, slugs = [], set()
     for (family, metric), series in sorted(groups.items()):
         if len({x for pts in series.values() for x, _ in pts}) > 1:
-            charts.append(Chart(f"{family}-{metric}-by-length", f"{family}: {metric} against sequence length",
+            slug = f"{file_part(family)}-{file_part(metric)}-by-length"
+            if slug in slugs:  # e.g. family "a-b" with metric "c" and family "a" with metric "b-c"
+                slug = f"{file_part(family + '/' + metric)}-by-length"
+            slugs.add(slug)
+            charts.append(Chart(slug, f"{family}: {metric} against sequence length",
                                 "sequence length", metric, {m: sorted(v) for m, v in sorted(series.items())}, lines=True))
     return charts
 
@@ -162,6 +185,8 @@ def write_pngs(charts: list[Chart], folder: Path) -> None:
         drawn = json.loads((folder / "charts.json").read_text())
     except (OSError, ValueError):
         drawn = {}
+    if not isinstance(drawn, dict):  # hand-edited: redraw everything rather than crash
+        drawn = {}
     todo = [c for c in charts if drawn.get(c.slug) != c.digest() or not (folder / f"{c.slug}.png").exists()]
     if todo:
         import matplotlib
@@ -169,26 +194,30 @@ def write_pngs(charts: list[Chart], folder: Path) -> None:
         matplotlib.use("Agg")
         from matplotlib import pyplot as plt
 
-        folder.mkdir(parents=True, exist_ok=True)
-        for c in todo:
-            fig, ax = plt.subplots(figsize=(7, 3.8), dpi=90)
-            for name, series in sorted(c.series.items()):
-                xs, ys = zip(*series) if series else ((), ())
-                ax.plot(xs, ys, marker="o", linestyle="-" if c.lines else "none", label=name)
-            for name, v in sorted(c.baselines.items()):
-                ax.axhline(v, color="#555", linestyle="--", linewidth=1)
-                ax.annotate(name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
-            if c.log_x:
-                ax.set_xscale("log")
-            ax.set(title=c.title, xlabel=c.x_label, ylabel=c.y_label)
-            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-            fig.tight_layout()
-            fig.savefig(folder / f"{c.slug}.png", metadata={"Software": None})
-            plt.close(fig)
+        # labels are plugin strings: a "$" must be a dollar sign, not the start of mathtext
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            for c in todo:
+                fig, ax = plt.subplots(figsize=(7, 3.8), dpi=90)
+                try:
+                    for name, series in sorted(c.series.items()):
+                        xs, ys = zip(*series) if series else ((), ())
+                        ax.plot(xs, ys, marker="o", linestyle="-" if c.lines else "none", label=name)
+                    for name, v in sorted(c.baselines.items()):
+                        ax.axhline(v, color="#555", linestyle="--", linewidth=1)
+                        ax.annotate(name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+                    if c.log_x:
+                        ax.set_xscale("log")
+                    ax.set(title=c.title, xlabel=c.x_label, ylabel=c.y_label)
+                    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+                    fig.tight_layout()
+                    store.write_atomic(folder / f"{c.slug}.png",
+                                       lambda f: fig.savefig(f, format="png", metadata={"Software": None}))
+                finally:
+                    plt.close(fig)
     keep = {c.slug for c in charts}
-    for png in folder.glob("*.png") if folder.is_dir() else []:
-        if png.stem not in keep:
-            png.unlink()
+    for png in folder.glob("*.png") if folder.is_dir() and not folder.is_symlink() else []:
+        if png.stem not in keep and _CHART_FILE.match(png.stem):
+            store.remove(png)
 
 
 def digests(charts: list[Chart]) -> str:

@@ -43,6 +43,9 @@ def _task_section(board: dict, charts: list) -> str:
     if board["not_ok"]:
         out.append("<ul>" + "".join(f"<li>{e(x['model'])} (seed {x['seed']}): {e(x['status'])} — {e(x['reason'])}</li>"
                                     for x in board["not_ok"]) + "</ul>")
+    if board.get("notes"):
+        out.append('<p class="note">Notes:</p><ul>' + "".join(
+            f"<li>{e(x['model'])} (seed {x['seed']}): {e(x['note'])}</li>" for x in board["notes"]) + "</ul>")
     if charts:
         out.append('<div class="charts">' + "".join(svg(c) for c in charts) + "</div>")
     samples = [(r["model"], r["samples"]) for r in board["rows"] if r["samples"]][:3]

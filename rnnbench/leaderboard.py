@@ -70,10 +70,11 @@ def build(records: list[dict]) -> dict[str, Any]:
 
 
 def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
-    first = recs[0]
+    ok = [r for r in recs if r["status"] == "ok"]
+    # a failed or n/a cell may lack what only a trained cell reports (e.g. sequence_length)
+    first = ok[0] if ok else recs[0]
     primary = first["primary"]["name"]
     direction = first["primary"]["direction"]
-    ok = [r for r in recs if r["status"] == "ok"]
     metric_names = sorted({m for r in ok for m in r.get("metrics", {})} - {primary})
     metric_names = [primary] + metric_names
     rows = []
@@ -86,10 +87,10 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
             "model": model,
             "seeds": [r["seed"] for r in mrecs],
             "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
-            "params": max(r.get("params", 0) for r in mrecs),
+            "params": max(r.get("params") or 0 for r in mrecs),
             "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
-            "throughput": _stats([_num(r.get("throughput", {}).get("value")) for r in mrecs])["mean"],
-            "throughput_unit": mrecs[0].get("throughput", {}).get("unit", ""),
+            "throughput": _stats([_num((r.get("throughput") or {}).get("value")) for r in mrecs])["mean"],
+            "throughput_unit": (mrecs[0].get("throughput") or {}).get("unit", ""),
             "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
             "samples": mrecs[0].get("samples") or {},
             "curve": mrecs[0].get("curve") or [],
@@ -118,12 +119,19 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         {"model": r["model"], "seed": r["seed"], "status": r["status"], "reason": r.get("reason") or ""}
         for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"])) if r["status"] != "ok"
     ]
+    # a non-finite metric leaves its seed out of mean ± std; say so rather than show a smaller n
+    notes = [
+        {"model": r["model"], "seed": r["seed"], "note": f"{m} is not finite"}
+        for r in sorted(ok, key=lambda r: (r["model"], r["seed"])) for m in metric_names
+        if r["metrics"].get(m) is not None and _num(r["metrics"][m]) is None
+    ]
     return {
         "task": task, "profile": first["profile"], "description": first.get("task_description", ""),
         "shape": first.get("task_shape", ""), "family": first.get("task_family", ""),
         "primary": {"name": primary, "direction": direction},
         "metric_names": metric_names, "rows": rows, "baselines": baselines, "not_ok": problems,
-        "sequence_length": first.get("sequence_length"),
+        "notes": notes,
+        "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
     }
 
 
@@ -157,9 +165,22 @@ def _summary(tasks: dict[str, Any]) -> list[dict]:
 # --- rendering ------------------------------------------------------------------------
 
 
+_MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
+
+
 def _esc(text: Any) -> str:
-    """Plugin strings go into Markdown tables: keep them on one line and inert."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Plugin strings go into Markdown tables: keep them on one line and inert (no HTML,
+    no links or images, no extra table columns)."""
+    return "".join(" " if ch < " " or ch == "\x7f" else _MD_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+_CODE_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "`": "'"}
+
+
+def _esc_code(text: Any) -> str:
+    """For inside a `code span`, where Markdown is literal: only a backtick could end it
+    (and a backslash cannot escape one there), so it becomes a quote."""
+    return "".join(" " if ch < " " or ch == "\x7f" else _CODE_SPECIAL.get(ch, ch) for ch in str(text))
 
 
 def render_task_md(board: dict, charts: list | None = None) -> str:
@@ -168,10 +189,11 @@ def render_task_md(board: dict, charts: list | None = None) -> str:
     lines = [f"# {board['task']} — {board['profile']} profile", ""]
     if board["description"]:
         lines += [_esc(board["description"]), ""]
-    lines += [f"Shape: {board['shape']} · family: {board['family']} · primary metric: **{p}** "
+    lines += [f"Shape: {_esc(board['shape'])} · family: {_esc(board['family'])} · primary metric: **{_esc(p)}** "
               f"({'lower' if d == 'min' else 'higher'} is better) · mean ± std over n seeds; "
               "≈ marks a model within one standard deviation of the one above.", ""]
-    head = ["rank", "model", f"{p} {ARROW[d]}", "n"] + others + ["params", "train s", "throughput", "peak MB", "vs baselines"]
+    head = ["rank", "model", f"{_esc(p)} {ARROW[d]}", "n"] + [_esc(o) for o in others] + [
+        "params", "train s", "throughput", "peak MB", "vs baselines"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in board["rows"]:
         m = row["metrics"]
@@ -189,31 +211,45 @@ def render_task_md(board: dict, charts: list | None = None) -> str:
         lines += ["", "Not run or failed:", ""]
         for x in board["not_ok"]:
             lines.append(f"- {_esc(x['model'])} (seed {x['seed']}): {x['status']} — {_esc(x['reason'])}")
+    if board.get("notes"):
+        lines += ["", "Notes:", ""]
+        for x in board["notes"]:
+            lines.append(f"- {_esc(x['model'])} (seed {x['seed']}): {_esc(x['note'])}")
     if charts:
         lines += [""] + [f"![{_esc(c.title)}](charts/{c.slug}.png)" for c in charts]
     samples = [(r["model"], r["samples"]) for r in board["rows"] if r["samples"]]
     if samples:
         lines += ["", "Samples from the best validation checkpoint (seed of the first run):", ""]
         for model, s in samples[:3]:
-            lines.append(f"- **{_esc(model)}**: " + "; ".join(f"{_esc(k)}: `{_esc(v)[:300]}`" for k, v in sorted(s.items())))
+            lines.append(f"- **{_esc(model)}**: " + "; ".join(f"{_esc(k)}: `{_esc_code(v)[:300]}`" for k, v in sorted(s.items())))
     return "\n".join(lines) + "\n"
+
+
+def _csv_cell(x: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading quote (OWASP);
+    numbers, negative ones included, are written as numbers and stay numbers."""
+    if isinstance(x, str) and x[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + x
+    return x
 
 
 def render_task_csv(board: dict) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    writerow = lambda row: w.writerow([_csv_cell(x) for x in row])  # noqa: E731
     names = board["metric_names"]
-    w.writerow(["rank", "model", "kind", "n"] + [f"{m}_{s}" for m in names for s in ("mean", "std")]
-               + ["params", "train_seconds", "throughput", "throughput_unit", "peak_memory_mb", "beats_baselines"])
+    writerow(["rank", "model", "kind", "n"] + [f"{m}_{s}" for m in names for s in ("mean", "std")]
+             + ["params", "train_seconds", "throughput", "throughput_unit", "peak_memory_mb", "beats_baselines",
+                "status", "reason"])
     for row in board["rows"]:
-        w.writerow([row["rank"], row["model"], "model", row["metrics"][names[0]]["n"]]
-                   + [row["metrics"][m][s] for m in names for s in ("mean", "std")]
-                   + [row["params"], row["train_seconds"], row["throughput"], row["throughput_unit"],
-                      row["peak_memory_mb"], row["beats_baselines"]])
+        writerow([row["rank"], row["model"], "model", row["metrics"][names[0]]["n"]]
+                 + [row["metrics"][m][s] for m in names for s in ("mean", "std")]
+                 + [row["params"], row["train_seconds"], row["throughput"], row["throughput_unit"],
+                    row["peak_memory_mb"], row["beats_baselines"], "ok", ""])
     for b in board["baselines"]:
-        w.writerow(["", b["name"], "baseline", ""] + [b["metrics"].get(m) if s == "mean" else "" for m in names for s in ("mean", "std")] + [""] * 6)
+        writerow(["", b["name"], "baseline", ""] + [b["metrics"].get(m) if s == "mean" else "" for m in names for s in ("mean", "std")] + [""] * 8)
     for x in board["not_ok"]:
-        w.writerow(["", x["model"], x["status"], ""] + [""] * (2 * len(names)) + ["", "", "", "", "", x["reason"]])
+        writerow(["", x["model"], x["status"], ""] + [""] * (2 * len(names)) + [""] * 6 + [x["status"], x["reason"]])
     return buf.getvalue()
 
 
@@ -233,7 +269,7 @@ def render_index_md(data: dict, chart_sets: dict | None = None) -> str:
             counts = {s: sum(1 for x in b["not_ok"] if x["status"] == s) for s in ("n/a", "failed")}
             n_ok = sum(len(r["seeds"]) for r in b["rows"])
             lines.append(
-                f"| [{_esc(name)}]({profile}/{name}.md) | {b['shape']} | {p} {ARROW[d]} | "
+                f"| [{_esc(name)}]({profile}/{name}.md) | {_esc(b['shape'])} | {_esc(p)} {ARROW[d]} | "
                 f"{_esc(best['model']) if best else '–'} | {fmt_stat(best['metrics'][p]) if best else '–'} | "
                 f"{fmt(base)} | {n_ok} / {counts['n/a']} / {counts['failed']} |")
         for c in (chart_sets or {}).get(profile, {}).get("", []):
@@ -262,6 +298,10 @@ def all_charts(data: dict) -> dict[str, dict[str, list]]:
 def render(records: list[dict]) -> dict[str, str]:
     """Relative path -> file content, for every text file of the leaderboard. Chart PNGs
     are drawn by ``write`` from the same data; ``charts.json`` holds their digests."""
+    return _render(records)[0]
+
+
+def _render(records: list[dict]) -> tuple[dict[str, str], dict[str, dict[str, list]]]:
     from rnnbench import charts as charts_mod
     from rnnbench.html import render_html
 
@@ -277,39 +317,51 @@ def render(records: list[dict]) -> dict[str, str]:
         flat = [c for cs in chart_sets[profile].values() for c in cs]
         if flat:
             files[f"{profile}/charts/charts.json"] = charts_mod.digests(flat)
-    return files
+    return files, chart_sets
+
+
+def _same(path: Path, content: str) -> bool:
+    try:
+        return path.read_bytes() == content.encode("utf-8")
+    except OSError:
+        return False
 
 
 def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
+    """Render the leaderboards into ``out``. Every path comes from validated slugs, every
+    file is replaced atomically, and a failed write raises store.StoreWriteError."""
     from rnnbench import charts as charts_mod
 
     records, bad = store.load_records(out)
-    files = render(records)
-    data = build(records)
-    for profile, sets in all_charts(data).items():
+    files, chart_sets = _render(records)
+    for profile, sets in chart_sets.items():
         charts_mod.write_pngs([c for cs in sets.values() for c in cs], Path(out) / profile / "charts")
     for rel, content in files.items():
         path = Path(out) / rel
-        if not path.exists() or path.read_text(encoding="utf-8") != content:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(content, encoding="utf-8")
-            tmp.replace(path)
+        if not _same(path, content):
+            store.write_text_atomic(path, content)
     for rel in _orphans(out, files):
-        (Path(out) / rel).unlink()
+        store.remove(Path(out) / rel)
     return files, bad
 
 
 def _orphans(out: str | Path, files: dict[str, str]) -> list[str]:
-    """Rendered files of tasks or profiles that no longer have results."""
+    """Rendered files of tasks or profiles that no longer have results: only names this
+    renderer writes (``<profile>/<task>.md`` or ``.csv``, both slugs) in a real folder
+    directly inside ``out``, so that nothing else is ever deleted."""
     root = Path(out)
-    profiles = {rel.split("/")[0] for rel in files if "/" in rel} | {
-        p.name for p in (root / "results").iterdir() if p.is_dir()} if (root / "results").is_dir() else set()
+    profiles = {rel.split("/")[0] for rel in files if "/" in rel}
+    if (root / "results").is_dir():
+        profiles |= {p.name for p in (root / "results").iterdir() if p.is_dir()}
     found = []
-    for profile in sorted(profiles):
-        for path in sorted((root / profile).glob("*")):
+    for profile in sorted(p for p in profiles if store.is_slug(p)):
+        folder = root / profile
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
             rel = f"{profile}/{path.name}"
-            if path.suffix in (".md", ".csv") and rel not in files:
+            if (path.suffix in (".md", ".csv") and store.is_slug(path.stem) and rel not in files
+                    and (path.is_symlink() or path.is_file())):
                 found.append(rel)
     return found
 
@@ -319,8 +371,7 @@ def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
     or left over from a task that no longer has results)."""
     records, bad = store.load_records(out, warn=False)
     files = render(records)
-    stale = [rel for rel, content in files.items()
-             if not (Path(out) / rel).exists() or (Path(out) / rel).read_text(encoding="utf-8") != content]
+    stale = [rel for rel, content in files.items() if not _same(Path(out) / rel, content)]
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):
             folder = (Path(out) / rel).parent

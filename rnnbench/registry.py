@@ -173,7 +173,7 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
             f"not an rnnbench.{base.__name__} instance"
         )
     name = getattr(item, "name", "")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise PluginError(
             f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)"
         )
@@ -191,6 +191,13 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
             raise PluginError(f"{info.label}: task '{name}' lacks profile(s) {', '.join(missing)}")
         if not item.primary_metric:
             raise PluginError(f"{info.label}: task '{name}' names no primary_metric")
+        # the family names a chart file and the profile a results folder
+        family = item.family
+        if family and not (isinstance(family, str) and NAME_RE.fullmatch(family)):
+            raise PluginError(f"{info.label}: task '{name}' family {family!r} is not a slug ([a-z0-9][a-z0-9-]*)")
+        for profile in item.profiles:
+            if not (isinstance(profile, str) and NAME_RE.fullmatch(profile)):
+                raise PluginError(f"{info.label}: task '{name}' profile {profile!r} is not a slug ([a-z0-9][a-z0-9-]*)")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,9 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
+
+from rnnbench.api import NAME_RE
 
 FINISHED = ("ok", "n/a")
 """Statuses that a repeated run keeps; ``failed`` cells are tried again."""
@@ -23,23 +25,75 @@ class StoreLocked(Exception):
     pass
 
 
+class StoreWriteError(OSError):
+    """A file of the store or of the leaderboards could not be written (disk full,
+    read-only folder ...); ``str()`` is one line for the user, naming the file."""
+
+    def __init__(self, path: str | Path, error: OSError, action: str = "write"):
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.message = f"cannot {action} {path}: {error.strerror or error}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+STATUSES = ("ok", "n/a", "failed")
+
+
+def is_slug(value: Any) -> bool:
+    return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
+
+
+def _check_identity(profile: Any, task: Any, model: Any, seed: Any) -> None:
+    for key, value in (("profile", profile), ("task", task), ("model", model)):
+        if not is_slug(value):
+            raise ValueError(f"{key} {_short(value)} is not a slug ([a-z0-9][a-z0-9-]*)")
+    if not _is_int(seed) or seed < 0:
+        raise ValueError(f"seed {_short(seed)} is not a non-negative integer")
+
+
 def result_path(out: str | Path, profile: str, task: str, model: str, seed: int) -> Path:
+    """Built from validated parts only, so that no record can name a path outside ``out``."""
+    _check_identity(profile, task, model, seed)
     return Path(out) / "results" / profile / task / f"{model}--seed{seed}.json"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write through ``write(file)`` to a temp file beside ``path``, then rename it over
+    ``path``: readers see the old file or the new one, never a partial one. An OSError
+    becomes a StoreWriteError naming ``path``."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True, allow_nan=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide published pages from a web server
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except StoreWriteError:
         raise
+    except OSError as exc:
+        raise StoreWriteError(path, exc) from exc
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True, allow_nan=True) + "\n")
+
+
+def remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreWriteError(path, exc, "remove") from exc
 
 
 def write_record(out: str | Path, record: dict) -> Path:
@@ -56,19 +110,109 @@ def remove_temp_files(out: str | Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def read_record(path: Path) -> dict:
-    with open(path, encoding="utf-8") as f:
-        record = json.load(f)
+# --- validation -----------------------------------------------------------------------
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _expect(record: dict, key: str, ok: Callable[[Any], bool], what: str) -> None:
+    if record.get(key) is not None and not ok(record[key]):
+        raise ValueError(f"{key} must be {what}, not {_short(record[key])}")
+
+
+def _number_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and (v is None or _is_num(v)) for k, v in value.items())
+
+
+def validate_record(record: Any, path: Path | None = None) -> dict:
+    """``record`` if it has the shape every reader relies on, else ValueError with a
+    one-line reason. With ``path``, the record's identity must also be where it lies
+    (``results/<profile>/<task>/<model>--seed<N>.json``)."""
+    if not isinstance(record, dict):
+        raise ValueError(f"not a JSON object (got {type(record).__name__})")
     for key in ("task", "model", "seed", "profile", "status"):
         if key not in record:
             raise ValueError(f"missing key {key!r}")
+    _check_identity(record["profile"], record["task"], record["model"], record["seed"])
+    if path is not None:
+        where = (path.parent.parent.name, path.parent.name, path.name)
+        says = (record["profile"], record["task"], f"{record['model']}--seed{record['seed']}.json")
+        if where != says:
+            raise ValueError(f"its content says {'/'.join(says)}, but it lies at {'/'.join(where)}")
+    if record["status"] not in STATUSES:
+        raise ValueError(f"status {_short(record['status'])} is not one of {', '.join(STATUSES)}")
+    primary = record.get("primary")
+    if not isinstance(primary, dict):
+        raise ValueError("missing or malformed key 'primary'")
+    if not isinstance(primary.get("name"), str) or not primary["name"]:
+        raise ValueError(f"primary name {_short(primary.get('name'))} is not a non-empty string")
+    if primary.get("direction") not in ("min", "max"):
+        raise ValueError(f"primary direction {_short(primary.get('direction'))} is not 'min' or 'max'")
+    if record["status"] == "ok":
+        if not _number_map(record.get("metrics")):
+            raise ValueError("an ok record needs 'metrics': an object of numbers")
+        if primary["name"] not in record["metrics"]:
+            raise ValueError(f"metrics lack the primary metric {_short(primary['name'])}")
+    else:
+        _expect(record, "metrics", _number_map, "an object of numbers")
+    for key in ("task_family", "task_shape", "task_description", "reason"):
+        _expect(record, key, lambda v: isinstance(v, str), "a string")
+    _expect(record, "params", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
+    for key in ("train_seconds", "wall_seconds", "peak_memory_mb", "sequence_length"):
+        _expect(record, key, _is_num, "a number")
+    _expect(record, "throughput", lambda v: isinstance(v, dict) and (v.get("value") is None or _is_num(v["value"]))
+            and isinstance(v.get("unit", ""), str), "an object with a numeric value and a unit")
+    _expect(record, "samples", lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
+            "an object")
+    _expect(record, "curve", lambda v: isinstance(v, list) and all(
+        isinstance(p, list) and len(p) == 2 and all(_is_num(x) for x in p) for p in v), "a list of [step, value] pairs")
+    _expect(record, "baselines", lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and _number_map(m) for k, m in v.items()), "an object of metric objects")
+    _expect(record, "provenance", lambda v: isinstance(v, dict), "an object")
     return record
 
 
-def existing(out: str | Path, profile: str, task: str, model: str, seed: int) -> dict | None:
+def read_record(path: Path) -> dict:
     try:
-        return read_record(result_path(out, profile, task, model, seed))
-    except (OSError, ValueError):
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return validate_record(record, path)
+
+
+def _warn(path: Path, why: str) -> None:
+    print(f"warning: skipping unreadable result {path} ({why})", file=sys.stderr)
+
+
+def _why(exc: BaseException) -> str:
+    return (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+
+
+def existing(out: str | Path, profile: str, task: str, model: str, seed: int) -> dict | None:
+    """The cell's record, or None if there is none or it is invalid (so the cell is run)."""
+    try:
+        path = result_path(out, profile, task, model, seed)
+    except ValueError:
+        return None
+    try:
+        return read_record(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        _warn(path, _why(exc))
         return None
 
 
@@ -79,7 +223,7 @@ class BadFile:
 
 
 def iter_records(out: str | Path) -> Iterator[dict | BadFile]:
-    """Every record under ``out/results``, sorted by path; unreadable files as BadFile."""
+    """Every record under ``out/results``, sorted by path; unreadable or invalid files as BadFile."""
     root = Path(out) / "results"
     if not root.is_dir():
         return
@@ -89,7 +233,7 @@ def iter_records(out: str | Path) -> Iterator[dict | BadFile]:
         try:
             yield read_record(path)
         except (OSError, ValueError) as exc:
-            yield BadFile(path, f"{type(exc).__name__}: {exc}".splitlines()[0])
+            yield BadFile(path, _why(exc))
 
 
 def load_records(out: str | Path, warn: bool = True) -> tuple[list[dict], list[BadFile]]:
@@ -98,7 +242,7 @@ def load_records(out: str | Path, warn: bool = True) -> tuple[list[dict], list[B
         if isinstance(item, BadFile):
             bad.append(item)
             if warn:
-                print(f"warning: skipping unreadable result {item.path} ({item.why})", file=sys.stderr)
+                _warn(item.path, item.why)
         else:
             records.append(item)
     return records, bad

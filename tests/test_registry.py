@@ -93,3 +93,25 @@ def test_every_task_declares_the_contract():
     for task in reg.tasks.values():
         assert set(task.profiles) >= {"smoke", "quick", "full"}, task.name
         assert task.direction in ("min", "max") and task.primary_metric, task.name
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("trailing-newline", r"model name 'lstm\\n' is not a slug"),
+    ("task-trailing-newline", r"task name 'adding-x\\n' is not a slug"),
+    ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
+    ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
+])
+def test_names_that_reach_paths_and_pages_must_be_whole_slugs(monkeypatch, mode, message):
+    monkeypatch.syspath_prepend(str(FIXTURES.parent))
+    monkeypatch.setenv("BAD_NAME", mode)
+    with pytest.raises(PluginError, match=message) as err:
+        registry.load(["fixtures.bad_names"])
+    assert "plugin 'fixtures.bad_names'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_name_re_matches_whole_names_only():
+    from rnnbench.api import NAME_RE
+
+    assert NAME_RE.match("lstm") and NAME_RE.fullmatch("bi-gru")
+    for bad in ("lstm\n", "lstm\nx", "-x", "", "a/b", "..", "Lstm"):
+        assert not NAME_RE.match(bad), repr(bad)

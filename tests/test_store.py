@@ -1,10 +1,15 @@
+import errno
 import json
+import os
+
+import pytest
 
 from rnnbench import store
 
 
 def test_records_are_written_atomically_and_read_back(tmp_path):
-    rec = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok", "metrics": {"x": 1.0}}
+    rec = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok", "metrics": {"x": 1.0},
+           "primary": {"name": "x", "value": 1.0, "direction": "max"}}
     path = store.write_record(tmp_path, rec)
     assert path == tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
     assert store.read_record(path) == rec
@@ -12,7 +17,8 @@ def test_records_are_written_atomically_and_read_back(tmp_path):
 
 
 def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
-    good = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok"}
+    good = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok", "metrics": {"x": 1.0},
+            "primary": {"name": "x", "value": 1.0, "direction": "max"}}
     store.write_record(tmp_path, good)
     bad = tmp_path / "results" / "smoke" / "t" / "x--seed0.json"
     bad.write_text('{"task": "t", "mod')
@@ -23,3 +29,92 @@ def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
     assert {b.path for b in skipped} == {bad, edited}
     err = capsys.readouterr().err
     assert f"skipping unreadable result {bad}" in err and "missing key 'model'" in err
+
+
+def full_record(**changes):
+    rec = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok",
+           "primary": {"name": "x", "value": 1.0, "direction": "max"}, "metrics": {"x": 1.0}}
+    return {**rec, **changes}
+
+
+@pytest.mark.parametrize("content, why", [
+    ("5", "not a JSON object"),
+    ("null", "not a JSON object"),
+    ("[1, 2]", "not a JSON object"),
+    (json.dumps(full_record(metrics=None)), "metrics"),
+    (json.dumps({k: v for k, v in full_record().items() if k != "metrics"}), "metrics"),
+    (json.dumps({k: v for k, v in full_record().items() if k != "primary"}), "primary"),
+    (json.dumps(full_record(primary={"name": "x", "direction": "sideways"})), "direction"),
+    (json.dumps(full_record(metrics={"y": 1.0})), "primary metric 'x'"),
+    (json.dumps(full_record(seed="0")), "seed"),
+    (json.dumps(full_record(seed=0.5)), "seed"),
+    (json.dumps(full_record(seed=True)), "seed"),
+    (json.dumps(full_record(status="great")), "status"),
+    (json.dumps(full_record(params="many")), "params"),
+    (json.dumps(full_record(throughput=3)), "throughput"),
+    (json.dumps(full_record(curve=[[1, 2, 3]])), "curve"),
+    (json.dumps(full_record(provenance="x")), "provenance"),
+])
+def test_a_record_of_the_wrong_shape_is_skipped_with_one_warning_and_is_not_done(tmp_path, capsys, content, why):
+    path = tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    recs, skipped = store.load_records(tmp_path)
+    assert recs == [] and [b.path for b in skipped] == [path]
+    assert why in skipped[0].why and "\n" not in skipped[0].why
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"skipping unreadable result {path}" in err
+    # the runner must re-run this cell rather than count it as done
+    assert store.existing(tmp_path, "smoke", "t", "m", 0) is None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err
+
+
+@pytest.mark.parametrize("changes", [
+    {"profile": ".."}, {"task": "../../x"}, {"model": "a/b"}, {"model": "lstm\n"}, {"profile": ""},
+    {"model": "other"}, {"seed": 1}, {"task": "u"}, {"profile": "quick"},
+])
+def test_a_record_whose_identity_is_not_a_slug_or_disagrees_with_its_path_is_invalid(tmp_path, capsys, changes):
+    path = tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(full_record(**changes)))
+    recs, skipped = store.load_records(tmp_path)
+    assert recs == [] and [b.path for b in skipped] == [path]
+    assert store.existing(tmp_path, "smoke", "t", "m", 0) is None
+
+
+def test_a_file_outside_the_layout_is_invalid(tmp_path):
+    stray = tmp_path / "results" / "smoke" / "m--seed0.json"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(json.dumps(full_record()))
+    assert store.load_records(tmp_path, warn=False)[0] == []
+
+
+def test_a_valid_record_passes_and_a_nan_metric_is_kept(tmp_path):
+    rec = full_record(metrics={"x": float("nan")}, seed=3, curve=[[1, 0.5]], params=10)
+    store.write_record(tmp_path, rec)
+    (got,), bad = store.load_records(tmp_path)
+    assert bad == [] and got["seed"] == 3 and got["metrics"]["x"] != got["metrics"]["x"]
+
+
+@pytest.mark.parametrize("changes", [{"profile": ".."}, {"task": "../x"}, {"model": "m\n"}, {"seed": "0"}])
+def test_write_record_refuses_an_identity_that_is_not_a_slug(tmp_path, changes):
+    with pytest.raises(ValueError):
+        store.write_record(tmp_path / "out", full_record(**changes))
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_failed_write_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch):
+    path = store.write_record(tmp_path, full_record())
+    before = path.read_bytes()
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(store.os, "fsync", full_disk)
+    with pytest.raises(store.StoreWriteError) as err:
+        store.write_record(tmp_path, full_record(metrics={"x": 2.0}))
+    assert isinstance(err.value, OSError)
+    assert str(err.value) == f"cannot write {path}: No space left on device"
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "temp file left behind"
