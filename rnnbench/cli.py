@@ -383,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rnnbench.data import DataUnavailable
     from rnnbench.registry import PluginError
     from rnnbench.executors import ExecutorUnavailable
-    from rnnbench.store import StoreLocked
+    from rnnbench.store import StoreLocked, StoreWriteError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (UsageError, PluginError, StoreLocked, DataUnavailable, ExecutorUnavailable) as exc:
+    except (UsageError, PluginError, StoreLocked, StoreWriteError, DataUnavailable, ExecutorUnavailable) as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,22 @@ def test_end_of_run_summary_names_the_leaderboards_first_model_not_the_best_seed
     row = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("t "))
     assert row.split()[1] == "steady" == leaderboard.leader(leaderboard.build(records)["profiles"]["quick"]["t"])["model"]
     assert "0.4 ± 0 (2)" in row
+
+
+def test_a_leaderboard_that_cannot_be_written_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from rnnbench import store
+
+    out = tmp_path / "lb"
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "results" / "quick" / "stock-return"
+    shutil.copytree(committed, out / "results" / "quick" / "stock-return")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "replace", full)
+    assert main(["leaderboard", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rnnbench: error: cannot write ") and "No space left" in err[0]
