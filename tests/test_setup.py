@@ -75,12 +75,12 @@ def test_every_system_path_a_plugin_names_is_a_declared_requirement():
     """A path literal in plugin code that no requirement declares is an install step nobody checks."""
     declared = {p for task in load_registry().tasks.values() for r in task.requirements for p in r.paths}
     undeclared = []
-    for source in sorted(PLUGINS.glob("*.py")):
+    for source in sorted(PLUGINS.rglob("*.py")):  # packages too (speech/)
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                     and re.match(r"^/(usr|var|opt|etc|srv)/", node.value) \
                     and not any(d == node.value or d.startswith(node.value.rstrip("/") + "/") for d in declared):
-                undeclared.append(f"{source.name}:{node.lineno} {node.value}")
+                undeclared.append(f"{source.relative_to(PLUGINS)}:{node.lineno} {node.value}")
     assert not undeclared, undeclared
 
 
