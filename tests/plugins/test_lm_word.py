@@ -13,7 +13,7 @@ from rnnbench.api import Model  # noqa: E402
 from rnnbench.data import DataUnavailable, default_cache_dir  # noqa: E402
 from rnnbench.testing import fit_smoke, load_registry  # noqa: E402
 from rnnbench_plugins import lm_word  # noqa: E402
-from rnnbench_plugins.lm_char import stream_batches, update_lm_metrics  # noqa: E402
+from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
 from rnnbench_plugins._sword import parse_imp  # noqa: E402
 from rnnbench_plugins.lm_word import (  # noqa: E402
     EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, bible_verses, build_vocab, encode_lines, tokenize_words,
@@ -121,20 +121,6 @@ def test_prepared_streams_follow_the_vocabulary_rules(smoke_data):
     assert len(set(vocab)) == len(vocab)
     words = " ".join(vocab[i] for i in data.info["train_ids"][:12].tolist())
     assert words == "in the <unk> , god <unk> the <unk> and the earth ."
-
-
-def test_stream_batches_continue_row_by_row():
-    ids = torch.arange(103)
-    batches = stream_batches(ids, batch_size=4, bptt=7)
-    for k, b in enumerate(batches):
-        assert torch.equal(b["x"][:, 1:], b["y"][:, :-1])  # targets are the next tokens
-        if k + 1 < len(batches):
-            assert torch.equal(batches[k + 1]["x"][:, 0], b["y"][:, -1])  # batch k+1 continues batch k
-    rows = torch.cat([b["x"] for b in batches], dim=1)
-    assert torch.equal(rows, ids[: 4 * 25].view(4, 25))  # each row is one contiguous stretch
-    assert [b["x"].size(1) for b in batches] == [7, 7, 7, 4]  # the short tail window is kept
-    with pytest.raises(ValueError, match="too short"):
-        stream_batches(torch.arange(4), batch_size=4, bptt=7)
 
 
 # --- metrics ----------------------------------------------------------------------------
