@@ -88,3 +88,12 @@ def test_makefile_installs_the_pins_first_and_the_extras_the_tests_need():
     makefile = (ROOT / "Makefile").read_text()
     assert makefile.index('"$(TORCH)"') < makefile.index('-e ".[')
     assert "pytest" in pip_distributions()
+
+
+def test_every_plugin_package_is_in_the_distribution():
+    """setuptools ships only the packages pyproject lists: a plugin package missing there
+    works from a checkout and breaks its entry point once installed."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("rnnbench_plugins",) + init.parent.relative_to(PLUGINS).parts)
+             for init in PLUGINS.rglob("__init__.py")}
+    assert found - listed == set()
