@@ -75,12 +75,12 @@ def test_every_system_path_a_plugin_names_is_a_declared_requirement():
     """A path literal in plugin code that no requirement declares is an install step nobody checks."""
     declared = {p for task in load_registry().tasks.values() for r in task.requirements for p in r.paths}
     undeclared = []
-    for source in sorted(PLUGINS.glob("*.py")):
+    for source in sorted(PLUGINS.rglob("*.py")):  # packages too (speech/)
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                     and re.match(r"^/(usr|var|opt|etc|srv)/", node.value) \
                     and not any(d == node.value or d.startswith(node.value.rstrip("/") + "/") for d in declared):
-                undeclared.append(f"{source.name}:{node.lineno} {node.value}")
+                undeclared.append(f"{source.relative_to(PLUGINS)}:{node.lineno} {node.value}")
     assert not undeclared, undeclared
 
 
@@ -88,3 +88,12 @@ def test_makefile_installs_the_pins_first_and_the_extras_the_tests_need():
     makefile = (ROOT / "Makefile").read_text()
     assert makefile.index('"$(TORCH)"') < makefile.index('-e ".[')
     assert "pytest" in pip_distributions()
+
+
+def test_every_plugin_package_is_in_the_distribution():
+    """setuptools ships only the packages pyproject lists: a plugin package missing there
+    works from a checkout and breaks its entry point once installed."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("rnnbench_plugins",) + init.parent.relative_to(PLUGINS).parts)
+             for init in PLUGINS.rglob("__init__.py")}
+    assert found - listed == set()

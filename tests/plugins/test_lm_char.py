@@ -9,9 +9,9 @@ torch = pytest.importorskip("torch")
 
 from rnnbench.data import default_cache_dir  # noqa: E402
 from rnnbench.testing import fit_smoke  # noqa: E402
+from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
 from rnnbench_plugins.lm_char import (  # noqa: E402
-    PROMPT, TEST_PLAYS, UNK, VAL_PLAYS, CharLM, build_vocab, clean_markdown, encode, shakespeare_plays,
-    split_of, update_lm_metrics,
+    PROMPT, TEST_PLAYS, UNK, VAL_PLAYS, CharLM, build_vocab, clean_markdown, encode, shakespeare_plays, split_of,
 )
 
 

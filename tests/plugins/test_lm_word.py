@@ -1,4 +1,4 @@
-"""lm-word: SWORD parsing, tokens and vocabulary, book splits, TBPTT streams, metrics
+"""lm-word: the Bible corpus, tokens and vocabulary, book splits, TBPTT streams, metrics
 against hand-computed values, the hub loaders on local files in the hub's format, and a
 smoke fit on the real World English Bible."""
 
@@ -9,15 +9,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rnnbench import Requirement  # noqa: E402
 from rnnbench.api import Model  # noqa: E402
 from rnnbench.data import DataUnavailable, default_cache_dir  # noqa: E402
 from rnnbench.testing import fit_smoke, load_registry  # noqa: E402
 from rnnbench_plugins import lm_word  # noqa: E402
-from rnnbench_plugins.lm_char import stream_batches, update_lm_metrics  # noqa: E402
+from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
+from rnnbench_plugins._sword import parse_imp  # noqa: E402
 from rnnbench_plugins.lm_word import (  # noqa: E402
-    EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, bible_verses, build_vocab, clean_osis, encode_lines,
-    parse_imp, read_sword_module, tokenize_words,
+    EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, bible_verses, build_vocab, encode_lines, tokenize_words,
 )
 
 
@@ -26,45 +25,25 @@ def one_thread():
     torch.set_num_threads(1)
 
 
-# --- SWORD markup -----------------------------------------------------------------------
+# --- the offline corpus -------------------------------------------------------------------
 
-def test_footnotes_go_before_tags_so_words_do_not_run_together():
-    markup = ('<w lemma="strong:H0430">God</w><note placement="foot"><reference type="annotateRef">'
-              '1:1 </reference>The Hebrew word rendered “God” is “אֱלֹהִ֑ים”.</note><w>created</w> '
-              'the &amp; earth.<div eID="gen25" type="x-p"/>')
-    assert clean_osis(markup) == "God created the & earth."
-
-
-def test_editorial_headings_and_speakers_dropped_canonical_psalm_title_kept():
-    markup = ('<title level="2" type="main">The Fall</title><speaker>Beloved</speaker> '
-              '<title canonical="true" type="psalm">A Psalm by David.</title> <l level="1"/>Yahweh, hear!')
-    assert clean_osis(markup) == "A Psalm by David. Yahweh, hear!"
-
-
-def test_parse_imp_keeps_verses_and_skips_headings_and_empty_verses():
+def test_verses_left_empty_by_cleaning_are_dropped():
     imp = "\n".join([
-        "$$$[ Module Heading ]", "", "$$$Genesis 0:0", "<title>Preface</title> words",
-        "$$$Genesis 1:0", '<chapter n="1"/>',
+        "$$$[ Module Heading ]", "", "$$$Genesis 1:0", '<chapter n="1"/>',
         "$$$Genesis 1:1", "In the beginning,", "God created.",
         "$$$Susanna 1:1", "",
         "$$$I Samuel 2:10", "<w>Hannah</w> prayed.",
     ])
-    assert parse_imp(imp) == [("Genesis", 1, 1, "In the beginning, God created."),
-                              ("I Samuel", 2, 10, "Hannah prayed.")]
+    assert lm_word.clean_verses(parse_imp(imp)) == [("Genesis", 1, 1, "In the beginning, God created."),
+                                                    ("I Samuel", 2, 10, "Hannah prayed.")]
 
 
-def test_missing_sword_tools_say_what_to_install(monkeypatch):
-    with pytest.raises(DataUnavailable, match=r"^SWORD module noSuchModule is not installed, and no package"):
-        read_sword_module("noSuchModule")
-    monkeypatch.setattr(lm_word, "sword_module_files", lambda module: [])
+def test_missing_bible_module_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(lm_word, "module_files", lambda module: [])
     with pytest.raises(DataUnavailable) as err:
         bible_verses("/nonexistent")
     assert str(err.value).startswith("SWORD module engWEB2015eb (/usr/share/sword/mods.d/engWEB2015eb.conf) is missing")
     assert str(err.value).endswith("sudo apt-get install sword-text-web") or "--reinstall sword-text-web" in str(err.value)
-    monkeypatch.setattr(lm_word, "MOD2IMP", Requirement.binary("mod2imp-absent", apt="no-such-package-rnnbench"))
-    with pytest.raises(DataUnavailable) as err:
-        read_sword_module("engWEB2015eb")
-    assert str(err.value) == "mod2imp-absent is not installed: sudo apt-get install no-such-package-rnnbench"
 
 
 # --- tokens and vocabulary --------------------------------------------------------------
@@ -142,20 +121,6 @@ def test_prepared_streams_follow_the_vocabulary_rules(smoke_data):
     assert len(set(vocab)) == len(vocab)
     words = " ".join(vocab[i] for i in data.info["train_ids"][:12].tolist())
     assert words == "in the <unk> , god <unk> the <unk> and the earth ."
-
-
-def test_stream_batches_continue_row_by_row():
-    ids = torch.arange(103)
-    batches = stream_batches(ids, batch_size=4, bptt=7)
-    for k, b in enumerate(batches):
-        assert torch.equal(b["x"][:, 1:], b["y"][:, :-1])  # targets are the next tokens
-        if k + 1 < len(batches):
-            assert torch.equal(batches[k + 1]["x"][:, 0], b["y"][:, -1])  # batch k+1 continues batch k
-    rows = torch.cat([b["x"] for b in batches], dim=1)
-    assert torch.equal(rows, ids[: 4 * 25].view(4, 25))  # each row is one contiguous stretch
-    assert [b["x"].size(1) for b in batches] == [7, 7, 7, 4]  # the short tail window is kept
-    with pytest.raises(ValueError, match="too short"):
-        stream_batches(torch.arange(4), batch_size=4, bptt=7)
 
 
 # --- metrics ----------------------------------------------------------------------------

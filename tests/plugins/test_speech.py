@@ -14,41 +14,41 @@ import torch
 from rnnbench.api import TaskData
 from rnnbench.data import DataUnavailable, default_cache_dir
 from rnnbench.testing import fit_smoke, load_registry
-from rnnbench_plugins import speech
+from rnnbench_plugins.speech import batching, ctc, features, sources
 
 torch.set_num_threads(1)
 
 
 def spoken(digits, voice="en-us+m3", speed=175):
-    text = " ".join(speech.DIGIT_WORDS[d] for d in digits)
-    return speech.synthesize(text, voice, speed, 50)
+    text = " ".join(sources.DIGIT_WORDS[d] for d in digits)
+    return sources.synthesize(text, voice, speed, 50)
 
 
 def items_of(waves_and_digits, stack=1):
-    feats = [speech.log_mel(w, speech.FEATURES) for w, _ in waves_and_digits]
-    cols = speech.rows(feats, [d for _, d in waves_and_digits], ["t"] * len(feats))
-    return speech.utterances(speech.to_dataset(cols), speech.FEATURES["n_mels"], stack), feats
+    feats = [features.log_mel(w, features.FEATURES) for w, _ in waves_and_digits]
+    cols = features.rows(feats, [d for _, d in waves_and_digits], ["t"] * len(feats))
+    return features.utterances(features.to_dataset(cols), features.FEATURES["n_mels"], stack), feats
 
 
 def test_read_audio_resamples_everything_to_8khz(tmp_path):
     t = np.arange(16000) / 16000
     path = tmp_path / "tone.wav"
     soundfile.write(path, 0.5 * np.sin(2 * np.pi * 440 * t), 16000)
-    wave = speech.read_audio(str(path))
+    wave = features.read_audio(str(path))
     assert wave.dtype == np.float32 and wave.ndim == 1
-    assert abs(len(wave) - speech.SAMPLE_RATE) <= 1
+    assert abs(len(wave) - features.SAMPLE_RATE) <= 1
     # espeak-ng speaks at 22.05 kHz; a one-second utterance must come back as ~8000 samples
-    raw = speech.synthesize("seven", "en-us", 175, 50)
-    assert 0.2 * speech.SAMPLE_RATE < len(raw) < 2 * speech.SAMPLE_RATE
+    raw = sources.synthesize("seven", "en-us", 175, 50)
+    assert 0.2 * features.SAMPLE_RATE < len(raw) < 2 * features.SAMPLE_RATE
 
 
 def test_log_mel_shape_follows_the_trimmed_duration():
     wave = spoken([7])
-    silence = np.zeros(speech.SAMPLE_RATE // 2, np.float32)
-    feats = speech.log_mel(wave, speech.FEATURES)
-    padded = speech.log_mel(np.concatenate([silence, wave, silence]), speech.FEATURES)
-    hop = speech.SAMPLE_RATE * speech.FEATURES["hop_ms"] // 1000
-    assert feats.shape[1] == speech.FEATURES["n_mels"] and feats.dtype == np.float32
+    silence = np.zeros(features.SAMPLE_RATE // 2, np.float32)
+    feats = features.log_mel(wave, features.FEATURES)
+    padded = features.log_mel(np.concatenate([silence, wave, silence]), features.FEATURES)
+    hop = features.SAMPLE_RATE * features.FEATURES["hop_ms"] // 1000
+    assert feats.shape[1] == features.FEATURES["n_mels"] and feats.dtype == np.float32
     assert feats.shape[0] <= len(wave) // hop + 1
     # leading and trailing silence is trimmed, so half a second each side adds almost nothing
     assert abs(padded.shape[0] - feats.shape[0]) <= 3
@@ -59,31 +59,31 @@ def test_lengths_and_frame_stacking_in_batches():
     (items, feats) = items_of([(spoken([1]), [1]), (spoken([4, 2, 9]), [4, 2, 9])], stack=3)
     frames = [len(f) for f in feats]
     assert [len(it["x"]) for it in items] == [math.ceil(n / 3) for n in frames]
-    assert items[0]["x"].shape[1] == 3 * speech.FEATURES["n_mels"]
+    assert items[0]["x"].shape[1] == 3 * features.FEATURES["n_mels"]
     # stacking joins consecutive frames: the first step holds frames 0, 1 and 2
     torch.testing.assert_close(items[1]["x"][0], torch.from_numpy(feats[1][:3].reshape(-1)))
-    batch = speech.collate_strings(items)
-    assert batch["x"].shape == (2, max(len(it["x"]) for it in items), 3 * speech.FEATURES["n_mels"])
+    batch = batching.collate_strings(items)
+    assert batch["x"].shape == (2, max(len(it["x"]) for it in items), 3 * features.FEATURES["n_mels"])
     assert batch["lengths"].tolist() == [len(it["x"]) for it in items]
     assert batch["y"].tolist() == [[2, 0, 0], [5, 3, 10]]  # digit d is class d + 1, 0 pads
     assert batch["y_lengths"].tolist() == [1, 3]
-    assert speech.collate_digits(items[:1])["y"].tolist() == [1]
+    assert batching.collate_digits(items[:1])["y"].tolist() == [1]
 
 
 def test_bucketed_batches_cover_each_utterance_once_per_epoch():
     items = [{"x": torch.zeros(n, 1), "digits": torch.tensor([n % 10])} for n in range(1, 301)]
-    train = speech.BucketedBatches(items, 8, speech.collate_digits, epochs=3, seed=0)
+    train = batching.BucketedBatches(items, 8, batching.collate_digits, epochs=3, seed=0)
     assert len(train) == 3 * math.ceil(300 / 8)
     epochs = [[int(n) for i in range(e * train.per_epoch, (e + 1) * train.per_epoch)
                for n in train[i]["lengths"]] for e in range(3)]
     assert all(sorted(e) == list(range(1, 301)) for e in epochs)
     assert epochs[0] != epochs[1]  # reshuffled every epoch
-    again = speech.BucketedBatches(items, 8, speech.collate_digits, epochs=3, seed=0)
+    again = batching.BucketedBatches(items, 8, batching.collate_digits, epochs=3, seed=0)
     assert again[40]["lengths"].tolist() == train[40]["lengths"].tolist()  # batch i depends on i alone
     # within a batch the lengths are close: far closer than a random batch of 1..300
     spread = [int(train[i]["lengths"].max() - train[i]["lengths"].min()) for i in range(len(train))]
     assert max(spread) < 10
-    test = speech.BucketedBatches(items, 64, speech.collate_digits)
+    test = batching.BucketedBatches(items, 64, batching.collate_digits)
     assert sorted(int(n) for i in range(len(test)) for n in test[i]["lengths"]) == list(range(1, 301))
 
 
@@ -92,7 +92,7 @@ def padding_check(task_name, model_name):
     task, model = reg.tasks[task_name], reg.models[model_name]
     items, _ = items_of([(spoken([3], speed=250), [3]), (spoken([8, 0, 5], speed=140), [8, 0, 5])], stack=2)
     data = TaskData(train=items, val=items, test={"test": items, "real": items}, fingerprint="t",
-                    info={"input_size": 2 * speech.FEATURES["n_mels"]})
+                    info={"input_size": 2 * features.FEATURES["n_mels"]})
     torch.manual_seed(0)
     net = task.build(data, model, task.profiles["smoke"]).eval()
     batch = task.collate(items)
@@ -122,18 +122,18 @@ def test_ctc_greedy_decoding_merges_repeats_and_drops_blanks():
     a = frames_of([0, 4, 4, 0, 4, 8, 8, 0])
     b = frames_of([2, 2, 2, 0, 0, 0, 0, 0])
     out = torch.stack([a, b])
-    assert speech.ctc_greedy_decode(out, torch.tensor([8, 3])) == [[3, 3, 7], [1]]
+    assert ctc.ctc_greedy_decode(out, torch.tensor([8, 3])) == [[3, 3, 7], [1]]
     # frames past an utterance's length are padding and never decoded
-    assert speech.ctc_greedy_decode(out, torch.tensor([5, 3])) == [[3, 3], [1]]
-    assert speech.ctc_beam_decode(a.numpy(), 4) == [3, 3, 7]
+    assert ctc.ctc_greedy_decode(out, torch.tensor([5, 3])) == [[3, 3], [1]]
+    assert ctc.ctc_beam_decode(a.numpy(), 4) == [3, 3, 7]
 
 
 def test_ctc_beam_search_sums_paths_that_greedy_misses():
     # two frames, P(blank)=0.6, P("zero")=0.4 each: greedy reads blank-blank -> "" (0.36);
     # "zero" has three paths, 0.4*0.6 + 0.6*0.4 + 0.4*0.4 = 0.64, so the beam must say "zero"
     lp = torch.tensor([[0.6, 0.4], [0.6, 0.4]]).log()
-    assert speech.ctc_greedy_decode(lp[None], torch.tensor([2])) == [[]]
-    assert speech.ctc_beam_decode(lp.numpy(), 4) == [0]
+    assert ctc.ctc_greedy_decode(lp[None], torch.tensor([2])) == [[]]
+    assert ctc.ctc_beam_decode(lp.numpy(), 4) == [0]
 
 
 def test_word_and_character_error_rates_match_hand_counts():
@@ -152,19 +152,19 @@ def test_word_and_character_error_rates_match_hand_counts():
 
 
 def test_voices_of_the_synthetic_test_split_are_never_heard_in_training():
-    _, accents, variants = speech.espeak_voices()
+    _, accents, variants = sources.espeak_voices()
     assert len(accents) >= 3 and len(variants) >= 20
-    voices = speech.split_voices(variants)
+    voices = sources.split_voices(variants)
     assert not set(voices["test"]) & set(voices["train"])
     assert not set(voices["val"]) & set(voices["train"])
     assert not set(voices["test"]) & set(voices["val"])
-    specs = speech.utterance_specs("test", 50, (1, 1), voices["test"], accents, seed=1)
+    specs = sources.utterance_specs("test", 50, (1, 1), voices["test"], accents, seed=1)
     assert {s["voice"].split("+")[1] for s in specs} <= set(voices["test"])
     assert [s["digits"][0] for s in specs[:10]] == list(range(10))  # balanced classes
 
 
 def test_missing_espeak_says_which_package_to_install(monkeypatch):
-    monkeypatch.setattr(speech, "ESPEAK", speech.ESPEAK.__class__.binary("espeak-ng-absent", apt="no-such-package-rnnbench"))
+    monkeypatch.setattr(sources, "ESPEAK", sources.ESPEAK.__class__.binary("espeak-ng-absent", apt="no-such-package-rnnbench"))
     task = load_registry().tasks["speech-digits"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], "/nonexistent-cache")
@@ -172,8 +172,8 @@ def test_missing_espeak_says_which_package_to_install(monkeypatch):
 
 
 def test_missing_asterisk_sounds_say_which_package_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(
-        speech.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="no-such-package-rnnbench"))
+    monkeypatch.setattr(sources, "ASTERISK_DIGITS", dataclasses.replace(
+        sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="no-such-package-rnnbench"))
     task = load_registry().tasks["speech-asr"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], str(tmp_path))
@@ -183,10 +183,10 @@ def test_missing_asterisk_sounds_say_which_package_to_install(monkeypatch, tmp_p
 
 def test_an_installed_package_whose_recordings_are_gone_is_reinstalled(monkeypatch, tmp_path):
     # the user already has the package: telling them to install it again helps nobody
-    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(
-        speech.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="dpkg"))
+    monkeypatch.setattr(sources, "ASTERISK_DIGITS", dataclasses.replace(
+        sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="dpkg"))
     with pytest.raises(DataUnavailable, match=r"sudo apt-get install --reinstall dpkg$"):
-        speech.asterisk_digit_files()
+        sources.asterisk_digit_files()
 
 
 def test_recordings_are_found_where_the_debian_package_puts_them(monkeypatch, tmp_path):
@@ -197,13 +197,13 @@ def test_recordings_are_found_where_the_debian_package_puts_them(monkeypatch, tm
     for d in range(10):
         (allison / f"{d}.wav").write_bytes(b"RIFF")
     candidates = (str(allison), str(tmp_path / "en" / "digits"))
-    monkeypatch.setattr(speech, "ASTERISK_DIGITS", dataclasses.replace(speech.ASTERISK_DIGITS, paths=candidates))
-    assert speech.asterisk_digit_files() == [allison / f"{d}.wav" for d in range(10)]
-    assert speech.ASTERISK_DIGITS.paths[0].endswith("en_US_f_Allison/digits")
+    monkeypatch.setattr(sources, "ASTERISK_DIGITS", dataclasses.replace(sources.ASTERISK_DIGITS, paths=candidates))
+    assert sources.asterisk_digit_files() == [allison / f"{d}.wav" for d in range(10)]
+    assert sources.ASTERISK_DIGITS.paths[0].endswith("en_US_f_Allison/digits")
 
 
 def test_real_voice_set_is_the_ten_asterisk_digits():
-    cols = speech.asterisk_rows(speech.FEATURES)
+    cols = sources.asterisk_rows(features.FEATURES)
     assert cols["digits"] == [[d] for d in range(10)]
     assert all(10 < n < 200 for n in cols["frames"])
 
@@ -220,10 +220,10 @@ def write_hub_copy(path, words=("yes", "zero", "seven", "marvin", "three")):
     audio = []
     for i, word in enumerate(words):
         buf = io.BytesIO()
-        wave = speech.synthesize(word, "en-gb+f2", 160, 40)
+        wave = sources.synthesize(word, "en-gb+f2", 160, 40)
         soundfile.write(buf, np.repeat(wave, 2), 16000, format="WAV")  # 16 kHz, as speech_commands
         audio.append({"bytes": buf.getvalue(), "path": f"{word}/clip_{i}.wav"})
-    names = ["yes", "no", "marvin"] + list(speech.DIGIT_WORDS)
+    names = ["yes", "no", "marvin"] + list(sources.DIGIT_WORDS)
     features = datasets.Features({"audio": datasets.Audio(sampling_rate=16000),
                                   "label": datasets.ClassLabel(names=names),
                                   "speaker_id": datasets.Value("string")})
@@ -239,10 +239,10 @@ def write_hub_copy(path, words=("yes", "zero", "seven", "marvin", "three")):
 def test_hub_format_loader_reads_a_local_parquet_copy(tmp_path):
     path = write_hub_copy(tmp_path / "train.parquet")
     source = {"path": "parquet", "data_files": {"train": str(path)}}
-    cols = speech.hub_rows(source, "train", speech.FEATURES)
+    cols = sources.hub_rows(source, "train", features.FEATURES)
     assert cols["digits"] == [[0], [7], [3]]  # "yes" and "marvin" are not digits
     assert cols["speaker"] == ["s1"] * 3
-    assert all(len(f) == n * speech.FEATURES["n_mels"] for f, n in zip(cols["features"], cols["frames"]))
+    assert all(len(f) == n * features.FEATURES["n_mels"] for f, n in zip(cols["features"], cols["frames"]))
 
 
 def write_fsdd_copy(folder, digits=(4, 6)):
@@ -261,11 +261,11 @@ def test_hub_format_loader_reads_fsdd_style_json_with_paths_and_digit_labels(tmp
     import datasets
 
     ds = datasets.load_dataset("json", data_files=str(write_fsdd_copy(tmp_path)), split="train")
-    got = list(speech.hub_digit_examples(ds))
+    got = list(sources.hub_digit_examples(ds))
     assert [d for _, d, _ in got] == [4, 6]
     np.testing.assert_allclose(got[0][0], spoken([4]), atol=1e-4)
     with pytest.raises(ValueError, match="'audio' and 'label'"):
-        list(speech.hub_digit_examples(ds.remove_columns("label")))
+        list(sources.hub_digit_examples(ds.remove_columns("label")))
 
 
 def test_full_profile_path_trains_on_local_hub_copies(tmp_path):
@@ -290,7 +290,7 @@ def test_full_profile_path_trains_on_local_hub_copies(tmp_path):
 
 def test_unreachable_hub_is_one_clear_line():
     with pytest.raises(DataUnavailable, match="hub dataset 'google/speech_commands' is unreachable"):
-        speech.load_hub_split({"path": "google/speech_commands", "name": "v0.02"}, "train")
+        sources.load_hub_split({"path": "google/speech_commands", "name": "v0.02"}, "train")
 
 
 def test_smoke_fit_spoken_digits_reports_both_test_sets():

@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from rnnbench import Requirement
 from rnnbench.api import Model
 from rnnbench.data import DataUnavailable
 from rnnbench.seq2seq import EncoderDecoder, LuongAttention
 from rnnbench.testing import fit_smoke, load_registry
 from rnnbench_plugins import translation as tr
+from rnnbench_plugins._sword import module_version
 
 torch.set_num_threads(1)
 
@@ -33,15 +33,6 @@ def smoke_data(task, cache_dir):
 
 
 # --- text, vocabulary, filtering --------------------------------------------------------
-def test_clean_osis_drops_notes_and_headings_before_tags():
-    markup = ('<title type="main">Chapter heading</title>In the <w lemma="strong:H7225">beginning</w>'
-              '<note placement="foot"><reference>1.1</reference>Heb. at first</note> God \\nd <w>LORD</w>'
-              ' &amp; ¶ heaven.')
-    assert tr.clean_osis(markup) == "In the beginning God LORD & heaven."
-    psalm = '<title canonical="true" type="psalm">A Psalm of David.</title> LORD, how'
-    assert tr.clean_osis(psalm) == "A Psalm of David. LORD, how"
-
-
 def test_tokenize_and_detokenize_edge_cases():
     assert tr.tokenize("") == [] and tr.tokenize("   \n") == []
     assert tr.tokenize("Y dijo Dios: ¿Sea la luz?") == ["y", "dijo", "dios", ":", "¿", "sea", "la", "luz", "?"]
@@ -84,7 +75,7 @@ def test_filter_drops_empty_and_overlong_pairs_and_keeps_chapters_together():
 
 # --- the real offline data --------------------------------------------------------------
 def test_sword_pairs_are_aligned_by_reference(cache_dir):
-    assert tr.sword_module_version("engKJV2006eb") and tr.sword_module_version("spaRV1909eb")  # in the cache key
+    assert module_version("engKJV2006eb") and module_version("spaRV1909eb")  # in the cache key
     pairs, _ = tr.load_pairs(dict(tr.SWORD), cache_dir)
     assert len(pairs) > 30000
     by_ref = {p["ref"]: p for p in pairs}
@@ -108,15 +99,6 @@ def test_vocabulary_comes_from_the_training_split_only(smoke_data):
     test_words = {t for p in smoke_data.info["test_pairs"] for t in p["tgt"]}
     assert test_words - train_words, "expected test words unseen in training (mapped to <unk>)"
     assert all(len(p["src"]) <= 12 and len(p["tgt"]) <= 12 for p in smoke_data.info["train_pairs"])
-
-
-def test_missing_mod2imp_or_module_is_one_line(monkeypatch):
-    with pytest.raises(DataUnavailable, match=r"^SWORD module engNOPE is not installed, and no package"):
-        tr.sword_module_text("engNOPE")
-    monkeypatch.setattr(tr, "MOD2IMP", Requirement.binary("mod2imp-absent", apt="no-such-package-rnnbench"))
-    with pytest.raises(DataUnavailable) as err:
-        tr.sword_module_text("engKJV2006eb")
-    assert str(err.value) == "mod2imp-absent is not installed: sudo apt-get install no-such-package-rnnbench"
 
 
 # --- hub loaders on local files in the hub's format ----------------------------------------

@@ -1,0 +1,34 @@
+"""What lm-char and lm-word share (_lm): TBPTT streams and the naive baselines."""
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from rnnbench_plugins._lm import stream_batches, unigram_baselines  # noqa: E402
+
+
+def test_stream_batches_continue_row_by_row():
+    ids = torch.arange(103)
+    batches = stream_batches(ids, batch_size=4, bptt=7)
+    for k, b in enumerate(batches):
+        assert torch.equal(b["x"][:, 1:], b["y"][:, :-1])  # targets are the next tokens
+        if k + 1 < len(batches):
+            assert torch.equal(batches[k + 1]["x"][:, 0], b["y"][:, -1])  # batch k+1 continues batch k
+    rows = torch.cat([b["x"] for b in batches], dim=1)
+    assert torch.equal(rows, ids[: 4 * 25].view(4, 25))  # each row is one contiguous stretch
+    assert [b["x"].size(1) for b in batches] == [7, 7, 7, 4]  # the short tail window is kept
+    with pytest.raises(ValueError, match="too short"):
+        stream_batches(torch.arange(4), batch_size=4, bptt=7)
+
+
+def test_unigram_baselines_match_a_hand_computed_example():
+    # add-one counts of [0, 0, 1] over 3 tokens: 3/6, 2/6, 1/6; the targets 0 and 1 score 1/2 and 1/3
+    out = unigram_baselines(torch.tensor([0, 0, 1]), torch.tensor([0, 1]), 3, bits_name="bpc")
+    nll = -(math.log(1 / 2) + math.log(1 / 3)) / 2
+    assert out["unigram"]["cross_entropy"] == pytest.approx(nll)
+    assert out["unigram"]["perplexity"] == pytest.approx(math.exp(nll))
+    assert out["unigram"]["bpc"] == pytest.approx(nll / math.log(2))
+    assert out["uniform"] == pytest.approx({"perplexity": 3.0, "cross_entropy": math.log(3), "bpc": math.log2(3)})
+    assert "bpc" not in unigram_baselines(torch.tensor([0]), torch.tensor([0]), 2)["unigram"]
