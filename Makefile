@@ -1,6 +1,7 @@
 # `make run` and `make test` do all the set-up on a fresh Debian machine: the system
 # packages the built-in tasks need (installed only when missing), a virtual environment,
-# the pinned CPU torch first, then rnnbench with its test extras. Both are idempotent.
+# the pinned CPU torch first, then rnnbench with every task family's extra and the test
+# extras. Both are idempotent.
 
 VENV      ?= .venv
 PYTHON    ?= python3
@@ -27,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[all,test]"
 	touch $@
 
 run: setup

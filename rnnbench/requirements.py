@@ -35,6 +35,7 @@ class Requirement:
     location the ``apt`` package ships first; other layouts may follow."""
     apt: str | None = None
     pip: str | None = None
+    """A pip requirement: a distribution, or an extra such as ``rnnbench[speech]``."""
 
     @classmethod
     def binary(cls, name: str, apt: str) -> "Requirement":
@@ -74,7 +75,7 @@ class Requirement:
     def fix(self) -> str:
         """The one command that provides it on this machine."""
         if self.pip:
-            return f"pip install {self.pip}"
+            return f"pip install '{self.pip}'" if "[" in self.pip else f"pip install {self.pip}"
         if self.apt and _apt_installed(self.apt):
             # installed yet missing: its files were removed or another layout is expected
             return f"sudo apt-get install --reinstall {self.apt}"

@@ -6,6 +6,7 @@ another package's post-install script creates (as ``/usr/share/asterisk/sounds/e
 fails here on every machine."""
 
 import ast
+import importlib.metadata
 import re
 import subprocess
 import tomllib
@@ -24,17 +25,30 @@ def apt_packages() -> list[str]:
     return line.group(1).split()
 
 
-def pip_distributions() -> set[str]:
-    """Distributions the Makefile's pip install gives: the dependencies and the extras it names."""
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def installed_extras() -> set[str]:
+    """The extras the Makefile's pip install names, with the extras they name in turn."""
     makefile = (ROOT / "Makefile").read_text()
-    extras = re.search(r'pip install -q -e "\.\[([\w,-]+)\]"', makefile).group(1).split(",")
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = list(project["dependencies"])
-    for extra in extras:
-        specs += project["optional-dependencies"][extra]
-    names = {re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0] for s in specs}
-    names |= {n[len("rnnbench["):].rstrip("]") for n in names if n.startswith("rnnbench[")}
-    return {_normal(n) for n in names}
+    todo = re.search(r'pip install -q -e "\.\[([\w,-]+)\]"', makefile).group(1).split(",")
+    seen: set[str] = set()
+    while todo:
+        extra = todo.pop()
+        if extra not in seen:
+            seen.add(extra)
+            for spec in PROJECT["optional-dependencies"][extra]:
+                nested = re.match(r"rnnbench\[([\w,-]+)\]", spec)
+                todo += nested.group(1).split(",") if nested else []
+    return seen
+
+
+def pip_distributions(extras: set[str] | None = None) -> set[str]:
+    """Distributions the Makefile's pip install gives (or only those of ``extras``)."""
+    specs = list(PROJECT["dependencies"]) if extras is None else []
+    for extra in installed_extras() if extras is None else extras:
+        specs += PROJECT["optional-dependencies"][extra]
+    return {_normal(re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0]) for s in specs} - {"rnnbench"}
 
 
 def _normal(name: str) -> str:
@@ -59,7 +73,14 @@ def builtin_requirements():
 def test_the_setup_installs_what_each_task_needs(req):
     assert req.apt or req.pip, f"{req.name}: say which package provides it"
     if req.pip:
-        assert _normal(req.pip) in pip_distributions(), f"{req.pip} is not installed by the Makefile's pip install"
+        extra = re.fullmatch(r"rnnbench\[([\w-]+)\]", req.pip)
+        if extra is None:
+            assert _normal(req.pip) in pip_distributions(), f"{req.pip} is not installed by the Makefile's pip install"
+            return
+        assert extra.group(1) in installed_extras(), f"the Makefile does not install {req.pip}"
+        # the extra must really bring the module: its distribution is listed there
+        providers = {_normal(d) for d in importlib.metadata.packages_distributions().get(req.name, [])}
+        assert providers & pip_distributions({extra.group(1)}), f"{req.pip} does not list what provides {req.name}"
         return
     assert req.apt in apt_packages(), f"{req.apt} is not in the Makefile's APT_PACKAGES"
     shipped = dpkg_files(req.apt)
@@ -97,3 +118,23 @@ def test_every_plugin_package_is_in_the_distribution():
     found = {".".join(("rnnbench_plugins",) + init.parent.relative_to(PLUGINS).parts)
              for init in PLUGINS.rglob("__init__.py")}
     assert found - listed == set()
+
+
+def test_the_core_imports_only_its_own_dependencies():
+    """First-party tasks' data libraries are extras; the core must not need them."""
+    import sys
+
+    allowed = pip_distributions(set()) | {_normal(re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0])
+                                          for s in PROJECT["dependencies"]}
+    optional = pip_distributions({"ray"})  # the ray executor imports it only when chosen
+    providers = importlib.metadata.packages_distributions()
+    strays = []
+    for source in sorted((ROOT / "rnnbench").rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            for top in {n.split(".")[0] for n in names} - set(sys.stdlib_module_names) - {"rnnbench"}:
+                dists = {_normal(d) for d in providers.get(top, [top])}
+                if not dists & (allowed | optional):
+                    strays.append(f"{source.relative_to(ROOT)}: {top}")
+    assert not strays, strays

@@ -70,7 +70,8 @@ def pad_captions(batch: list[dict]) -> dict:
 class CaptionDigits(Task):
     name = "caption-digits"
     family = "captioning"
-    requirements = (Requirement.python("sklearn", pip="scikit-learn"), Requirement.python("num2words", pip="num2words"))
+    requirements = (Requirement.python("sklearn", pip="rnnbench[digits]"),
+                    Requirement.python("num2words", pip="rnnbench[digits]"))
     shape = "one-to-many"
     description = "8×8 digit image (sklearn) -> its name spelled by num2words, char by char; exact match"
     primary_metric = "exact_match"

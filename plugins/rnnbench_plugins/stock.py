@@ -247,7 +247,7 @@ class StockTask(Task):
     """What both stock tasks share: data, windows, the net; subclasses add the ends."""
 
     family = "stock"
-    requirements = (Requirement.python("arch", pip="arch"),)
+    requirements = (Requirement.python("arch", pip="rnnbench[stock]"),)
     shape = "many-to-one"
     throughput_unit = "windows"
 

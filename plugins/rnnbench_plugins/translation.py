@@ -261,7 +261,7 @@ def collate(items: list[dict]) -> dict:
 class TranslationTask(Task):
     family = "translation"
     requirements = (MOD2IMP, module_requirement("engKJV2006eb"), module_requirement("spaRV1909eb"),
-                    Requirement.python("sacrebleu", pip="sacrebleu"))
+                    Requirement.python("sacrebleu", pip="rnnbench[translation]"))
     shape = "seq2seq"
     primary_metric = "bleu"
     direction = "max"

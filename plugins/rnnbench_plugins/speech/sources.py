@@ -41,8 +41,8 @@ ASTERISK_DIGITS = Requirement.path(
     "/var/lib/asterisk/sounds/en/digits",  # Asterisk installed from source
     apt="asterisk-core-sounds-en-wav",
 )
-REQUIREMENTS = (ESPEAK, ASTERISK_DIGITS, Requirement.python("soundfile", pip="soundfile"),
-                Requirement.python("librosa", pip="librosa"))
+REQUIREMENTS = (ESPEAK, ASTERISK_DIGITS, Requirement.python("soundfile", pip="rnnbench[speech]"),
+                Requirement.python("librosa", pip="rnnbench[speech]"))
 
 
 # --- espeak-ng ----------------------------------------------------------------------------
