@@ -169,10 +169,35 @@ def check_parallel_equals_step_by_step(core, steps: int = 40) -> None:
         torch.testing.assert_close(gp, gs, rtol=1e-3, atol=1e-5)
 
 
-def check_model(model: Any, task: str = "adding-50", plugins: tuple[str, ...] = ()) -> None:
-    """Everything the model contract promises: shapes, the causality it declares, chunked
-    == whole when stateful, padding invariance, and a deterministic smoke fit on ``task``."""
+def _smoke_cost(task: Any) -> float:
+    p = task.profiles["smoke"]
+    return p.max_steps * p.batch_size * p.hidden_size
+
+
+def default_task(model: Any, plugins: tuple[str, ...] = ()) -> str:
+    """The registered task with the cheapest smoke profile that ``model`` can serve."""
+    reg = load_registry(*plugins)
     m = _model(model, plugins)
+    served = [t for t in reg.tasks.values() if not m.unsupported(t)]
+    assert served, f"{m.name} can serve no registered task"
+    return min(served, key=lambda t: (_smoke_cost(t), t.name)).name
+
+
+def default_model(task: str, plugins: tuple[str, ...] = ()) -> str:
+    """The first registered model that can serve ``task`` (built-in plugins register first)."""
+    reg = load_registry(*plugins)
+    t = reg.tasks[task]
+    served = [m.name for m in reg.models.values() if not m.unsupported(t)]
+    assert served, f"no registered model can serve {task}"
+    return served[0]
+
+
+def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = ()) -> None:
+    """Everything the model contract promises: shapes, the causality it declares, chunked
+    == whole when stateful, padding invariance, and a deterministic smoke fit on ``task``
+    (default: the cheapest registered task it can serve)."""
+    m = _model(model, plugins)
+    task = task or default_task(m, plugins)
     core = build_core(m)
     check_shapes(core)
     causal = "causal" in m.provides
@@ -186,11 +211,14 @@ def check_model(model: Any, task: str = "adding-50", plugins: tuple[str, ...] = 
     assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
 
 
-def check_task(task: str, model: str = "lstm", plugins: tuple[str, ...] = ()) -> None:
+def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
     """Everything the task contract promises: profiles, metrics with the primary one and
     its direction, smoke data that builds a net, baselines on the same metrics, and a
-    deterministic smoke fit that reports every metric."""
+    deterministic smoke fit that reports every metric (with ``model``, default: the first
+    registered model that can serve it)."""
     from rnnbench.api import PROFILES, SHAPES
+
+    model = model or default_model(task, plugins)
 
     t = load_registry(*plugins).tasks[task]
     assert t.shape in SHAPES and t.direction in ("min", "max")

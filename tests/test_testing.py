@@ -1,12 +1,19 @@
 import pytest
 
 from rnnbench import Model
-from rnnbench.testing import check_model, check_task
+from rnnbench.testing import check_model, default_model, default_task, load_registry
 
 
-def test_builtin_model_and_task_pass_the_contract_kit():
-    check_model("elman")
-    check_task("adding-50")
+def test_the_kits_defaults_come_from_the_registry():
+    reg = load_registry()
+    # a model is checked on a task it can serve, the cheapest to fit
+    for name, model in reg.models.items():
+        assert not model.unsupported(reg.tasks[default_task(name)])
+    smoke = {t.name: t.profiles["smoke"] for t in reg.tasks.values()}
+    cost = {n: p.max_steps * p.batch_size * p.hidden_size for n, p in smoke.items()}
+    assert cost[default_task("lstm")] == min(cost.values())
+    # a task is checked with a model that can serve it: a language model gets a causal one
+    assert "causal" in reg.models[default_model("lm-char")].provides
 
 
 class LiesAboutCausality(Model):

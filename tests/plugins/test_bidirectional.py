@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-import _model_checks as checks
+from rnnbench import testing as checks
 from rnnbench.testing import fit_smoke, load_registry
 
 MODELS = ["bi-lstm", "bi-gru"]
@@ -13,7 +13,7 @@ MODELS = ["bi-lstm", "bi-gru"]
 
 @pytest.mark.parametrize("name", MODELS)
 def test_core_contract(name):
-    core = checks.core(name)
+    core = checks.build_core(name)
     checks.check_shapes(core)
     assert core.output_size == 2 * checks.HIDDEN
     assert checks.future_changes_past(core)  # the backward direction reads the future

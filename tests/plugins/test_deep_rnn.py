@@ -5,15 +5,15 @@ import math
 import pytest
 import torch
 
-import _model_checks as checks
+from rnnbench import testing as checks
 from rnnbench.testing import fit_smoke
 
 MODELS = ["residual-lstm", "layernorm-lstm"]
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_core_contract(name):
-    core = checks.core(name, num_layers=3)
+def test_core_contract_at_depth_three(name):
+    core = checks.build_core(name, num_layers=3)
     checks.check_shapes(core)
     assert not checks.future_changes_past(core)
     checks.check_chunked_equals_whole(core)
@@ -22,16 +22,16 @@ def test_core_contract(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_depth_is_at_least_two(name):
-    assert len(checks.core(name, num_layers=1).layers) == 2
-    assert len(checks.core(name, num_layers=4).layers) == 4
+    assert len(checks.build_core(name, num_layers=1).layers) == 2
+    assert len(checks.build_core(name, num_layers=4).layers) == 4
 
 
 @torch.no_grad()
 def test_residual_adds_each_layers_input():
     """A second layer whose output is zero (zero output weights) passes the first
     layer's output through unchanged."""
-    core = checks.core("residual-lstm", num_layers=2, dropout=0.0)
-    x = checks.inputs()
+    core = checks.build_core("residual-lstm", num_layers=2, dropout=0.0)
+    x = checks.random_inputs()
     first_only, _ = core.layers[0](x)
     for name, param in core.layers[1].named_parameters():
         if name.startswith("bias"):
@@ -47,8 +47,8 @@ def test_residual_adds_each_layers_input():
 @torch.no_grad()
 def test_layernorm_normalises_what_the_next_layer_reads():
     """The second layer reads the first layer's output normalised at every step."""
-    core = checks.core("layernorm-lstm", num_layers=2, dropout=0.0)
-    x = checks.inputs() * 10
+    core = checks.build_core("layernorm-lstm", num_layers=2, dropout=0.0)
+    x = checks.random_inputs() * 10
     h1, _ = core.layers[0](x)
     normalised = torch.nn.functional.layer_norm(h1, (checks.HIDDEN,))  # the fresh norm's unit affine
     torch.testing.assert_close(normalised.mean(-1), torch.zeros(h1.shape[:2]), atol=1e-5, rtol=0)

@@ -4,20 +4,12 @@ import math
 
 import torch
 
-import _model_checks as checks
+from rnnbench import testing as checks
 from rnnbench.testing import fit_smoke
 
 
-def test_core_contract():
-    core = checks.core("keras-seed")
-    checks.check_shapes(core)
-    assert not checks.future_changes_past(core)
-    checks.check_chunked_equals_whole(core)
-    checks.check_padding_invariance(core)
-
-
 def test_is_the_articles_two_tanh_elman_layers():
-    core = checks.core("keras-seed", num_layers=5, hidden=128)
+    core = checks.build_core("keras-seed", num_layers=5, hidden=128)
     assert [(layer.mode, layer.nonlinearity, layer.hidden_size, layer.num_layers) for layer in core.layers] == [
         ("RNN_TANH", "tanh", 128, 1), ("RNN_TANH", "tanh", 64, 1)
     ]  # the article's depth, whatever num_layers asks
@@ -27,8 +19,8 @@ def test_is_the_articles_two_tanh_elman_layers():
 @torch.no_grad()
 def test_second_layer_reads_the_first_layers_sequence():
     """h2_t = tanh(W h1_t + U h2_{t-1} + b), with h1 the first layer's whole output sequence."""
-    core = checks.core("keras-seed", dropout=0.0)
-    x = checks.inputs()
+    core = checks.build_core("keras-seed", dropout=0.0)
+    x = checks.random_inputs()
     first, second = core.layers
     h1, _ = first(x)
     expected, _ = second(h1)

@@ -6,18 +6,13 @@ import math
 import pytest
 import torch
 
-import _model_checks as checks
+from rnnbench import testing as checks
 from rnnbench.testing import fit_smoke, load_registry
 from rnnbench_plugins._lru_layers import LRU, parallel_scan, sequential_scan
 
 
-def test_core_contract():
+def test_declares_causal_and_stateful():
     assert load_registry().models["lru"].provides >= {"causal", "stateful"}
-    core = checks.core("lru", num_layers=2)
-    checks.check_shapes(core)
-    assert not checks.future_changes_past(core)
-    checks.check_chunked_equals_whole(core)
-    checks.check_padding_invariance(core)
 
 
 @pytest.mark.parametrize("steps", [1, 2, 37, 256, 300])
@@ -44,7 +39,7 @@ def test_parallel_scan_gradient_is_exact(with_x0):
 
 
 def test_parallel_core_equals_step_by_step_with_gradients():
-    core = checks.core("lru", num_layers=2, dropout=0.0)
+    core = checks.build_core("lru", num_layers=2, dropout=0.0)
     checks.check_parallel_equals_step_by_step(core)
 
 
