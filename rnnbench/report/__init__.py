@@ -11,8 +11,12 @@ charts as PNGs in ``OUT/<profile>/charts/``, and ``OUT/leaderboard.json``.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from rnnbench import store
 from rnnbench.report import charts, csv_writer, html, markdown
@@ -64,15 +68,39 @@ def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
     file is replaced atomically, and a failed write raises store.StoreWriteError."""
     records, bad = store.load_records(out)
     files, chart_sets = render(records)
-    for profile, sets in chart_sets.items():
-        charts.write_pngs([c for cs in sets.values() for c in cs], Path(out) / profile / "charts")
-    for rel, content in files.items():
-        path = Path(out) / rel
-        if not _same(path, content):
-            store.write_text_atomic(path, content)
-    for rel in _orphans(out, files):
-        store.remove(Path(out) / rel)
+    with _writing(Path(out)) as alone:
+        if alone:
+            _remove_temp_files(out, files)
+        for profile, sets in chart_sets.items():
+            charts.write_pngs([c for cs in sets.values() for c in cs], Path(out) / profile / "charts")
+        for rel, content in files.items():
+            path = Path(out) / rel
+            if not _same(path, content):
+                store.write_text_atomic(path, content)
+        for rel in _orphans(out, files):
+            store.remove(Path(out) / rel)
     return files, bad
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[bool]:
+    """Two writes into one ``out`` (a run's and `rnnbench leaderboard`'s) take turns, so
+    that a temp file one finds is a killed write's, never the other's half-done file.
+    Yields whether it holds the lock: where ``out`` cannot be locked, leftovers stay."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise store.StoreWriteError(out, exc) from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # e.g. NFS, where flock needs a file open for writing
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)
 
 
 def _profile_folders(out: str | Path, files: dict[str, str]) -> list[Path]:
@@ -90,6 +118,22 @@ def _is_page(name: str) -> bool:
     """A name of a task's page or CSV inside a profile's folder."""
     path = Path(name)
     return path.suffix in (".md", ".csv") and store.is_slug(path.stem)
+
+
+def _remove_temp_files(out: str | Path, files: dict[str, str]) -> None:
+    """Temp files that a killed write left beside the files this renderer writes; those
+    of result files are the run's to remove (under its lock)."""
+    top = {rel for rel in files if "/" not in rel}
+    places = [(Path(out), top.__contains__)]
+    for folder in _profile_folders(out, files):
+        places.append((folder, _is_page))
+        if not (folder / "charts").is_symlink() and (folder / "charts").is_dir():
+            places.append((folder / "charts", charts.is_chart_file))
+    for folder, ours in places:
+        for path in sorted(folder.iterdir()):
+            target = store.temp_target(path.name)
+            if target and ours(target) and (path.is_symlink() or path.is_file()):
+                store.remove(path)
 
 
 def _orphans(out: str | Path, files: dict[str, str]) -> list[str]:

@@ -1,3 +1,4 @@
+import pytest
 from _records import rec
 
 from rnnbench import report, store
@@ -59,3 +60,14 @@ def test_a_charts_json_of_the_wrong_shape_redraws_instead_of_crashing(results):
     (results / "quick" / "charts" / "charts.json").write_text("[]\n")
     report.write(results)
     assert report.check(results)[0] == []
+
+
+@pytest.mark.parametrize("name", [".adding-50-params.png.k3_x9q2a.tmp", ".charts.json.0abc_def.tmp"])
+def test_a_killed_chart_write_leaves_nothing_behind_after_the_next(results, name):
+    report.write(results)
+    leftover = results / "quick" / "charts" / name
+    leftover.write_bytes(b"\x89PNG partial")
+    mine = results / "quick" / "charts" / ".notes.txt.abcdefgh.tmp"  # not a name the charts write
+    mine.write_text("mine\n")
+    report.write(results)
+    assert not leftover.exists() and mine.exists()

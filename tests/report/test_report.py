@@ -1,8 +1,12 @@
 """The package's entry points: render, write and check, over a result store."""
 
 import errno
+import fcntl
 import json
 import os
+import tempfile
+import threading
+from pathlib import Path
 
 import pytest
 from _records import rec, sample_records
@@ -47,6 +51,55 @@ def test_write_returns_what_render_gives(results):
     assert all((results / rel).read_text() == content for rel, content in files.items())
 
 
+def test_a_killed_write_leaves_nothing_behind_after_the_next(results):
+    report.write(results)
+    leftovers = [results / ".README.md.k3_x9q2a.tmp", results / ".index.html.abcdefgh.tmp",
+                 results / "quick" / ".adding-50.md.12345678.tmp", results / "quick" / ".gone-task.csv.a1b2c3d4.tmp"]
+    fd, made = tempfile.mkstemp(dir=results / "quick", prefix=".adding-50.csv.", suffix=".tmp")  # as store makes them
+    os.close(fd)
+    leftovers.append(Path(made))
+    for path in leftovers:
+        path.write_text("partial")
+    # names this renderer never writes stay, whatever they look like
+    kept = [results / ".notes.md.abcdefgh.tmp", results / "quick" / ".Hand Made.md.abcdefgh.tmp",
+            results / "quick" / "adding-50.md.tmp", results / "quick" / ".adding-50.md.short.tmp"]
+    for path in kept:
+        path.write_text("mine")
+    report.write(results)
+    assert [p for p in leftovers if p.exists()] == []
+    assert all(p.read_text() == "mine" for p in kept)
+    assert report.check(results)[0] == []
+
+
+def test_a_write_waits_for_another_into_the_same_out_and_spares_its_temp_files(results):
+    report.write(results)
+    other = os.open(results, os.O_RDONLY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    in_flight = results / ".README.md.abcdefgh.tmp"
+    in_flight.write_text("being written")
+    waiting = threading.Thread(target=report.write, args=(results,))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and in_flight.exists()
+    os.close(other)  # the other write is done; what it left behind is a killed write's
+    waiting.join(60)
+    assert not waiting.is_alive() and not in_flight.exists()
+
+
+def test_where_out_cannot_be_locked_leftovers_stay(results, monkeypatch):
+    report.write(results)
+
+    def unsupported(fd, op):
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+    monkeypatch.setattr(report.fcntl, "flock", unsupported)
+    leftovers = [results / ".README.md.abcdefgh.tmp", results / "quick" / "charts" / ".charts.json.abcdefgh.tmp"]
+    for path in leftovers:
+        path.write_text("partial")
+    files, _ = report.write(results)
+    assert all(p.exists() for p in leftovers) and (results / "README.md").read_text() == files["README.md"]
+
+
 # --- nothing escapes: hostile or malformed records --------------------------------------
 
 
@@ -84,15 +137,18 @@ def test_orphans_are_only_files_the_renderer_would_write(results, tmp_path):
     (results / "results" / "Not A Slug").mkdir()
     (results / "Not A Slug").mkdir()
     (results / "Not A Slug" / "x.md").write_text("mine\n")
+    (results / "Not A Slug" / ".x.md.abcdefgh.tmp").write_text("mine\n")
     elsewhere = tmp_path.parent / (tmp_path.name + "-elsewhere")
     elsewhere.mkdir()
     (elsewhere / "precious.md").write_text("mine\n")
+    (elsewhere / ".precious.md.abcdefgh.tmp").write_text("mine\n")
     (results / "results" / "linked").mkdir()
     (results / "linked").symlink_to(elsewhere)
     report.write(results)
     assert (results / "quick" / "Notes By Hand.md").exists()
-    assert (results / "Not A Slug" / "x.md").exists()
+    assert (results / "Not A Slug" / "x.md").exists() and (results / "Not A Slug" / ".x.md.abcdefgh.tmp").exists()
     assert (elsewhere / "precious.md").read_text() == "mine\n"
+    assert (elsewhere / ".precious.md.abcdefgh.tmp").exists()
     assert "linked/precious.md" not in report.check(results)[0]
 
 
