@@ -30,12 +30,12 @@ def _content(cell: Cell, link: Callable[[str], str]) -> str:
 
 def _task_table(table: Table) -> list[str]:
     cols = [i for i, c in enumerate(table.columns) if c.title is not None]
-    left = lambda i: "l" if table.columns[i].left else ""  # noqa: E731
-    out = ["<table><tr>" + "".join(f'<th class="{left(i)}">{e(table.columns[i].title)}</th>' for i in cols) + "</tr>"]
+    th = lambda i: '<th class="l">' if table.columns[i].left else '<th class="">'  # noqa: E731
+    td = lambda i: '<td class="l">' if table.columns[i].left else "<td>"  # noqa: E731
+    out = ["<table><tr>" + "".join(f"{th(i)}{e(table.columns[i].title)}</th>" for i in cols) + "</tr>"]
     for row in table.rows_of(MODEL, BASELINE):
         tr = '<tr class="baseline">' if row.kind == BASELINE else "<tr>"
-        out.append(tr + "".join(f'<td class="l">{_content(row.cells[i], str)}</td>' if left(i) else
-                                f"<td>{_content(row.cells[i], str)}</td>" for i in cols) + "</tr>")
+        out.append(tr + "".join(f"{td(i)}{_content(row.cells[i], str)}</td>" for i in cols) + "</tr>")
     out.append("</table>")
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables
+from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables
 
 _MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
 
@@ -36,7 +36,7 @@ def _cell(cell: Cell, link: Callable[[str], str]) -> str:
     return f"{text} {_esc(cell.note)}" if cell.note else text
 
 
-def _table(table: Table, rows: list, link: Callable[[str], str] = str) -> list[str]:
+def _table(table: Table, rows: list[Row], link: Callable[[str], str] = str) -> list[str]:
     shown = [i for i, c in enumerate(table.columns) if c.title is not None]
     lines = ["| " + " | ".join(_esc(table.columns[i].title) for i in shown) + " |", "|" + "---|" * len(shown)]
     for row in rows:
