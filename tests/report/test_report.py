@@ -51,6 +51,15 @@ def test_write_returns_what_render_gives(results):
     assert all((results / rel).read_text() == content for rel, content in files.items())
 
 
+def test_write_builds_the_data_and_the_charts_once(results, monkeypatch):
+    calls = []
+    for module, name in ((report, "build"), (report, "build_tables"), (report.charts, "task_charts")):
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=original, _n=name: calls.append(_n) or _f(*a))
+    report.write(results)
+    assert sorted(calls) == ["build", "build_tables", "task_charts"]  # one task
+
+
 def test_a_killed_write_leaves_nothing_behind_after_the_next(results):
     report.write(results)
     leftovers = [results / ".README.md.k3_x9q2a.tmp", results / ".index.html.abcdefgh.tmp",
