@@ -160,7 +160,7 @@ def _table(rows: list[tuple]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from rnnbench import leaderboard, runner, store
+    from rnnbench import report, runner, store
 
     if not (args.all or args.task or args.model):
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
@@ -211,7 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             done.append(record)
             bar.update(1)
             p = record.get("primary", {})
-            figure = f"{p.get('name')}={leaderboard.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
+            figure = f"{p.get('name')}={report.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
             bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
 
         started = time.monotonic()
@@ -223,7 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "run the same command again to resume", file=sys.stderr)
             return 130
         bar.close()
-        files, bad = leaderboard.write(out)
+        files, bad = report.write(out)
     _summary(done + kept, na, time.monotonic() - started, out, args.profile)
     failed = [r for r in done if r["status"] == "failed"]
     return 1 if failed else 0
@@ -240,7 +240,7 @@ def _executor(args: argparse.Namespace):
 
 
 def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, profile: str) -> None:
-    from rnnbench.leaderboard import build, fmt_stat, leader
+    from rnnbench.report import build, fmt_stat, leader
 
     by_status = {s: sum(1 for r in records + na if r["status"] == s) for s in ("ok", "failed", "n/a")}
     print(f"\n{by_status['ok']} ok, {by_status['failed']} failed, {by_status['n/a']} n/a in {seconds:.0f} s")
@@ -262,13 +262,13 @@ def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, pro
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from rnnbench import leaderboard
+    from rnnbench import report
 
     out = Path(args.out)
     if not (out / "results").is_dir():
         raise UsageError(f"no results in {out}/results; run `rnnbench run --all --out {out}` first")
     if args.check:
-        stale, bad = leaderboard.check(out)
+        stale, bad = report.check(out)
         for b in bad:
             print(f"unreadable result: {b.path} ({b.why})")
         for rel in stale:
@@ -278,7 +278,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return 1
         print(f"leaderboards in {out} are up to date")
         return 0
-    files, bad = leaderboard.write(out)
+    files, bad = report.write(out)
     print(f"wrote {len(files)} file(s) to {out}" + (f"; skipped {len(bad)} unreadable result(s)" if bad else ""))
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -100,6 +101,17 @@ def write_record(out: str | Path, record: dict) -> Path:
     path = result_path(out, record["profile"], record["task"], record["model"], record["seed"])
     write_json_atomic(path, record)
     return path
+
+
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp\Z")
+"""``write_atomic``'s temp files: ``.<target name>.<mkstemp's 8 characters>.tmp``."""
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file that a temp file of ``write_atomic`` was to become, or None
+    when ``name`` is not such a temp file."""
+    m = _TEMP_NAME.match(name)
+    return m["target"] if m else None
 
 
 def remove_temp_files(out: str | Path) -> None:

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,15 @@ def test_list_and_help_never_import_torch():
                 "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     code = "import sys; from rnnbench.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nassert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_leaderboard_never_imports_torch(tmp_path):
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "results" / "quick" / "stock-return"
+    shutil.copytree(committed, tmp_path / "results" / "quick" / "stock-return")
+    code = (f"import sys; from rnnbench.cli import main; out = {str(tmp_path)!r}\n"
+            "assert main(['leaderboard', '--out', out]) == 0 and main(['leaderboard', '--check', '--out', out]) == 0\n"
+            "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
@@ -70,7 +80,7 @@ def test_doctor_names_the_one_command_that_fixes_a_task(capsys):
 
 
 def test_end_of_run_summary_names_the_leaderboards_first_model_not_the_best_seed(capsys, tmp_path):
-    from rnnbench import cli, leaderboard
+    from rnnbench import cli, report
 
     def record(model, seed, value):
         return {"task": "t", "model": model, "seed": seed, "profile": "quick", "status": "ok",
@@ -80,13 +90,12 @@ def test_end_of_run_summary_names_the_leaderboards_first_model_not_the_best_seed
     records = [record("lucky", 0, 0.1), record("lucky", 1, 0.9), record("steady", 0, 0.4), record("steady", 1, 0.4)]
     cli._summary(records, [], 1.0, tmp_path, "quick")
     row = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("t "))
-    assert row.split()[1] == "steady" == leaderboard.leader(leaderboard.build(records)["profiles"]["quick"]["t"])["model"]
+    assert row.split()[1] == "steady" == report.leader(report.build(records)["profiles"]["quick"]["t"])["model"]
     assert "0.4 ± 0 (2)" in row
 
 
 def test_a_leaderboard_that_cannot_be_written_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch):
     import errno
-    import shutil
 
     from rnnbench import store
 

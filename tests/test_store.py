@@ -1,6 +1,8 @@
 import errno
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +120,10 @@ def test_a_failed_write_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatc
     assert str(err.value) == f"cannot write {path}: No space left on device"
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name], "temp file left behind"
+
+
+def test_temp_target_names_the_file_a_temp_file_was_for(tmp_path):
+    fd, made = tempfile.mkstemp(dir=tmp_path, prefix=".adding-50.md.", suffix=".tmp")
+    os.close(fd)
+    assert store.temp_target(Path(made).name) == "adding-50.md"
+    assert store.temp_target("adding-50.md") is None and store.temp_target(".adding-50.md.tmp") is None

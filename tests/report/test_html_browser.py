@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from rnnbench import leaderboard, store
-from test_leaderboard import sample_records
+from rnnbench import report, store
+from _records import sample_records
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -19,7 +19,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def test_index_html_renders_in_chromium_without_console_errors(tmp_path):
     for r in sample_records():
         store.write_record(tmp_path, r)
-    leaderboard.write(tmp_path)
+    report.write(tmp_path)
     page = (tmp_path / "index.html").as_uri()
     profile = tmp_path / "chrome-profile"
     dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page],

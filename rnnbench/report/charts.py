@@ -220,5 +220,10 @@ def write_pngs(charts: list[Chart], folder: Path) -> None:
             store.remove(png)
 
 
+def is_chart_file(name: str) -> bool:
+    """A name this module gives a file in a charts folder: a chart's PNG or charts.json."""
+    return name == "charts.json" or (name.endswith(".png") and _CHART_FILE.match(name[:-4]) is not None)
+
+
 def digests(charts: list[Chart]) -> str:
     return json.dumps({c.slug: c.digest() for c in charts}, indent=1, sort_keys=True) + "\n"

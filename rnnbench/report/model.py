@@ -1,0 +1,327 @@
+"""What the leaderboards show, from result records alone: per profile and task the
+ranked models (mean ± std over seeds) beside the task's baselines (``build``), and the
+tables that every writer lays out (``build_tables``).
+
+A column is defined once, here: its header, its CSV fields, and for each kind of row
+that has it, the cell (text on a page, raw values in the CSV). The writers only lay
+tables out, so a new column appears on every page and in the CSV at once.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+ARROW = {"min": "↓", "max": "↑"}
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(float(x)) else None
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return {"mean": _round(statistics.fmean(vals)), "std": _round(std), "n": len(vals)}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else float(f"{x:.6g}")
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    if x is None:
+        return "–"
+    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def fmt_stat(s: dict) -> str:
+    if s["mean"] is None:
+        return "–"
+    if s["n"] > 1:
+        return f"{fmt(s['mean'])} ± {fmt(s['std'], 2)}"
+    return fmt(s["mean"])
+
+
+def _better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "min" else a > b
+
+
+def build(records: list[dict]) -> dict[str, Any]:
+    """The leaderboard data: per profile, per task, ranked model rows and baselines."""
+    by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        by_task[(r["profile"], r["task"])].append(r)
+    out: dict[str, Any] = {"profiles": {}}
+    for (profile, task), recs in sorted(by_task.items()):
+        out["profiles"].setdefault(profile, {})[task] = _task_board(task, recs)
+    out["summary"] = {p: _summary(tasks) for p, tasks in out["profiles"].items()}
+    return out
+
+
+def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
+    ok = [r for r in recs if r["status"] == "ok"]
+    # a failed or n/a cell may lack what only a trained cell reports (e.g. sequence_length)
+    first = ok[0] if ok else recs[0]
+    primary = first["primary"]["name"]
+    direction = first["primary"]["direction"]
+    metric_names = sorted({m for r in ok for m in r.get("metrics", {})} - {primary})
+    metric_names = [primary] + metric_names
+    rows = []
+    by_model: dict[str, list[dict]] = defaultdict(list)
+    for r in ok:
+        by_model[r["model"]].append(r)
+    for model, mrecs in by_model.items():
+        mrecs.sort(key=lambda r: r["seed"])
+        rows.append({
+            "model": model,
+            "seeds": [r["seed"] for r in mrecs],
+            "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
+            "params": max(r.get("params") or 0 for r in mrecs),
+            "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
+            "throughput": _stats([_num((r.get("throughput") or {}).get("value")) for r in mrecs])["mean"],
+            "throughput_unit": (mrecs[0].get("throughput") or {}).get("unit", ""),
+            "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
+            "samples": mrecs[0].get("samples") or {},
+            "curve": mrecs[0].get("curve") or [],
+        })
+    sign = 1 if direction == "min" else -1
+    rows.sort(key=lambda row: (row["metrics"][primary]["mean"] is None,
+                               sign * (row["metrics"][primary]["mean"] or 0), row["model"]))
+    baselines = _baselines(ok, metric_names)
+    best_baseline = _best_baseline(baselines, primary, direction)
+    prev = None
+    for i, row in enumerate(rows, 1):
+        s = row["metrics"][primary]
+        row["rank"] = i
+        # within one standard deviation of the row above: the ranking there is not meaningful
+        row["tied_with_above"] = bool(
+            prev and s["mean"] is not None and prev["mean"] is not None and (s["n"] > 1 or prev["n"] > 1)
+            and abs(s["mean"] - prev["mean"]) <= max(s["std"], prev["std"])
+        )
+        row["beats_baselines"] = None if best_baseline is None or s["mean"] is None else _better(s["mean"], best_baseline, direction)
+        prev = s
+    problems = [
+        {"model": r["model"], "seed": r["seed"], "status": r["status"], "reason": r.get("reason") or ""}
+        for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"])) if r["status"] != "ok"
+    ]
+    # a non-finite metric leaves its seed out of mean ± std; say so rather than show a smaller n
+    notes = [
+        {"model": r["model"], "seed": r["seed"], "note": f"{m} is not finite"}
+        for r in sorted(ok, key=lambda r: (r["model"], r["seed"])) for m in metric_names
+        if r["metrics"].get(m) is not None and _num(r["metrics"][m]) is None
+    ]
+    return {
+        "task": task, "profile": first["profile"], "description": first.get("task_description", ""),
+        "shape": first.get("task_shape", ""), "family": first.get("task_family", ""),
+        "primary": {"name": primary, "direction": direction},
+        "metric_names": metric_names, "rows": rows, "baselines": baselines, "not_ok": problems,
+        "notes": notes,
+        "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
+    }
+
+
+def leader(board: dict) -> dict | None:
+    """The model a task's page ranks first (by the mean over seeds), or None: the one
+    definition of "best" that the index, the HTML page and the CLI's summary all show."""
+    return board["rows"][0] if board["rows"] else None
+
+
+def _baselines(ok: list[dict], metric_names: list[str]) -> list[dict]:
+    """Baselines are computed by the task on its data; any one ok record carries them."""
+    for r in sorted(ok, key=lambda r: (r["model"], r["seed"])):
+        if r.get("baselines"):
+            return [
+                {"name": name, "metrics": {m: _round(_num(vals.get(m))) for m in metric_names if m in vals}}
+                for name, vals in sorted(r["baselines"].items())
+            ]
+    return []
+
+
+def _best_baseline(baselines: list[dict], primary: str, direction: str) -> float | None:
+    values = [b["metrics"][primary] for b in baselines if b["metrics"].get(primary) is not None]
+    return (min if direction == "min" else max)(values) if values else None
+
+
+def _summary(tasks: dict[str, Any]) -> list[dict]:
+    """Mean rank of each model over the tasks it served, with how many tasks that is."""
+    ranks: dict[str, list[int]] = defaultdict(list)
+    for board in tasks.values():
+        for row in board["rows"]:
+            ranks[row["model"]].append(row["rank"])
+    rows = [{"model": m, "mean_rank": _round(statistics.fmean(r)), "tasks": len(r)} for m, r in ranks.items()]
+    return sorted(rows, key=lambda r: (r["mean_rank"], -r["tasks"], r["model"]))
+
+
+# --- tables ---------------------------------------------------------------------------
+
+MODEL, BASELINE, NOT_RUN, TASK = "model", "baseline", "not run", "task"
+"""Kinds of table rows: a model's seeds, a baseline, a cell that was n/a or failed (the
+CSV lists it; pages list it below the table with its reason), a task of an index."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str = "–"
+    """As a page shows it, unescaped: each writer escapes it for its format."""
+    values: tuple = ()
+    """Raw, one per CSV field of the column (None: a blank)."""
+    note: str = ""
+    """Shown after the text, plain: e.g. "(baseline)" after a baseline's name."""
+    muted: bool = False
+    """A baseline's name: secondary to the models."""
+    alert: bool = False
+    """A model that does not beat the baselines."""
+    link: str | None = None
+    """A task whose page or section the text links to."""
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str | None
+    """Header on a page; None for a column only the CSV has."""
+    fields: tuple[str, ...]
+    """CSV headers, one per raw value; () for a column only pages have."""
+    cells: dict[str, Callable[[dict], Cell]]
+    """Per kind of row that has this column, its cell; other rows show "–" and blanks."""
+    left: bool = False
+    """Text rather than a number (aligned left)."""
+    identifies: bool = False
+    """Says which row this is and how many seeds back it: the CSV leads with such columns."""
+    in_brief: bool = True
+    """Part of a brief overview (the HTML index, whose task sections follow in full)."""
+
+    def cell(self, kind: str, item: dict) -> Cell:
+        if kind in self.cells:
+            return self.cells[kind](item)
+        return Cell(values=(None,) * len(self.fields))
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str
+    cells: tuple[Cell, ...]
+    """One per column of its table."""
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+
+    def rows_of(self, *kinds: str) -> list[Row]:
+        return [r for r in self.rows if r.kind in kinds]
+
+
+def _table(columns: list[Column], items: list[tuple[str, dict]]) -> Table:
+    return Table(tuple(columns), tuple(Row(kind, tuple(c.cell(kind, item) for c in columns)) for kind, item in items))
+
+
+def _shown(value: Any, text: str | None = None, **style: Any) -> Cell:
+    """A one-field cell: the raw value, and its text on a page (by default the value)."""
+    return Cell(str(value) if text is None else text, (value,), **style)
+
+
+def _metric_column(name: str, title: str) -> Column:
+    def model(row: dict) -> Cell:
+        s = row["metrics"][name]
+        return Cell(fmt_stat(s), (s["mean"], s["std"]))
+
+    def baseline(b: dict) -> Cell:
+        v = b["metrics"].get(name)
+        return Cell(fmt(v), (v, None))
+
+    return Column(title, (f"{name}_mean", f"{name}_std"), {MODEL: model, BASELINE: baseline})
+
+
+def _vs_baselines(beats: bool | None) -> Cell:
+    if beats is None:
+        return Cell("–", (None,))
+    return Cell("beats", (True,)) if beats else Cell("does not beat", (False,), alert=True)
+
+
+def task_table(board: dict) -> Table:
+    """A task's ranked models, then its baselines, then the cells that did not run."""
+    p, d = board["primary"]["name"], board["primary"]["direction"]
+    columns = [
+        Column("rank", ("rank",), {MODEL: lambda r: _shown(r["rank"], ("≈" if r["tied_with_above"] else "") + str(r["rank"]))},
+               identifies=True),
+        Column("model", ("model",), {MODEL: lambda r: _shown(r["model"]),
+                                     BASELINE: lambda b: _shown(b["name"], note="(baseline)", muted=True),
+                                     NOT_RUN: lambda x: _shown(x["model"])}, left=True, identifies=True),
+        Column(None, ("kind",), {MODEL: lambda r: _shown(MODEL), BASELINE: lambda b: _shown(BASELINE),
+                                 NOT_RUN: lambda x: _shown(x["status"])}, identifies=True),
+        _metric_column(p, f"{p} {ARROW[d]}"),
+        Column("n", ("n",), {MODEL: lambda r: _shown(r["metrics"][p]["n"])}, identifies=True),
+        *[_metric_column(m, m) for m in board["metric_names"][1:]],
+        Column("params", ("params",), {MODEL: lambda r: _shown(r["params"], f"{r['params']:,}")}),
+        Column("train s", ("train_seconds",), {MODEL: lambda r: _shown(r["train_seconds"], fmt(r["train_seconds"], 3))}),
+        Column("throughput", ("throughput", "throughput_unit"), {MODEL: lambda r: Cell(
+            f"{fmt(r['throughput'], 3)} {r['throughput_unit']}", (r["throughput"], r["throughput_unit"]))}),
+        Column("peak MB", ("peak_memory_mb",), {MODEL: lambda r: _shown(r["peak_memory_mb"], fmt(r["peak_memory_mb"], 4))}),
+        Column("vs baselines", ("beats_baselines",), {MODEL: lambda r: _vs_baselines(r["beats_baselines"])}),
+        Column(None, ("status",), {MODEL: lambda r: _shown("ok"), NOT_RUN: lambda x: _shown(x["status"])}),
+        Column(None, ("reason",), {MODEL: lambda r: _shown(""), NOT_RUN: lambda x: _shown(x["reason"])}),
+    ]
+    items = ([(MODEL, r) for r in board["rows"]] + [(BASELINE, b) for b in board["baselines"]]
+             + [(NOT_RUN, x) for x in board["not_ok"]])
+    return _table(columns, items)
+
+
+def _overview_item(name: str, board: dict) -> dict:
+    p, d = board["primary"]["name"], board["primary"]["direction"]
+    best = leader(board)
+    ran = sum(len(r["seeds"]) for r in board["rows"])
+    na, failed = (sum(1 for x in board["not_ok"] if x["status"] == s) for s in ("n/a", "failed"))
+    return {"task": name, "shape": board["shape"], "primary": f"{p} {ARROW[d]}",
+            "best": best["model"] if best else "–", "value": fmt_stat(best["metrics"][p]) if best else "–",
+            "best_baseline": fmt(_best_baseline(board["baselines"], p, d)), "counts": f"{ran} / {na} / {failed}"}
+
+
+def overview_table(tasks: dict[str, dict]) -> Table:
+    """One row per task of a profile: its leader and how many cells ran."""
+    columns = [
+        Column("task", (), {TASK: lambda t: Cell(t["task"], link=t["task"])}, left=True),
+        Column("shape", (), {TASK: lambda t: Cell(t["shape"])}),
+        Column("primary", (), {TASK: lambda t: Cell(t["primary"])}),
+        Column("best model", (), {TASK: lambda t: Cell(t["best"])}, left=True),
+        Column("value", (), {TASK: lambda t: Cell(t["value"])}),
+        Column("best baseline", (), {TASK: lambda t: Cell(t["best_baseline"])}, in_brief=False),
+        Column("ok / n/a / failed", (), {TASK: lambda t: Cell(t["counts"])}, in_brief=False),
+    ]
+    return _table(columns, [(TASK, _overview_item(name, board)) for name, board in sorted(tasks.items())])
+
+
+def summary_table(summary: list[dict]) -> Table:
+    """The cross-task summary of a profile: each model's mean rank and over how many tasks."""
+    columns = [
+        Column("model", (), {MODEL: lambda r: Cell(r["model"])}, left=True),
+        Column("mean rank", (), {MODEL: lambda r: Cell(fmt(r["mean_rank"], 3))}),
+        Column("tasks", (), {MODEL: lambda r: Cell(str(r["tasks"]))}),
+    ]
+    return _table(columns, [(MODEL, r) for r in summary])
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Every table of the leaderboards, built once for all writers (per profile)."""
+    tasks: dict[str, dict[str, Table]]
+    overview: dict[str, Table]
+    summary: dict[str, Table]
+
+
+def build_tables(data: dict) -> Tables:
+    """The tables of ``build``'s data."""
+    profiles = data["profiles"]
+    return Tables(
+        tasks={p: {name: task_table(board) for name, board in tasks.items()} for p, tasks in profiles.items()},
+        overview={p: overview_table(tasks) for p, tasks in profiles.items()},
+        summary={p: summary_table(data["summary"][p]) for p in profiles},
+    )

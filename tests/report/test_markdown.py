@@ -1,0 +1,68 @@
+import json
+
+from _records import rec, sample_board
+
+from rnnbench import report, store
+from rnnbench.report import markdown, model
+
+
+def test_a_task_page_shows_ranks_ties_baselines_and_what_did_not_run(results):
+    board = sample_board(results)
+    md = markdown.task_page(board, model.task_table(board))
+    assert "| 1 | lstm | 0.02 ± 0.01 | 3 |" in md
+    assert "| ≈2 | gru |" in md
+    assert "**does not beat**" in md and "*predict-1.0* (baseline)" in md
+    assert "- bi-lstm (seed 0): n/a — bi-lstm is not causal" in md
+    assert "sum \\| two &lt;b>marked&lt;/b>" in md  # plugin strings are escaped
+
+
+def test_index_has_cross_task_summary(results):
+    files, _ = report.render(store.load_records(results)[0])
+    index = files["README.md"]
+    assert "[adding-50](quick/adding-50.md)" in index
+    assert "| lstm | 1 | 1 |" in index
+    data = json.loads(files["leaderboard.json"])
+    assert data["summary"]["quick"][0] == {"model": "lstm", "mean_rank": 1.0, "tasks": 1}
+
+
+def test_a_nan_metric_is_shown_not_dropped(tmp_path):
+    for seed, v in enumerate((0.01, 0.02, float("nan"))):
+        store.write_record(tmp_path, rec("lstm", seed, v))
+    files, _ = report.write(tmp_path)
+    md = files["quick/adding-50.md"]
+    assert "| 1 | lstm | 0.015 ± 0.0071 | 2 |" in md
+    assert "lstm (seed 2): mse is not finite" in md
+    assert "lstm (seed 2): mse is not finite" in files["index.html"]
+
+
+def test_plugin_strings_are_inert_in_markdown_and_html(tmp_path):
+    hostile = "<script>alert(1)</script>"
+    for task, length in (("adding-50", 50), ("adding-200", 200)):
+        for seed in (0, 1):
+            r = rec("lstm", seed, 0.01 * (seed + 1), task=task)
+            r.update(task_family=hostile, task_shape="<img src=x onerror=alert(1)>", sequence_length=length)
+            r["metrics"]["a|b <img src=x onerror=alert(2)>"] = 1.0
+            r["baselines"] = {"[click](http://x.example)": {"mse": 0.1}}
+            store.write_record(tmp_path, r)
+    files, _ = report.write(tmp_path)
+    for rel in ("quick/adding-50.md", "README.md"):
+        md = files[rel]
+        assert "<script" not in md and "<img" not in md and "[click](http" not in md
+        header = next(line for line in md.splitlines() if line.startswith("| rank") or line.startswith("| task"))
+        sep = md.splitlines()[md.splitlines().index(header) + 1]
+        assert header.replace("\\|", "").count("|") == sep.count("|")  # no extra columns
+    assert "\\[click\\](http://x.example)" in files["quick/adding-50.md"]
+    assert "&lt;script&gt;" in files["index.html"] and "<script" not in files["index.html"]
+    assert "<img" not in files["index.html"]
+    out_files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(tmp_path in p.parents for p in out_files)
+    assert [p.name for p in (tmp_path / "quick" / "charts").glob("*by-length*.png")]
+
+
+def test_samples_stay_inside_their_code_span(tmp_path):
+    r = rec("lstm", 0, 0.01)
+    r["samples"] = {"text": "a`<img src=x onerror=alert(1)>`[x](http://x.example)\nnext"}
+    store.write_record(tmp_path, r)
+    md = report.render(store.load_records(tmp_path)[0])[0]["quick/adding-50.md"]
+    line = next(line for line in md.splitlines() if line.startswith("- **lstm**"))
+    assert line.count("`") == 2 and "<img" not in line and line.endswith("next`")
