@@ -53,7 +53,8 @@ def test_the_trainer_drives_the_task_net_through_its_hooks(tmp_path):
             return Recording(super().build(data, model, profile))
 
     profile = adding.profiles["smoke"]
-    record = fit_cell(Wrapped(adding.length, quick_steps=1), model, profile, 0, adding.prepare(profile, str(tmp_path)), accelerator="cpu")
+    data = adding.prepare(profile, str(tmp_path))
+    record = fit_cell(Wrapped(adding.length, quick_steps=1), model, profile, 0, data, accelerator="cpu")
     assert record["samples"]["resets"][0] == "train" and record["samples"]["resets"][-1] == "test"
     assert record["samples"]["resets"].count("val") == len(record["curve"])
 
@@ -67,5 +68,6 @@ def test_a_build_that_returns_no_task_net_fails_naming_the_task(tmp_path):
             return torch.nn.Linear(1, 1)
 
     profile = adding.profiles["smoke"]
+    data = adding.prepare(profile, str(tmp_path))
     with pytest.raises(TypeError, match=r"^task adding-50: build\(\) returned Linear, not an rnnbench.nets.TaskNet$"):
-        fit_cell(PlainModule(adding.length, quick_steps=1), model, profile, 0, adding.prepare(profile, str(tmp_path)), accelerator="cpu")
+        fit_cell(PlainModule(adding.length, quick_steps=1), model, profile, 0, data, accelerator="cpu")
