@@ -35,7 +35,7 @@ def plain_loop(task, model, profile, seed, data, steps: int) -> float:
     opt = torch.optim.Adam(net.parameters(), lr=profile.lr)
     train = loader(data, data.train, profile.batch_size, True, False)
     val = loader(data, data.val, profile.batch_size, False, False)
-    reset = getattr(net, "reset_state", lambda split: None)
+    reset = net.reset_state
     best, best_state, step = None, None, 0
     sign = 1 if task.direction == "min" else -1
     start = time.perf_counter()

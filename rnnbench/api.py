@@ -8,6 +8,7 @@ Plugins import torch inside the methods that build things.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from rnnbench.requirements import Requirement
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
     import torchmetrics
+
+    from rnnbench.nets import TaskNet
 
 SHAPES = ("one-to-one", "one-to-many", "many-to-one", "many-to-many", "seq2seq")
 """The problem shapes of the RNN literature; every task declares one."""
@@ -86,12 +89,13 @@ class TaskData:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class Task:
+class Task(abc.ABC):
     """Base class of a task plugin's task. Subclass it and set the class attributes.
 
-    Required methods: ``prepare`` and ``build``, plus ``metrics``. ``build`` returns a
-    ``torch.nn.Module`` (the *task net*) that wraps the model's core between the task's
-    input adapter and output head, and implements:
+    Required methods: ``prepare``, ``build`` and ``metrics``; a subclass that lacks one
+    cannot be instantiated, so its plugin fails when it registers. ``build`` returns an
+    ``rnnbench.nets.TaskNet`` (the *task net*) that wraps the model's core between the
+    task's input adapter and output head, and implements the hooks the trainer calls:
 
     - ``training_loss(batch) -> Tensor``: the scalar loss to minimise;
     - ``evaluate(batch, metrics) -> Tensor``: update the torchmetrics in ``metrics``
@@ -100,6 +104,9 @@ class Task:
       every evaluation pass, for nets that carry hidden state across batches),
       ``count(batch) -> int`` (throughput units in the batch, default: batch size) and
       ``samples() -> dict`` (examples a person can read, kept in the result record).
+
+    The shape nets in ``rnnbench.nets`` and ``rnnbench.seq2seq`` implement them; a task
+    passes its own ``samples`` and ``count`` to their constructors.
     """
 
     name: str = ""
@@ -117,22 +124,24 @@ class Task:
     modules), each with the package that provides it; ``rnnbench doctor`` reports them and
     the test suite checks that the README's set-up installs them."""
 
+    @abc.abstractmethod
     def prepare(self, profile: Profile, cache_dir: str) -> TaskData:
-        raise NotImplementedError
+        """Load or generate the data of ``profile``, caching downloads in ``cache_dir``."""
 
-    def build(self, data: TaskData, model: "Model", profile: Profile) -> "torch.nn.Module":
-        raise NotImplementedError
+    @abc.abstractmethod
+    def build(self, data: TaskData, model: "Model", profile: Profile) -> "TaskNet":
+        """The task net around a core from ``model.build_core``."""
 
+    @abc.abstractmethod
     def metrics(self, data: TaskData) -> dict[str, "torchmetrics.Metric"]:
         """Fresh torchmetrics for one evaluation split; must contain ``primary_metric``."""
-        raise NotImplementedError
 
     def baselines(self, data: TaskData) -> dict[str, dict[str, float]]:
         """Naive predictors' test metrics (majority class, unigram, copy ...), by name."""
         return {}
 
 
-class Model:
+class Model(abc.ABC):
     """Base class of a model plugin's model: it builds the recurrent core.
 
     ``build_core`` returns a ``torch.nn.Module`` whose ``forward(x, state=None,
@@ -151,10 +160,11 @@ class Model:
     cannot_serve: Mapping[str, str] = {}
     """Shape -> reason, for shapes this model cannot serve at all."""
 
+    @abc.abstractmethod
     def build_core(
         self, input_size: int, hidden_size: int, num_layers: int, dropout: float
     ) -> "torch.nn.Module":
-        raise NotImplementedError
+        """A fresh core reading ``input_size`` features per step; see the class docstring."""
 
     def unsupported(self, task: Task) -> str | None:
         """Why this model cannot serve ``task`` (an ``n/a`` cell), or None."""

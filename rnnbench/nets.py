@@ -1,12 +1,15 @@
-"""Shape nets: the glue that puts a task's ends around a model's core, one per shape.
+"""The task net contract (``TaskNet``) and the shape nets that implement it, one per shape.
 
-A task's ``build`` usually returns one of these with its own adapter, head, loss and
-metric update; nothing here knows a specific task or model. Batches are dicts:
-``x`` (input), ``y`` (target) and, for padded sequences, ``lengths`` (CPU int tensor).
+A task's ``build`` returns a ``TaskNet``: the model's core wrapped between the task's
+input adapter and output head, with the hooks the trainer calls. It usually returns one
+of the shape nets here with its own adapter, head, loss and metric update; nothing here
+knows a specific task or model. Batches are dicts: ``x`` (input), ``y`` (target) and,
+for padded sequences, ``lengths`` (CPU int tensor).
 """
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Callable
 
 import torch
@@ -17,9 +20,62 @@ from rnnbench.nn import detach_state, last_valid, length_mask
 LossFn = Callable[[torch.Tensor, dict], torch.Tensor]
 UpdateFn = Callable[[Any, torch.Tensor, dict], None]
 """``update(metrics, outputs, batch)``: feed the torchmetrics with decoded predictions."""
+SamplesFn = Callable[["TaskNet"], dict]
+"""``samples(net)``: examples a person can read, from the trained net."""
+CountFn = Callable[[Any], int]
+"""``count(batch)``: throughput units in a training batch."""
 
 
-class ManyToOne(nn.Module):
+def batch_size(batch: Any) -> int:
+    """The first dimension of the batch's first tensor (0 when it holds none)."""
+    if isinstance(batch, torch.Tensor):
+        return batch.size(0)
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    for item in batch:
+        if isinstance(item, torch.Tensor):
+            return item.size(0)
+    return 0
+
+
+class TaskNet(nn.Module, abc.ABC):
+    """The ``nn.Module`` that ``Task.build`` returns and the trainer drives through its hooks.
+
+    Required: ``training_loss`` and ``evaluate``. Optional: ``reset_state`` (does nothing),
+    ``count`` (the batch size) and ``samples`` (none). A subclass overrides them, or a task
+    passes ``samples`` and ``count`` to the constructor (every shape net accepts them), so
+    that a task using a shape net needs no subclass of its own.
+    """
+
+    def __init__(self, *, samples: SamplesFn | None = None, count: CountFn | None = None):
+        super().__init__()
+        self.samples_fn = samples
+        self.count_fn = count or batch_size
+
+    @abc.abstractmethod
+    def training_loss(self, batch: Any) -> torch.Tensor:
+        """The scalar loss to minimise on a training batch."""
+
+    @abc.abstractmethod
+    def evaluate(self, batch: Any, metrics: Any) -> torch.Tensor:
+        """Update the torchmetrics in ``metrics`` (a dict built by ``Task.metrics``) with
+        decoded predictions for ``batch``; return its loss."""
+
+    def reset_state(self, split: str) -> None:
+        """Called with ``"train"``, ``"val"`` or ``"test"`` at the start of every training
+        epoch and every evaluation pass (and of each further test set), for nets that
+        carry hidden state across batches or decode differently per split."""
+
+    def count(self, batch: Any) -> int:
+        """Throughput units in a training batch (``Task.throughput_unit``)."""
+        return self.count_fn(batch)
+
+    def samples(self) -> dict:
+        """Examples a person can read, kept in the result record; called after testing."""
+        return self.samples_fn(self) if self.samples_fn is not None else {}
+
+
+class ManyToOne(TaskNet):
     """Sequence -> one output: adapter, core, pooled final state, head.
 
     ``pool="last"`` reads the output after each sequence's last real step (right for a
@@ -28,8 +84,9 @@ class ManyToOne(nn.Module):
     """
 
     def __init__(self, adapter: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, pool: str = "last"):
-        super().__init__()
+                 loss: LossFn, update: UpdateFn, pool: str = "last", *,
+                 samples: SamplesFn | None = None, count: CountFn | None = None):
+        super().__init__(samples=samples, count=count)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.pool = loss, update, pool
 
@@ -55,7 +112,7 @@ class ManyToOne(nn.Module):
         return self.loss_fn(out, batch)
 
 
-class AlignedManyToMany(nn.Module):
+class AlignedManyToMany(TaskNet):
     """Sequence -> a label per step (language modeling, tagging).
 
     With ``carry_state=True`` the hidden state flows from one batch into the next and is
@@ -65,8 +122,9 @@ class AlignedManyToMany(nn.Module):
     """
 
     def __init__(self, adapter: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, carry_state: bool = False):
-        super().__init__()
+                 loss: LossFn, update: UpdateFn, carry_state: bool = False, *,
+                 samples: SamplesFn | None = None, count: CountFn | None = None):
+        super().__init__(samples=samples, count=count or labels_in)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.carry_state = loss, update, carry_state
         self._state: dict[str, Any] = {}
@@ -91,9 +149,6 @@ class AlignedManyToMany(nn.Module):
         self.update_fn(metrics, out, batch)
         return self.loss_fn(out, batch)
 
-    def count(self, batch: dict) -> int:
-        return batch["y"].numel()
-
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int) -> list[int]:
         """Greedy continuation of a 1-D prompt of token ids (for samples in records)."""
@@ -111,13 +166,18 @@ class AlignedManyToMany(nn.Module):
         return produced
 
 
+def labels_in(batch: dict) -> int:
+    """One unit per target label (per step of every sequence)."""
+    return batch["y"].numel()
+
+
 def _batch_of(state: Any) -> int:
     while not isinstance(state, torch.Tensor):
         state = state[0]
     return state.size(-2) if state.dim() == 3 else state.size(0)
 
 
-class OneToMany(nn.Module):
+class OneToMany(TaskNet):
     """Vector -> sequence (captioning), in the Show and Tell layout (Vinyals et al. 2015).
 
     The encoded vector is the core's first input step; every later step reads the
@@ -130,8 +190,9 @@ class OneToMany(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, embed: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, eos_id: int, pad_id: int = 0):
-        super().__init__()
+                 loss: LossFn, update: UpdateFn, eos_id: int, pad_id: int = 0, *,
+                 samples: SamplesFn | None = None, count: CountFn | None = None):
+        super().__init__(samples=samples, count=count)
         self.encoder, self.embed, self.core, self.head = encoder, embed, core, head
         self.loss_fn, self.update_fn = loss, update
         self.eos_id, self.pad_id = eos_id, pad_id

@@ -172,7 +172,7 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
             f"{info.label}: rnnbench_{kind}s() returned {type(item).__name__}, "
             f"not an rnnbench.{base.__name__} instance"
         )
-    name = getattr(item, "name", "")
+    name = item.name
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise PluginError(
             f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)"

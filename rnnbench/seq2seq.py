@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from rnnbench.nets import CountFn, SamplesFn, TaskNet
 from rnnbench.nn import length_mask
 
 UpdateFn = Callable[[Any, dict, dict], None]
@@ -82,7 +83,7 @@ class AttentionReadout(nn.Module):
         return self.head(self.dropout(attentional))
 
 
-class EncoderDecoder(nn.Module):
+class EncoderDecoder(TaskNet):
     """Encoder-decoder with attention over two cores of one model; see the module doc.
 
     Validation decodes greedily (cheap, and enough to pick the best checkpoint); the test
@@ -93,8 +94,9 @@ class EncoderDecoder(nn.Module):
     def __init__(self, src_adapter: nn.Module, encoder: nn.Module, tgt_embedding: nn.Embedding,
                  decoder: nn.Module, readout: nn.Module, update: UpdateFn, *, pad_id: int,
                  bos_id: int, eos_id: int, max_len: int = 100, beam_size: int = 4,
-                 length_penalty: float = 1.0, dropout: float = 0.0, bridge: bool = True):
-        super().__init__()
+                 length_penalty: float = 1.0, dropout: float = 0.0, bridge: bool = True,
+                 samples: SamplesFn | None = None, count: CountFn | None = None):
+        super().__init__(samples=samples, count=count or target_tokens)
         self.src_adapter, self.encoder = src_adapter, encoder
         self.tgt_embedding, self.decoder, self.readout = tgt_embedding, decoder, readout
         self.update_fn = update
@@ -119,7 +121,7 @@ class EncoderDecoder(nn.Module):
         return cls(src_adapter, encoder, tgt_embedding, decoder, readout, update,
                    dropout=dropout, **options)
 
-    # --- the Task net protocol -------------------------------------------------------
+    # --- the TaskNet hooks -----------------------------------------------------------
     def reset_state(self, split: str) -> None:
         self.split = split
 
@@ -138,10 +140,6 @@ class EncoderDecoder(nn.Module):
         tokens, alignments = self.search(encoded, beam, alignments=True)
         self.update_fn(metrics, {"logits": logits, "tokens": tokens, "alignments": alignments}, batch)
         return self.loss(logits, batch)
-
-    def count(self, batch: dict) -> int:
-        # a plain int from the collate function spares a device sync on every step
-        return batch["target_tokens"] if "target_tokens" in batch else int(batch["y_lengths"].sum())
 
     # --- training ----------------------------------------------------------------------
     def forward(self, batch: dict) -> torch.Tensor:
@@ -251,6 +249,12 @@ class EncoderDecoder(nn.Module):
             _, one = self.decoder(torch.zeros(1, 1, size, device=device), None, None)
             _, two = self.decoder(torch.zeros(2, 1, size, device=device), None, None)
         return _batch_dims(one, two)
+
+
+def target_tokens(batch: dict) -> int:
+    """Target tokens in the batch, ``eos`` included."""
+    # a plain int from the collate function spares a device sync on every step
+    return batch["target_tokens"] if "target_tokens" in batch else int(batch["y_lengths"].sum())
 
 
 def _batch_dims(one: Any, two: Any) -> Any:

@@ -211,18 +211,31 @@ def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = 
     assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
 
 
+def check_task_net(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
+    """``task.build`` on its smoke data returns an ``rnnbench.nets.TaskNet``."""
+    from rnnbench.data import default_cache_dir
+    from rnnbench.nets import TaskNet
+
+    reg = load_registry(*plugins)
+    t = reg.tasks[task]
+    profile = t.profiles["smoke"]
+    model = model or default_model(task, plugins)
+    net = t.build(t.prepare(profile, default_cache_dir()), reg.models[model], profile)
+    assert isinstance(net, TaskNet), f"{task}: build() returned {type(net).__name__}, not a TaskNet"
+
+
 def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
     """Everything the task contract promises: profiles, metrics with the primary one and
-    its direction, smoke data that builds a net, baselines on the same metrics, and a
+    its direction, smoke data that builds a TaskNet, baselines on the same metrics, and a
     deterministic smoke fit that reports every metric (with ``model``, default: the first
     registered model that can serve it)."""
     from rnnbench.api import PROFILES, SHAPES
 
     model = model or default_model(task, plugins)
-
     t = load_registry(*plugins).tasks[task]
     assert t.shape in SHAPES and t.direction in ("min", "max")
     assert set(PROFILES) <= set(t.profiles), f"missing profiles: {set(PROFILES) - set(t.profiles)}"
+    check_task_net(task, model, plugins)
     first = fit_smoke(task, model, plugins=plugins)
     assert t.primary_metric in first["metrics"], f"primary metric {t.primary_metric} not reported"
     for name, values in first.get("baselines", {}).items():

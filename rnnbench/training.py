@@ -25,6 +25,7 @@ from pytorch_lightning.plugins.environments import LightningEnvironment
 from torch.utils.data import DataLoader
 
 from rnnbench.api import Model, Profile, Task, TaskData
+from rnnbench.nets import TaskNet
 
 for _name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.ERROR)
@@ -46,7 +47,7 @@ class NonFiniteLoss(RuntimeError):
 class CellModule(pl.LightningModule):
     """The generic training logic: the task net supplies loss and evaluation."""
 
-    def __init__(self, task: Task, net: torch.nn.Module, data: TaskData, profile: Profile):
+    def __init__(self, task: Task, net: TaskNet, data: TaskData, profile: Profile):
         super().__init__()
         self.task, self.net, self.profile = task, net, profile
         self.val_metrics = torch.nn.ModuleDict(task.metrics(data))
@@ -58,6 +59,7 @@ class CellModule(pl.LightningModule):
         )
         self.curve: list[tuple[int, float]] = []
         self.test_results: dict[str, float] = {}
+        self._test_idx = 0
         self._reset_loss()
 
     def _reset_loss(self) -> None:
@@ -70,7 +72,7 @@ class CellModule(pl.LightningModule):
         self._reset_loss()
 
     def on_train_epoch_start(self) -> None:
-        getattr(self.net, "reset_state", lambda split: None)("train")
+        self.net.reset_state("train")
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         loss = self.net.training_loss(batch)
@@ -104,7 +106,7 @@ class CellModule(pl.LightningModule):
         return out
 
     def on_validation_epoch_start(self) -> None:
-        getattr(self.net, "reset_state", lambda split: None)("val")
+        self.net.reset_state("val")
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         self._eval_step(batch, self.val_metrics)
@@ -119,18 +121,18 @@ class CellModule(pl.LightningModule):
         self.log("val_primary", value, prog_bar=False, logger=False)
 
     def on_test_epoch_start(self) -> None:
-        getattr(self.net, "reset_state", lambda split: None)("test")
+        self.net.reset_state("test")
 
     def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        if dataloader_idx != getattr(self, "_test_idx", 0):
+        if dataloader_idx != self._test_idx:
             # multiple test sets run one after another: close the previous one
             self._finish_test_set()
             self._test_idx = dataloader_idx
-            getattr(self.net, "reset_state", lambda split: None)("test")
+            self.net.reset_state("test")
         self._eval_step(batch, self.test_metrics[dataloader_idx])
 
     def _finish_test_set(self) -> None:
-        idx = getattr(self, "_test_idx", 0)
+        idx = self._test_idx
         results = self._eval_results(self.test_metrics[idx])
         suffix = "" if idx == 0 else f"_{self.test_names[idx]}"
         self.test_results.update({f"{k}{suffix}": v for k, v in results.items()})
@@ -173,6 +175,8 @@ def fit_cell(
     # slower (measured on adding-200's LSTM backward); flushing them changes no metric.
     torch.set_flush_denormal(True)
     net = task.build(data, model, profile)
+    if not isinstance(net, TaskNet):
+        raise TypeError(f"task {task.name}: build() returned {type(net).__name__}, not an rnnbench.nets.TaskNet")
     module = CellModule(task, net, data, profile)
     ckpt_dir = tempfile.mkdtemp(prefix="rnnbench-ckpt-")
     checkpoint = ModelCheckpoint(
@@ -217,7 +221,7 @@ def fit_cell(
             module._raise_if_nonfinite()
         best_path = checkpoint.best_model_path
         trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
-        samples = net.samples() if hasattr(net, "samples") else {}
+        samples = net.samples()
     finally:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     peak, peak_kind = peak_memory_mb(device)
@@ -250,8 +254,8 @@ def fit_cell(
 class _Counter(pl.Callback):
     """Counts throughput units and time spent in training batches only (not validation)."""
 
-    def __init__(self, net: torch.nn.Module):
-        self.count_fn = getattr(net, "count", None)
+    def __init__(self, net: TaskNet):
+        self.net = net
         self.count = 0
         self.seconds = 0.0
         self._t = 0.0
@@ -261,21 +265,10 @@ class _Counter(pl.Callback):
         self._t = time.perf_counter()
         if self.first_step_at is None:
             self.first_step_at = self._t
-        self.count += self.count_fn(batch) if self.count_fn else _batch_size(batch)
+        self.count += self.net.count(batch)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.seconds += time.perf_counter() - self._t
-
-
-def _batch_size(batch: Any) -> int:
-    if isinstance(batch, torch.Tensor):
-        return batch.size(0)
-    if isinstance(batch, dict):
-        batch = list(batch.values())
-    for item in batch:
-        if isinstance(item, torch.Tensor):
-            return item.size(0)
-    return 0
 
 
 def _deterministic(accelerator: str) -> str | bool:

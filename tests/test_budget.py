@@ -76,9 +76,10 @@ def test_an_impossible_budget_names_the_cell(prepared):
 
 
 def test_a_build_that_needs_real_tensors_is_counted_on_the_cpu():
-    from rnnbench import Profile, Task
+    from fixtures._unrunnable import UnrunnableTask
+    from rnnbench import Profile
 
-    class NeedsRealTensors(Task):
+    class NeedsRealTensors(UnrunnableTask):
         name = "needs-real-tensors"
 
         def build(self, data, model, profile):

@@ -65,6 +65,7 @@ def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
     ("not-a-slug", r"model name 'My Model' is not a slug"),
     ("wrong-type", r"returned str, not an rnnbench.Model instance"),
     ("not-a-list", r"must return a list of Model"),
+    ("no-metrics", r"rnnbench_tasks\(\) raised TypeError: Can't instantiate abstract class NoMetrics.*metrics"),
 ])
 def test_registration_refuses_bad_contributions(monkeypatch, mode, message):
     monkeypatch.syspath_prepend(str(FIXTURES.parent))

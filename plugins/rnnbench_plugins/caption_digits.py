@@ -133,11 +133,9 @@ class CaptionDigits(Task):
 
         image_encoder = nn.Sequential(nn.Linear(PIXELS, width), nn.Tanh())
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab)))
-        net = OneToMany(image_encoder, nn.Embedding(len(vocab), width), core, head, loss, update,
-                        eos_id=vocab.index(EOS))
         examples = [data.test["test"][i] for i in range(0, len(data.test["test"]), 36)]
 
-        def samples():
+        def samples(net):
             import torch
 
             was_training = net.training
@@ -148,8 +146,8 @@ class CaptionDigits(Task):
             return {"captions": [{"digit": e["digit"], "decoded": decode_text(ids, vocab)}
                                  for e, ids in zip(examples, decoded)]}
 
-        net.samples = samples
-        return net
+        return OneToMany(image_encoder, nn.Embedding(len(vocab), width), core, head, loss, update,
+                         eos_id=vocab.index(EOS), samples=samples)
 
     def baselines(self, data):
         names, vocab = data.info["captions"], data.info["vocab"]

@@ -140,12 +140,14 @@ class CharLM(Task):
         def loss(out, batch):
             return F.cross_entropy(out.flatten(0, 1), batch["y"].flatten())
 
-        net = AlignedManyToMany(nn.Embedding(len(vocab), emb), core,
-                                nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab))),
-                                loss, update_lm_metrics, carry_state=True)
         prompt = encode(PROMPT, vocab)
-        net.samples = lambda: {"prompt": PROMPT, "continuation": "".join(vocab[i] for i in net.generate(prompt, 200))}
-        return net
+
+        def samples(net):
+            return {"prompt": PROMPT, "continuation": "".join(vocab[i] for i in net.generate(prompt, 200))}
+
+        return AlignedManyToMany(nn.Embedding(len(vocab), emb), core,
+                                 nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab))),
+                                 loss, update_lm_metrics, carry_state=True, samples=samples)
 
     def baselines(self, data):
         import torch

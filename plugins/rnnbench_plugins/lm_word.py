@@ -299,16 +299,14 @@ class WordLM(Task):
         # Dropout on the non-recurrent connections only, as in Zaremba et al. (2014).
         adapter = nn.Sequential(nn.Embedding(len(vocab), emb), nn.Dropout(profile.dropout))
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab)))
-        net = AlignedManyToMany(adapter, core, head, loss, update_lm_metrics, carry_state=True)
-
         index = {w: i for i, w in enumerate(vocab)}
         prompt_text = data.info["prompt"]
         prompt = torch.tensor([index.get(w, 0) for w in prompt_text.split()], dtype=torch.long)
-        net.samples = lambda: {
-            "prompt": prompt_text,
-            "continuation": detokenize([vocab[i] for i in net.generate(prompt, 40)]),
-        }
-        return net
+
+        def samples(net):
+            return {"prompt": prompt_text, "continuation": detokenize([vocab[i] for i in net.generate(prompt, 40)])}
+
+        return AlignedManyToMany(adapter, core, head, loss, update_lm_metrics, carry_state=True, samples=samples)
 
     def baselines(self, data):
         import torch

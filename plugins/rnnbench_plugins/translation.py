@@ -322,15 +322,9 @@ class TranslationTask(Task):
             metrics["chrf"].update(hypotheses, references)
             metrics["perplexity"].update(out["logits"], batch["y"])
 
-        embed = opts["embed_size"]
-        net = EncoderDecoder.from_model(
-            model, nn.Embedding(len(src_vocab), embed, padding_idx=PAD), embed, len(tgt_vocab),
-            profile.hidden_size, profile.num_layers, profile.dropout, update,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, max_len=data.info["max_target_len"] + 5, beam_size=opts["beam"],
-        )
         examples = collate(data.test["test"][:3])
 
-        def samples():
+        def samples(net):
             device = next(net.parameters()).device
             batch = {k: v.to(device) if isinstance(v, torch.Tensor) and k != "lengths" else v
                      for k, v in examples.items()}
@@ -338,8 +332,13 @@ class TranslationTask(Task):
             return {f"example {i + 1}": f"{src} => {output_text(*out, tgt_vocab, src_vocab)} (reference: {ref})"
                     for i, (src, out, ref) in enumerate(zip(examples["source"], outputs, examples["reference"]))}
 
-        net.samples = samples
-        return net
+        embed = opts["embed_size"]
+        return EncoderDecoder.from_model(
+            model, nn.Embedding(len(src_vocab), embed, padding_idx=PAD), embed, len(tgt_vocab),
+            profile.hidden_size, profile.num_layers, profile.dropout, update,
+            pad_id=PAD, bos_id=BOS, eos_id=EOS, max_len=data.info["max_target_len"] + 5, beam_size=opts["beam"],
+            samples=samples,
+        )
 
     def baselines(self, data):
         import math

@@ -98,6 +98,9 @@ def test_needs_a_causal_stateful_decoder(task):
         name = "bi-test"
         provides = frozenset()
 
+        def build_core(self, input_size, hidden_size, num_layers, dropout):
+            raise AssertionError("an n/a cell never builds a core")
+
     assert "causal" in Bidirectional().unsupported(task)
 
 

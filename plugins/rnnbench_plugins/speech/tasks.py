@@ -138,9 +138,8 @@ class SpokenDigits(SpeechTask):
 
         pool = "last" if "causal" in model.provides else "mean"
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 10))
-        net = ManyToOne(nn.Identity(), core, head, loss, update, pool)
-        net.samples = lambda: {"real_voice": self.predict_real(net, data)}
-        return net
+        return ManyToOne(nn.Identity(), core, head, loss, update, pool,
+                         samples=lambda net: {"real_voice": self.predict_real(net, data)})
 
     @staticmethod
     def predict_real(net, data) -> dict[str, str]:
@@ -218,7 +217,7 @@ class DigitStrings(SpeechTask):
         from torch import nn
         from torch.nn import functional as F
 
-        from rnnbench.nets import AlignedManyToMany
+        from rnnbench.nets import AlignedManyToMany, batch_size
 
         core = model.build_core(data.info["input_size"], profile.hidden_size, profile.num_layers, profile.dropout)
         beam_width = profile.options.get("beam_width", 1)
@@ -234,12 +233,10 @@ class DigitStrings(SpeechTask):
             refs = [(y[:n] - 1).tolist() for y, n in zip(batch["y"].cpu(), batch["y_lengths"].tolist())]
             self.score(metrics, decode(out, batch["lengths"], beam_width), refs)
 
-        net = AlignedManyToMany(nn.Identity(), core,
-                                nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 11)),
-                                loss, update)
-        net.count = lambda batch: batch["x"].size(0)
-        net.samples = lambda: self.transcribe_examples(net, data, beam_width)
-        return net
+        return AlignedManyToMany(nn.Identity(), core,
+                                 nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 11)),
+                                 loss, update, count=batch_size,  # utterances, not the labels counted by default
+                                 samples=lambda net: self.transcribe_examples(net, data, beam_width))
 
     @staticmethod
     def transcribe_examples(net, data, beam_width: int, n: int = 5) -> dict[str, list[dict]]:
