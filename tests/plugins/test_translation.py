@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from rnnbench.api import Model
 from rnnbench.data import DataUnavailable
@@ -143,7 +142,7 @@ def test_full_multi30k_profile_prepares_local_files_and_trains_a_step(tmp_path, 
     profile = full.replace(hidden_size=16, options={**full.options, "data_files": files, "embed_size": 8})
     data = task.prepare(profile, cache_dir)
     assert data.info["sizes"] == {"train": 12, "val": 3, "test": 2}
-    net = task.build(data, _LSTM(), profile)
+    net = task.build(data, load_registry().models["lstm"], profile)
     batch = data.collate(data.train[:4])
     net.training_loss(batch).backward()
     metrics = task.metrics(data)
