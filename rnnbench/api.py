@@ -108,6 +108,10 @@ class Task:
     requires: frozenset[str] = frozenset()
     """Capabilities the model must provide, e.g. ``{"causal"}`` for language modeling."""
     profiles: Mapping[str, Profile] = {}
+    data_environment: tuple[str, ...] = ()
+    """Environment variables that select this task's data (e.g. a CSV path). Their values,
+    and the content of any file a value names (comma-separated), go into every cell's
+    config hash, so a result from other data is run again, never reused."""
 
     def prepare(self, profile: Profile, cache_dir: str) -> TaskData:
         raise NotImplementedError

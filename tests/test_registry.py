@@ -1,3 +1,4 @@
+import re
 import sys
 from pathlib import Path
 
@@ -65,15 +66,22 @@ def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
     ("not-a-slug", r"model name 'My Model' is not a slug"),
     ("wrong-type", r"returned str, not an rnnbench.Model instance"),
     ("not-a-list", r"must return a list of Model"),
+    ("raises", r"rnnbench_models\(\) raised RuntimeError: no weights here"),
 ])
 def test_registration_refuses_bad_contributions(monkeypatch, mode, message):
+    """A bad contribution marks its plugin BROKEN (with the reason) and skips all it
+    contributes; the other plugins keep working."""
     monkeypatch.syspath_prepend(str(FIXTURES.parent))
     monkeypatch.setenv("BAD_CONTRIBUTION", mode)
-    with pytest.raises(PluginError, match=message) as err:
-        registry.load(["fixtures.bad_contributions"])
+    reg = registry.load(["fixtures.bad_contributions"])
+    info = reg.plugins["fixtures.bad_contributions"]
+    assert info.error is not None and re.search(message, info.error), info.error
+    assert "\n" not in info.error
     # names the offending plugin and its distribution
-    assert "plugin 'fixtures.bad_contributions'" in str(err.value)
-    assert "(not installed) -" in str(err.value) or "rnnbench" in str(err.value)
+    assert "plugin 'fixtures.bad_contributions'" in info.label
+    assert "(not installed) -" in info.label or "rnnbench" in info.label
+    assert info.models == [] and info.tasks == [] and "good-model" not in reg.models
+    assert reg.plugin_of("model", "lstm").name == "classic-rnn" and "adding-50" in reg.tasks
 
 
 def test_a_broken_plugin_does_not_take_the_others_down(monkeypatch, tmp_path):
