@@ -43,7 +43,8 @@ def _registry(args: argparse.Namespace):
     reg = load(args.plugin)
     for info in reg.plugins.values():
         if info.error:
-            print(f"warning: {info.label} is broken and was skipped: {info.error}", file=sys.stderr)
+            print(f"warning: {info.label} is broken and was skipped: {info.error} "
+                  f"(`-p no:{info.name}` silences this)", file=sys.stderr)
     return reg
 
 
@@ -122,6 +123,10 @@ def _table(rows: list[tuple]) -> None:
 # --- run ------------------------------------------------------------------------------
 
 
+_WRITE_ERRORS = (OSError,)
+"""What a failed result write raises (a full disk, a read-only or vanished --out)."""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -129,6 +134,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not (args.all or args.task or args.model):
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
+        raise UsageError("--timeout must be a positive number of seconds")
     reg = _registry(args)
     tasks = _pick("task", args.task, list(reg.tasks)) if args.task else sorted(reg.tasks)
     models = _pick("model", args.model, list(reg.models)) if args.model else sorted(reg.models)
@@ -146,29 +155,59 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--param-budget must be a positive number of parameters")
     out = Path(args.out)
 
-    with store.RunLock(out):
+    with _open_store(out):
         store.remove_temp_files(out)
         cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout,
                                       args.param_budget)
-        for rec in na:
-            store.write_record(out, rec)
+        try:
+            for rec in na:
+                store.write_record(out, rec)
+        except _WRITE_ERRORS as exc:
+            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
         executor = _executor(args)
         print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {args.profile}; "
               f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(na)} n/a; {executor.describe()}",
               file=sys.stderr)
         cells.sort(key=lambda c: (c.task, -c.expected_cost, c.model, c.seed))
         done: list[dict] = []
+        lost: list[tuple[runner.Cell, str]] = []
         bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
                    disable=None if not args.progress else False)
 
         def on_start(cell):
             bar.set_postfix_str(cell.label, refresh=True)
 
+        def save(cell, result) -> dict | None:
+            """The record as written, or None when it could not be: nothing counts as
+            done that is not on disk."""
+            try:
+                try:
+                    record = runner.finish_record(reg, cell, result)
+                    store.write_record(out, record)
+                except (TypeError, ValueError) as exc:
+                    # a value the worker should have made plain: this cell fails, the run goes on
+                    why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+                    record = runner.finish_record(reg, cell, {
+                        "status": "failed", "reason": f"the result cannot be saved: {why}",
+                        "wall_seconds": wall if isinstance(wall := result.get("wall_seconds"), (int, float)) else 0.0})
+                    store.write_record(out, record)
+                return record
+            except _WRITE_ERRORS as exc:
+                lost.append((cell, _os_error(exc)))
+                bar.write(f"error: could not save the result of {cell.label}: {_os_error(exc)}", file=sys.stderr)
+                if not getattr(executor, "draining", False):
+                    executor.drain()  # a full disk will not make room for the next result either
+                    bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
+                return None
+
         def on_result(cell, result):
-            record = runner.finish_record(reg, cell, result)
-            store.write_record(out, record)
-            done.append(record)
+            if not isinstance(result, dict):
+                result = {"status": "failed", "reason": f"the executor returned {type(result).__name__}, not a result"}
+            record = save(cell, result)
             bar.update(1)
+            if record is None:
+                return
+            done.append(record)
             p = record.get("primary", {})
             figure = f"{p.get('name')}={leaderboard.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
             bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
@@ -180,12 +219,72 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
             print(f"interrupted: {len(done)} finished cell(s) are saved in {out}/results; "
                   "run the same command again to resume", file=sys.stderr)
+            _report_lost(lost, 0, out)
             return 130
         bar.close()
-        files, bad = leaderboard.write(out)
+        try:
+            files, bad = leaderboard.write(out)
+        except _WRITE_ERRORS as exc:
+            print(f"error: could not write the leaderboards in {out}: {_os_error(exc)}", file=sys.stderr)
+            lost.append((None, _os_error(exc)))
     _summary(done + kept, na, time.monotonic() - started, out)
+    not_started = len(cells) - len(done) - len([c for c, _ in lost if c is not None])
+    if lost:
+        _report_lost(lost, not_started, out)
+        return 1
     failed = [r for r in done if r["status"] == "failed"]
     return 1 if failed else 0
+
+
+class _open_store:
+    """The run's lock on --out, after checking that --out takes a file at all: a
+    read-only, full or impossible --out is one line before any training, not a
+    traceback, nor an error per finished cell."""
+
+    def __init__(self, out: Path):
+        from rnnbench import store
+
+        self.out = out
+        self.lock = store.RunLock(out)
+
+    def __enter__(self):
+        from rnnbench import store
+
+        try:
+            self.lock.__enter__()
+        except _WRITE_ERRORS as exc:
+            raise UsageError(f"cannot write to --out {self.out}: {_os_error(exc)}") from None
+        try:
+            probe = self.out / ".rnnbench-write-check"
+            # about one record's size, written as records are: a nearly full disk shows here
+            store.write_json_atomic(probe, {"check": "x" * 16384})
+            probe.unlink()
+        except _WRITE_ERRORS as exc:
+            self.lock.__exit__(None, None, None)
+            raise UsageError(f"cannot write to --out {self.out}: {_os_error(exc)}") from None
+        return self.lock
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+def _os_error(exc: BaseException) -> str:
+    """One line: '[Errno 28] No space left on device', without the temp file's name."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _report_lost(lost: list, not_started: int, out: Path) -> None:
+    if not lost:
+        return
+    for cell, why in lost:
+        if cell is not None:
+            print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
+    if not_started > 0:
+        print(f"{not_started} cell(s) not started", file=sys.stderr)
+    print(f"results could not be written to {out}: free space (or fix --out) and run the same command "
+          "again; finished cells are kept", file=sys.stderr)
 
 
 def _executor(args: argparse.Namespace):
