@@ -222,15 +222,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             _report_lost(lost, 0, out)
             return 130
         bar.close()
+        board_error = None
         try:
             files, bad = leaderboard.write(out)
         except _WRITE_ERRORS as exc:
-            print(f"error: could not write the leaderboards in {out}: {_os_error(exc)}", file=sys.stderr)
-            lost.append((None, _os_error(exc)))
+            board_error = _os_error(exc)
     _summary(done + kept, na, time.monotonic() - started, out)
-    not_started = len(cells) - len(done) - len([c for c, _ in lost if c is not None])
     if lost:
-        _report_lost(lost, not_started, out)
+        _report_lost(lost, len(cells) - len(done) - len(lost), out)
+    if board_error:
+        print(f"error: the leaderboards could not be written to {out}: {board_error}; "
+              f"free space and run `rnnbench leaderboard --out {out}`", file=sys.stderr)
+    if lost or board_error:
         return 1
     failed = [r for r in done if r["status"] == "failed"]
     return 1 if failed else 0
@@ -279,12 +282,11 @@ def _report_lost(lost: list, not_started: int, out: Path) -> None:
     if not lost:
         return
     for cell, why in lost:
-        if cell is not None:
-            print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
+        print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
     if not_started > 0:
         print(f"{not_started} cell(s) not started", file=sys.stderr)
-    print(f"results could not be written to {out}: free space (or fix --out) and run the same command "
-          "again; finished cells are kept", file=sys.stderr)
+    print(f"{len(lost)} result(s) could not be written to {out}: free space (or fix --out) and run the "
+          "same command again; the saved cells are kept", file=sys.stderr)
 
 
 def _executor(args: argparse.Namespace):
