@@ -4,6 +4,7 @@ leaderboards answer at once; training happens in worker processes."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -155,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--param-budget must be a positive number of parameters")
     out = Path(args.out)
 
-    with _open_store(out):
+    with _writable_store(out):
         store.remove_temp_files(out)
         cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout,
                                       args.param_budget)
@@ -187,9 +188,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 except (TypeError, ValueError) as exc:
                     # a value the worker should have made plain: this cell fails, the run goes on
                     why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+                    wall = result.get("wall_seconds")
                     record = runner.finish_record(reg, cell, {
                         "status": "failed", "reason": f"the result cannot be saved: {why}",
-                        "wall_seconds": wall if isinstance(wall := result.get("wall_seconds"), (int, float)) else 0.0})
+                        "wall_seconds": wall if isinstance(wall, (int, float)) else 0.0})
                     store.write_record(out, record)
                 return record
             except _WRITE_ERRORS as exc:
@@ -239,36 +241,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-class _open_store:
-    """The run's lock on --out, after checking that --out takes a file at all: a
+@contextlib.contextmanager
+def _writable_store(out: Path):
+    """The run's lock on --out, once --out has taken a file the size of a record: a
     read-only, full or impossible --out is one line before any training, not a
-    traceback, nor an error per finished cell."""
+    traceback, nor an error for every cell that then finishes."""
+    from rnnbench import store
 
-    def __init__(self, out: Path):
-        from rnnbench import store
-
-        self.out = out
-        self.lock = store.RunLock(out)
-
-    def __enter__(self):
-        from rnnbench import store
-
+    with contextlib.ExitStack() as stack:
         try:
-            self.lock.__enter__()
-        except _WRITE_ERRORS as exc:
-            raise UsageError(f"cannot write to --out {self.out}: {_os_error(exc)}") from None
-        try:
-            probe = self.out / ".rnnbench-write-check"
-            # about one record's size, written as records are: a nearly full disk shows here
-            store.write_json_atomic(probe, {"check": "x" * 16384})
+            stack.enter_context(store.RunLock(out))
+            probe = out / ".rnnbench-write-check"
+            store.write_json_atomic(probe, {"check": "x" * 16384})  # written as records are
             probe.unlink()
         except _WRITE_ERRORS as exc:
-            self.lock.__exit__(None, None, None)
-            raise UsageError(f"cannot write to --out {self.out}: {_os_error(exc)}") from None
-        return self.lock
-
-    def __exit__(self, *exc):
-        return self.lock.__exit__(*exc)
+            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
+        yield
 
 
 def _os_error(exc: BaseException) -> str:

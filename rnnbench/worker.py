@@ -221,6 +221,8 @@ def die_with(parent: int) -> None:
     except OSError:  # already a group leader
         pass
     if sys.platform.startswith("linux"):
+        # The kernel sends this when the driver thread that started us ends; the local
+        # executor starts its workers from the thread that runs (and outlives) them.
         try:
             import ctypes
 
