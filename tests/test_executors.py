@@ -191,3 +191,31 @@ def test_ctrl_c_stops_busy_workers_together(tmp_path):
         for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_where_the_kernel_cannot_tie_a_worker_to_its_driver_a_watchdog_does(tmp_path):
+    """The non-Linux path of rnnbench.worker.die_with: the driver is killed, the watchdog
+    ends the worker and every process in its group."""
+    pidfile = tmp_path / "pids"
+    worker = ("import os, subprocess, sys, time\n"
+              "sys.platform = 'darwin'  # no PR_SET_PDEATHSIG: the watchdog alone\n"
+              "from rnnbench.worker import die_with\n"
+              "die_with(int(sys.argv[1]))\n"
+              "child = subprocess.Popen(['sleep', '600'])\n"
+              f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}\\n{{child.pid}}\\n')\n"
+              "time.sleep(600)\n")
+    driver = ("import os, subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid())])\n"
+              "time.sleep(600)\n")
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, "-c", driver, worker], env={**os.environ, "PYTHONPATH": path})
+    try:
+        pids = wait_for_pids(pidfile, 2, proc, seconds=60)
+        proc.kill()
+        proc.wait()
+        assert wait_gone(pids, 5) == [], "the worker or its child outlived the driver"
+    finally:
+        proc.kill()
+        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
