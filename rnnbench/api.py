@@ -123,6 +123,10 @@ class Task(abc.ABC):
     """What the offline default data needs from the machine (executables, files, Python
     modules), each with the package that provides it; ``rnnbench doctor`` reports them and
     the test suite checks that the README's set-up installs them."""
+    data_environment: tuple[str, ...] = ()
+    """Environment variables that select this task's data (e.g. a CSV path). Their values,
+    and the content of any file a value names (comma-separated), go into every cell's
+    config hash, so a result from other data is run again, never reused."""
 
     @abc.abstractmethod
     def prepare(self, profile: Profile, cache_dir: str) -> TaskData:

@@ -4,6 +4,7 @@ leaderboards answer at once; training happens in worker processes."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import os
@@ -43,7 +44,8 @@ def _registry(args: argparse.Namespace):
     reg = load(args.plugin)
     for info in reg.plugins.values():
         if info.error:
-            print(f"warning: {info.label} is broken and was skipped: {info.error}", file=sys.stderr)
+            print(f"warning: {info.label} is broken and was skipped: {info.error} "
+                  f"(`-p no:{info.name}` silences this)", file=sys.stderr)
     return reg
 
 
@@ -157,6 +159,10 @@ def _table(rows: list[tuple]) -> None:
 # --- run ------------------------------------------------------------------------------
 
 
+_WRITE_ERRORS = (OSError,)
+"""What a failed result write raises (a full disk, a read-only or vanished --out)."""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -164,6 +170,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not (args.all or args.task or args.model):
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
+        raise UsageError("--timeout must be a positive number of seconds")
     reg = _registry(args)
     tasks = _pick("task", args.task, list(reg.tasks)) if args.task else sorted(reg.tasks)
     models = _pick("model", args.model, list(reg.models)) if args.model else sorted(reg.models)
@@ -187,29 +197,60 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--param-budget must be a positive number of parameters")
     out = Path(args.out)
 
-    with store.RunLock(out):
+    with _writable_store(out):
         store.remove_temp_files(out)
         cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout,
                                       args.param_budget)
-        for rec in na:
-            store.write_record(out, rec)
+        try:
+            for rec in na:
+                store.write_record(out, rec)
+        except _WRITE_ERRORS as exc:
+            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
         executor = _executor(args)
         print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {args.profile}; "
               f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(na)} n/a; {executor.describe()}",
               file=sys.stderr)
         cells.sort(key=lambda c: (c.task, -c.expected_cost, c.model, c.seed))
         done: list[dict] = []
+        lost: list[tuple[runner.Cell, str]] = []
         bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
                    disable=None if not args.progress else False)
 
         def on_start(cell):
             bar.set_postfix_str(cell.label, refresh=True)
 
+        def save(cell, result) -> dict | None:
+            """The record as written, or None when it could not be: nothing counts as
+            done that is not on disk."""
+            try:
+                try:
+                    record = runner.finish_record(reg, cell, result)
+                    store.write_record(out, record)
+                except (TypeError, ValueError) as exc:
+                    # a value the worker should have made plain: this cell fails, the run goes on
+                    why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+                    wall = result.get("wall_seconds")
+                    record = runner.finish_record(reg, cell, {
+                        "status": "failed", "reason": f"the result cannot be saved: {why}",
+                        "wall_seconds": wall if isinstance(wall, (int, float)) else 0.0})
+                    store.write_record(out, record)
+                return record
+            except _WRITE_ERRORS as exc:
+                lost.append((cell, _os_error(exc)))
+                bar.write(f"error: could not save the result of {cell.label}: {_os_error(exc)}", file=sys.stderr)
+                if not getattr(executor, "draining", False):
+                    executor.drain()  # a full disk will not make room for the next result either
+                    bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
+                return None
+
         def on_result(cell, result):
-            record = runner.finish_record(reg, cell, result)
-            store.write_record(out, record)
-            done.append(record)
+            if not isinstance(result, dict):
+                result = {"status": "failed", "reason": f"the executor returned {type(result).__name__}, not a result"}
+            record = save(cell, result)
             bar.update(1)
+            if record is None:
+                return
+            done.append(record)
             p = record.get("primary", {})
             figure = f"{p.get('name')}={report.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
             bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
@@ -221,12 +262,60 @@ def cmd_run(args: argparse.Namespace) -> int:
             bar.close()
             print(f"interrupted: {len(done)} finished cell(s) are saved in {out}/results; "
                   "run the same command again to resume", file=sys.stderr)
+            _report_lost(lost, 0, out)
             return 130
         bar.close()
-        files, bad = report.write(out)
+        board_error = None
+        try:
+            files, bad = report.write(out)
+        except _WRITE_ERRORS as exc:
+            board_error = _os_error(exc)
     _summary(done + kept, na, time.monotonic() - started, out, args.profile)
+    if lost:
+        _report_lost(lost, len(cells) - len(done) - len(lost), out)
+    if board_error:
+        print(f"error: the leaderboards could not be written to {out}: {board_error}; "
+              f"free space and run `rnnbench leaderboard --out {out}`", file=sys.stderr)
+    if lost or board_error:
+        return 1
     failed = [r for r in done if r["status"] == "failed"]
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _writable_store(out: Path):
+    """The run's lock on --out, once --out has taken a file the size of a record: a
+    read-only, full or impossible --out is one line before any training, not a
+    traceback, nor an error for every cell that then finishes."""
+    from rnnbench import store
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store.RunLock(out))
+            probe = out / ".rnnbench-write-check"
+            store.write_json_atomic(probe, {"check": "x" * 16384})  # written as records are
+            probe.unlink()
+        except _WRITE_ERRORS as exc:
+            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
+        yield
+
+
+def _os_error(exc: BaseException) -> str:
+    """One line: '[Errno 28] No space left on device', without the temp file's name."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _report_lost(lost: list, not_started: int, out: Path) -> None:
+    if not lost:
+        return
+    for cell, why in lost:
+        print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
+    if not_started > 0:
+        print(f"{not_started} cell(s) not started", file=sys.stderr)
+    print(f"{len(lost)} result(s) could not be written to {out}: free space (or fix --out) and run the "
+          "same command again; the saved cells are kept", file=sys.stderr)
 
 
 def _executor(args: argparse.Namespace):

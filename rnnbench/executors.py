@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections import deque
 from dataclasses import asdict
@@ -77,7 +78,7 @@ class _Slot:
         try:
             self.proc = ctx.Process(
                 target=worker_main, daemon=True,
-                args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"]),
+                args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"], os.getpid()),
             )
             self.proc.start()
         finally:
@@ -89,21 +90,39 @@ class _Slot:
         self.conn, self.ready, self.cell = parent, False, None
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.is_alive():
-            self.proc.kill()
+        """End the worker and every process it started: it leads its own process group
+        (rnnbench.worker.die_with), and a plugin's helper processes are in that group."""
+        if self.proc is not None:
+            if self.proc.pid is not None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass  # not yet its own group, or the group is gone
+            if self.proc.is_alive():
+                self.proc.kill()
             self.proc.join(5)
         if self.conn is not None:
             self.conn.close()
         self.proc = self.conn = None
 
-    def stop(self) -> None:
-        if self.conn is not None and self.proc is not None and self.proc.is_alive():
+
+def _stop_all(slots: list[_Slot], grace: float = 10.0) -> None:
+    """Stop every worker at once: an idle one is asked to exit and given ``grace`` seconds
+    (one deadline for all), a busy one is killed at once: its cell's result could no
+    longer be recorded, and waiting for it would hold up the driver's exit."""
+    asked = []
+    for s in slots:
+        if s.cell is None and s.conn is not None and s.proc is not None and s.proc.is_alive():
             try:
-                self.conn.send(None)
-                self.proc.join(10)
-            except (OSError, BrokenPipeError):
+                s.conn.send(None)
+                asked.append(s)
+            except (OSError, ValueError):
                 pass
-        self.kill()
+    deadline = time.monotonic() + grace
+    for s in asked:
+        s.proc.join(max(0.0, deadline - time.monotonic()))
+    for s in slots:
+        s.kill()
 
 
 class LocalExecutor:
@@ -123,13 +142,14 @@ class LocalExecutor:
     def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
             on_start: Callable[[Cell], None] = lambda c: None) -> None:
         pending = deque(cells)
+        self.draining = False
         slots = [_Slot(spec, self.plugin_args) for spec in self.layout[: max(1, len(cells))]]
         try:
             for s in slots:
                 s.start()
-            while pending or any(s.cell for s in slots):
+            while (pending and not self.draining) or any(s.cell for s in slots):
                 for s in slots:
-                    if s.ready and s.cell is None and pending:
+                    if s.ready and s.cell is None and pending and not self.draining:
                         s.cell = pending.popleft()
                         s.deadline = time.monotonic() + s.cell.time_limit
                         on_start(s.cell)
@@ -144,27 +164,33 @@ class LocalExecutor:
                 now = time.monotonic()
                 for s in slots:
                     if s.cell and now > s.deadline:
-                        cell = s.cell
+                        cell, s.cell = s.cell, None
                         s.kill()
-                        on_result(cell, {"status": "failed", "reason": f"timeout after {cell.time_limit:.0f} s"})
                         s.start()
+                        on_result(cell, {"status": "failed", "reason": f"timeout after {cell.time_limit:.0f} s"})
         finally:
-            for s in slots:
-                s.stop()
+            _stop_all(slots)
+
+    def drain(self) -> None:
+        """Start no more cells; the running ones finish and report (e.g. the disk is full:
+        new results could not be saved either)."""
+        self.draining = True
 
     @staticmethod
     def _receive(s: _Slot, on_result: Callable[[Cell, dict], None]) -> None:
+        msg = None
         try:
             if s.conn.poll():
                 msg = s.conn.recv()
-                if "ready" in msg:
-                    s.ready = True
-                else:
-                    cell, s.cell = s.cell, None
-                    on_result(cell, msg)
-                return
         except (EOFError, OSError):
-            pass
+            pass  # the worker is gone; its exit code says more below
+        if msg is not None:
+            if "ready" in msg:
+                s.ready = True
+            else:  # on_result's own errors are the driver's, never a dead worker's
+                cell, s.cell = s.cell, None
+                on_result(cell, msg)
+            return
         if s.proc is not None and not s.proc.is_alive():
             code = s.proc.exitcode
             cell, was_ready = s.cell, s.ready
@@ -193,9 +219,16 @@ class InProcessExecutor:
 
     def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
             on_start: Callable[[Cell], None] = lambda c: None) -> None:
+        self.draining = False
         for cell in cells:
+            if self.draining:
+                break
             on_start(cell)
             on_result(cell, self.runner.run(asdict(cell)))
+
+    def drain(self) -> None:
+        """Start no more cells."""
+        self.draining = True
 
 
 _RAY_RUNNER = None
@@ -260,9 +293,10 @@ class RayExecutor:
             accelerator, threads = "cpu", max(1, self.cpus // self.slots)
         pending = deque(cells)
         running: dict = {}
+        self.draining = False
         try:
-            while pending or running:
-                while pending and len(running) < self.slots:
+            while (pending and not self.draining) or running:
+                while pending and len(running) < self.slots and not self.draining:
                     cell = pending.popleft()
                     on_start(cell)
                     ref = remote.remote(asdict(cell), self.plugin_args, accelerator, threads)
@@ -284,3 +318,7 @@ class RayExecutor:
         finally:
             for ref in running:
                 ray.cancel(ref, force=True)
+
+    def drain(self) -> None:
+        """Submit no more cells; the running ones finish and report."""
+        self.draining = True

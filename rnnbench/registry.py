@@ -137,32 +137,46 @@ def _register(pm: pluggy.PluginManager, module: Any, info: PluginInfo) -> None:
 
 
 def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[str]) -> Registry:
+    """Gather every plugin's tasks and models. A plugin whose hook raises or returns
+    something invalid is marked broken and contributes nothing, not half: one bad
+    installed distribution must not stop `list`, or any run, for every other plugin."""
     tasks: dict[str, Task] = {}
     models: dict[str, Model] = {}
     owner: dict[tuple[str, str], str] = {}
-    for kind, hook, base, store in (
-        ("task", pm.hook.rnnbench_tasks, Task, tasks),
-        ("model", pm.hook.rnnbench_models, Model, models),
-    ):
+    found: dict[str, list[tuple[str, Any]]] = {}
+    for kind, hook, base in (("task", pm.hook.rnnbench_tasks, Task), ("model", pm.hook.rnnbench_models, Model)):
         # Call each implementation on its own so that every contribution is attributed.
-        for impl in hook.get_hookimpls():  # registration order: built-ins first
+        for impl in hook.get_hookimpls():
             info = infos[impl.plugin_name]
+            found.setdefault(info.name, [])
+            if info.error:
+                continue
             try:
                 contributed = impl.function()
             except Exception as exc:
-                raise PluginError(
-                    f"{info.label}: {hook.name}() raised {type(exc).__name__}: {exc}"
-                ) from None
+                info.error = f"{hook.name}() raised {type(exc).__name__}: {_first_line(exc)}"
+                continue
             if not isinstance(contributed, (list, tuple)):
-                raise PluginError(
-                    f"{info.label}: {hook.name}() must return a list of {base.__name__}, "
-                    f"got {type(contributed).__name__}"
-                )
-            for item in contributed:
-                _validate(kind, item, base, info, owner)
-                store[item.name] = item
-                owner[(kind, item.name)] = info.name
-                getattr(info, f"{kind}s").append(item.name)
+                info.error = (f"{hook.name}() must return a list of {base.__name__}, "
+                              f"got {type(contributed).__name__}")
+                continue
+            found[info.name] += [(kind, item) for item in contributed]
+    for name, info in infos.items():  # registration order: built-ins first
+        if info.error or name not in found:
+            continue
+        staged: dict[tuple[str, str], Any] = {}
+        try:
+            for kind, item in found[name]:
+                base = Task if kind == "task" else Model
+                _validate(kind, item, base, info, {**owner, **{k: name for k in staged}})
+                staged[(kind, item.name)] = item
+        except PluginError as exc:
+            info.error = str(exc).removeprefix(f"{info.label}: ")
+            continue
+        for (kind, item_name), item in staged.items():
+            (tasks if kind == "task" else models)[item_name] = item
+            owner[(kind, item_name)] = name
+            getattr(info, f"{kind}s").append(item_name)
     return Registry(tasks, models, infos, owner, spec)
 
 

@@ -5,7 +5,9 @@ every result the moment it arrives."""
 
 from __future__ import annotations
 
+import os
 import platform
+import stat
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Iterable
 
 import rnnbench
 from rnnbench import store
-from rnnbench.data import fingerprint
+from rnnbench.data import file_digest, fingerprint
 from rnnbench.registry import Registry
 
 
@@ -35,12 +37,49 @@ class Cell:
 
 def config_hash(registry: Registry, task: str, model: str, seed: int, profile: str,
                 param_budget: int | None = None) -> str:
+    """Everything that changes a cell's result: the profile's settings, the data the task
+    reads, and the code that runs (rnnbench's and both plugins' versions). A finished
+    record is reused only when this matches, so other data or code means a new run."""
     settings = registry.tasks[task].profiles[profile].to_dict()
     if param_budget:
         settings["param_budget"] = param_budget
     settings.pop("time_limit", None)  # how long we wait does not change the result
     settings.pop("seeds", None)
-    return fingerprint(task, model, seed, profile, settings)
+    tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
+    code = {"rnnbench": rnnbench.__version__, "task_plugin": [tp.distribution, tp.version],
+            "model_plugin": [mp.distribution, mp.version]}
+    return fingerprint(task, model, seed, profile, settings, code, data_source(registry.tasks[task]))
+
+
+def data_source(task) -> dict:
+    """The values of the environment variables ``task`` declares (``data_environment``),
+    with each file a value names replaced by its content digest: the same bytes under
+    another name are the same data, and an edited file is other data."""
+    source = {}
+    for var in getattr(task, "data_environment", ()):
+        value = os.environ.get(var)
+        if value is not None:
+            source[var] = [_content(part.strip()) for part in value.split(",")]
+    return source
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def _content(part: str) -> str:
+    try:
+        st = os.stat(part)
+    except (OSError, ValueError):
+        return part  # not a local file (a URL, a name): the value itself is the source
+    if not stat.S_ISREG(st.st_mode):
+        return part
+    key = (part, st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _DIGESTS:  # a cell per (model, seed) asks again; read each file once
+        try:
+            _DIGESTS[key] = "file:" + file_digest(part)
+        except OSError:  # unreadable: the task's prepare() will say so in the cell
+            return part
+    return _DIGESTS[key]
 
 
 def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profile: str,

@@ -7,6 +7,7 @@ cell's own failure: an exception, a non-finite loss or a broken plugin becomes a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -25,6 +26,60 @@ def _data_key(task_name: str, profile: Any) -> str:
     for model_specific in ("hidden_size", "num_layers", "dropout", "lr", "grad_clip", "time_limit", "seeds", "val_every", "max_steps"):
         settings.pop(model_specific, None)
     return fingerprint(task_name, settings)
+
+
+TASK_OUTPUTS = ("metrics", "primary", "baselines", "samples", "curve", "best_val")
+
+
+class PluginOutputError(Exception):
+    """A plugin returned a value that a result record cannot hold; one line naming it."""
+
+
+class NotPlain(Exception):
+    def __init__(self, keys: list, what: str):
+        super().__init__(what)
+        self.keys, self.what = keys, what
+
+
+def to_plain(value: Any, keys: tuple = ()) -> Any:
+    """``value`` in plain JSON types: numpy and torch scalars become Python numbers (and
+    their arrays lists), tuples lists, dict keys strings. NaN and inf stay floats: the
+    store writes them, and a non-finite metric is a finding, not an error. Raises
+    NotPlain with the path to the first value that no JSON type can hold."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    for plain_type in (bool, int, float, str):  # subclasses: numpy.float64 is a float
+        if isinstance(value, plain_type):
+            return plain_type(value)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            k = _plain_key(k, keys)
+            out[k] = to_plain(v, (*keys, k))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, (*keys, i)) for i, v in enumerate(value)]
+    if isinstance(getattr(value, "ndim", None), int) and callable(getattr(value, "tolist", None)):
+        try:  # numpy arrays and scalars, torch tensors: tolist() gives Python numbers
+            plain = value.tolist()
+        except Exception:
+            plain = value
+        if type(plain) is not type(value):
+            return to_plain(plain, keys)
+    what = type(value).__name__
+    raise NotPlain(list(keys) or ["result"], f"an {what}" if what[:1].lower() in "aeiou" else f"a {what}")
+
+
+def _plain_key(k: Any, keys: tuple) -> str:
+    if isinstance(k, str):
+        return str(k)
+    try:
+        plain = to_plain(k, keys)
+    except NotPlain:
+        plain = ...
+    if plain is None or isinstance(plain, (bool, int, float)):
+        return json.dumps(plain)  # as json.dump would write it: 1 -> "1", True -> "true"
+    raise NotPlain([*keys, "<key>"], f"a key of type {type(k).__name__}")
 
 
 class CellRunner:
@@ -55,10 +110,23 @@ class CellRunner:
             first = result.pop("first_step_at", None)
             if first is not None:  # the fixed cost of a cell: data, build, trainer set-up
                 result["setup_seconds"] = round(first - started, 3)
+            result = self._plain(result, cell)
         except Exception as exc:  # the cell fails, the suite goes on
             result = {"status": "failed", "reason": self._reason(exc, cell)}
         result["wall_seconds"] = round(time.perf_counter() - started, 3)
         return result
+
+    def _plain(self, result: dict, cell: dict) -> dict:
+        """The result in plain JSON types, converted once here, where a failure can still
+        be this cell's alone; the driver then writes it without surprises."""
+        try:
+            return to_plain(result)
+        except NotPlain as exc:
+            where = str(exc.keys[0]) + "".join(f"[{k!r}]" for k in exc.keys[1:])
+            # metrics, baselines and samples hold the task plugin's own values
+            owner = self.registry.owner.get(("task", cell["task"])) if exc.keys[0] in TASK_OUTPUTS else None
+            who = f"task plugin '{owner}'" if owner else "the cell's result"
+            raise PluginOutputError(f"{who}: {where} is {exc.what}, not a number, string, list or dict") from None
 
     def _run(self, cell: dict) -> dict:
         import torch
@@ -110,7 +178,7 @@ class CellRunner:
 
         message = (str(exc).strip().splitlines() or [""])[0]
         if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError,
-                                                                      BudgetUnreachable)):
+                                                                      BudgetUnreachable, PluginOutputError)):
             return message
         where = self._culprit(exc, cell)
         return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")
@@ -137,8 +205,49 @@ class CellRunner:
         return culprit
 
 
-def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str) -> None:
+def die_with(parent: int) -> None:
+    """Tie this process's life to ``parent``'s and give it a process group of its own.
+
+    A cell may hang and a plugin may start processes; none of them may outlive the run.
+    Its own session lets the driver end the whole group at a time limit (os.killpg),
+    children included, and keeps a Ctrl-C in the terminal for the driver to handle. On
+    Linux the kernel kills this process when the driver dies, however it dies; elsewhere
+    a watchdog thread notices the driver is gone and ends the group."""
+    import signal
+    import threading
+
+    try:
+        os.setsid()
+    except OSError:  # already a group leader
+        pass
+    if sys.platform.startswith("linux"):
+        # The kernel sends this when the driver thread that started us ends; the local
+        # executor starts its workers from the thread that runs (and outlives) them.
+        try:
+            import ctypes
+
+            PR_SET_PDEATHSIG = 1
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still covers it
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        try:
+            os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(1)
+
+    if os.getppid() != parent:  # the driver died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=watch, name="rnnbench-driver-watchdog", daemon=True).start()
+
+
+def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str,
+                parent: int | None = None) -> None:
     """Entry point of a worker process: receive cells, send back results, until None."""
+    die_with(parent if parent is not None else os.getppid())
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch

@@ -42,6 +42,11 @@ def test_list_json_describes_tasks_models_plugins(capsys):
     (["run"], "say what to run"),
     (["info", "clasic-rnn"], "unknown plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
     (["run", "--all", "-p", "no_such_plugin_module"], "--plugin no_such_plugin_module: no such module"),
+    (["run", "--all", "--workers", "0"], "--workers must be at least 1"),
+    (["run", "--all", "--workers", "-3"], "--workers must be at least 1"),
+    (["run", "--all", "--timeout", "0"], "--timeout must be a positive number of seconds"),
+    (["run", "--all", "--timeout", "-5"], "--timeout must be a positive number of seconds"),
+    (["run", "--all", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
 ])
 def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, expected, tmp_path):
     assert main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
@@ -110,3 +115,22 @@ def test_a_leaderboard_that_cannot_be_written_is_one_line_and_exit_2(capsys, tmp
     assert main(["leaderboard", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rnnbench: error: cannot write ") and "No space left" in err[0]
+
+
+def test_a_plugin_whose_hook_raises_does_not_block_list(monkeypatch, tmp_path, capsys):
+    """An installed plugin whose hook raises is BROKEN and skipped, with one warning line."""
+    dist = tmp_path / "raising_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: raising-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[rnnbench]\nraising = raising_plugin\n")
+    (tmp_path / "raising_plugin.py").write_text(
+        "from rnnbench import hookimpl\n\n@hookimpl\ndef rnnbench_models():\n    raise KeyError('weights')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["list"]) == 0
+    captured = capsys.readouterr()
+    assert "lstm" in captured.out and "BROKEN" in captured.out
+    (warning,) = [line for line in captured.err.splitlines() if "raising" in line]
+    assert warning.startswith("warning: plugin 'raising' (raising-plugin 1.0)")
+    assert "rnnbench_models() raised KeyError" in warning and "-p no:raising" in warning
+    assert main(["list", "-p", "no:raising"]) == 0
+    assert "raising" not in capsys.readouterr().err

@@ -14,7 +14,8 @@ TESTS = Path(__file__).parent
 
 
 def run_cli(*args, **popen):
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **popen.pop("env", {})}
     return subprocess.Popen([sys.executable, "-m", "rnnbench.cli", *args], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
 
@@ -99,3 +100,122 @@ def test_ray_missing_is_one_clear_line(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(executors.ExecutorUnavailable, match=r"pip install 'rnnbench\[ray\]'"):
         executors.RayExecutor([])
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (killed, not yet reaped by init) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def wait_for_pids(pidfile: Path, n: int, proc, seconds: float = 180) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        if pidfile.exists():
+            pids = [int(line) for line in pidfile.read_text().split()]
+            if len(pids) >= n:
+                return pids
+        time.sleep(0.1)
+    raise AssertionError(f"no {n} pid(s) in {pidfile}: {proc.poll()=}")
+
+
+def wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+def test_a_time_limit_ends_the_processes_a_cell_started(tmp_path):
+    """A task's prepare() starts a helper process and hangs: the timeout takes both down."""
+    pidfile = tmp_path / "pids"
+    proc = run_cli("run", "--task", "prepare-spawns-and-hangs", "--model", "lstm", "--profile", "smoke",
+                   "--timeout", "3", "--workers", "1", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
+                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    try:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err
+        assert "timeout after 3 s" in out
+        (child,) = [int(line) for line in pidfile.read_text().split()]
+        assert wait_gone([child], 5) == [], "the cell's child process outlived its time limit"
+    finally:
+        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_workers_die_with_their_driver(tmp_path):
+    """kill -9 of the driver alone, while its worker hangs in a cell: the worker follows."""
+    pidfile = tmp_path / "pids"
+    proc = run_cli("run", "--task", "adding-50", "--model", "hangs-noting-pid", "--profile", "smoke",
+                   "--workers", "1", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
+                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    try:
+        (worker,) = wait_for_pids(pidfile, 1, proc)
+        proc.kill()
+        proc.wait()
+        assert wait_gone([worker], 5) == [], "the worker outlived its driver"
+    finally:
+        proc.kill()
+        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_ctrl_c_stops_busy_workers_together(tmp_path):
+    """SIGINT to the driver alone, two workers busy: not 10 s per worker, one after the other."""
+    pidfile = tmp_path / "pids"
+    proc = run_cli("run", "--task", "adding-50", "--model", "hangs-noting-pid", "--seeds", "2",
+                   "--profile", "smoke", "--workers", "2", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
+                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    try:
+        workers = wait_for_pids(pidfile, 2, proc)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert time.monotonic() - started < 8, err
+        assert proc.returncode == 130, err
+        assert "run the same command again to resume" in err
+        assert wait_gone(workers, 5) == []
+    finally:
+        proc.kill()
+        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_where_the_kernel_cannot_tie_a_worker_to_its_driver_a_watchdog_does(tmp_path):
+    """The non-Linux path of rnnbench.worker.die_with: the driver is killed, the watchdog
+    ends the worker and every process in its group."""
+    pidfile = tmp_path / "pids"
+    worker = ("import os, subprocess, sys, time\n"
+              "sys.platform = 'darwin'  # no PR_SET_PDEATHSIG: the watchdog alone\n"
+              "from rnnbench.worker import die_with\n"
+              "die_with(int(sys.argv[1]))\n"
+              "child = subprocess.Popen(['sleep', '600'])\n"
+              f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}\\n{{child.pid}}\\n')\n"
+              "time.sleep(600)\n")
+    driver = ("import os, subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid())])\n"
+              "time.sleep(600)\n")
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, "-c", driver, worker], env={**os.environ, "PYTHONPATH": path})
+    try:
+        pids = wait_for_pids(pidfile, 2, proc, seconds=60)
+        proc.kill()
+        proc.wait()
+        assert wait_gone(pids, 5) == [], "the worker or its child outlived the driver"
+    finally:
+        proc.kill()
+        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

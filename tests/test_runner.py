@@ -13,7 +13,8 @@ TESTS = Path(__file__).parent
 
 
 def rnnbench(*args, check_rc=None):
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "OMP_NUM_THREADS": "1"}
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "rnnbench.cli", *args], env=env, capture_output=True, text=True)
     if check_rc is not None:
         assert proc.returncode == check_rc, proc.stdout + proc.stderr
@@ -116,3 +117,183 @@ def test_an_unreachable_param_budget_fails_the_cell_with_one_line(tmp_path):
     failed = records(tmp_path)[("lstm", 0)]
     assert failed["status"] == "failed"
     assert failed["reason"].startswith("--param-budget 100: lstm on lm-char: no width")
+
+
+# --- nothing lost: every result reaches disk or the run says so --------------------------------
+
+def disk_fills_after(monkeypatch, n):
+    """store.write_record succeeds ``n`` times, then the disk is full."""
+    import errno
+
+    real, calls = store.write_record, []
+
+    def write_record(out, record):
+        calls.append(record)
+        if len(calls) > n:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(out, record)
+
+    monkeypatch.setattr(store, "write_record", write_record)
+    return calls
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "local"])
+def test_a_result_that_cannot_be_written_is_reported_and_stops_the_run(tmp_path, capsys, monkeypatch, executor):
+    calls = disk_fills_after(monkeypatch, 1)
+    rc = main(["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--profile", "smoke",
+               "--executor", executor, "--workers", "1", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert len(calls) == 2, "a cell started after a result could not be written"
+    written = records(tmp_path)
+    assert len(written) == 1 and all(r["status"] == "ok" for r in written.values())
+    lost = calls[1]
+    label = f"adding-50 × {lost['model']} (seed 0)"
+    assert f"could not save the result of {label}: [Errno 28] No space left on device" in err
+    assert "lost (not saved): " + label in err
+    assert "1 cell(s) not started" in err
+    assert "free space" in err and "run the same command again" in err
+
+
+@pytest.mark.parametrize("out", ["/dev/null/x", "file"])
+def test_an_unwritable_out_is_one_line_before_any_training(tmp_path, capsys, out):
+    if out == "file":
+        out = tmp_path / "a-file"
+        out.write_text("")
+    rc = main(["run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
+               "--executor", "inprocess", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith(f"rnnbench: error: cannot write to --out {out}"), err
+
+
+def test_a_full_out_is_one_line_before_any_training(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "write_json_atomic", full)
+    trained = []
+    monkeypatch.setattr("rnnbench.worker.CellRunner.run", lambda self, cell: trained.append(cell))
+    rc = main(["run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
+               "--executor", "inprocess", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and not trained
+    assert err == [f"rnnbench: error: cannot write to --out {tmp_path}: [Errno 28] No space left on device"]
+
+
+# --- stale results: the hash covers everything that changes a result -----------------------
+
+def test_the_data_source_a_task_declares_is_part_of_the_hash(tmp_path, monkeypatch):
+    from rnnbench.testing import load_registry
+    from rnnbench_plugins.stock import CSV_ENV
+
+    reg = load_registry()
+    assert CSV_ENV in reg.tasks["stock-direction"].data_environment
+
+    def h():
+        return runner.config_hash(reg, "stock-direction", "lstm", 0, "smoke")
+
+    monkeypatch.delenv(CSV_ENV, raising=False)
+    default = h()
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,1,1,1,1,1\n")
+    b.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,2,2,2,2,2\n")
+    monkeypatch.setenv(CSV_ENV, str(a))
+    on_a = h()
+    monkeypatch.setenv(CSV_ENV, str(b))
+    on_b = h()
+    assert len({default, on_a, on_b}) == 3
+    b.write_text(a.read_text())  # the same name, other content: the content decides
+    assert h() == on_a
+    # a task that declares no such variable keeps its hash
+    adding = runner.config_hash(reg, "adding-50", "lstm", 0, "smoke")
+    monkeypatch.delenv(CSV_ENV)
+    assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") == adding
+
+
+def test_a_stale_result_from_other_data_is_run_again(tmp_path, monkeypatch):
+    from rnnbench.testing import load_registry
+    from rnnbench_plugins.stock import CSV_ENV
+
+    reg = load_registry()
+    monkeypatch.delenv(CSV_ENV, raising=False)
+    cells, _, _ = runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)
+    store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {}}))
+    assert runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)[0] == []
+    other = tmp_path / "other.csv"
+    other.write_text("Date,Open,High,Low,Close,Volume\n")
+    monkeypatch.setenv(CSV_ENV, str(other))
+    assert len(runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)[0]) == 1
+
+
+def test_versions_are_part_of_the_hash(monkeypatch):
+    import rnnbench
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    before = runner.config_hash(reg, "adding-50", "lstm", 0, "smoke")
+    monkeypatch.setattr(rnnbench, "__version__", "99.0")
+    assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") != before
+    monkeypatch.undo()
+    assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") == before
+    for kind, name in (("task", "adding-50"), ("model", "lstm")):
+        info = reg.plugin_of(kind, name)
+        monkeypatch.setattr(info, "version", "99.0")
+        assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") != before, kind
+        monkeypatch.undo()
+
+
+# --- one plugin's value never stops the suite ---------------------------------------------------
+
+def test_plugin_numbers_become_plain_json_in_the_worker(monkeypatch):
+    from rnnbench.worker import CellRunner
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    cell = {"model": "elman", "seed": 0, "profile": "smoke", "param_budget": None}
+    result = CellRunner(["fixtures.escapes"]).run({**cell, "task": "numpy-baselines"})
+    assert result["status"] == "ok", result.get("reason")
+    assert result["baselines"]["predict-1.0"] == {"mse": 0.25, "solved": 0.5}
+    assert type(result["baselines"]["predict-1.0"]["mse"]) is float
+    assert type(result["baselines"]["predict-1.0"]["solved"]) is float
+    assert result["baselines"]["count"]["n"] == 64 and type(result["baselines"]["count"]["n"]) is int
+    assert result["baselines"]["nan"]["mse"] != result["baselines"]["nan"]["mse"]  # NaN stays NaN
+    json.dumps(result, allow_nan=True)
+
+
+def test_a_value_json_cannot_hold_fails_that_cell_naming_the_plugin(monkeypatch):
+    from rnnbench.worker import CellRunner
+
+    monkeypatch.syspath_prepend(str(TESTS))
+    cell = {"model": "elman", "seed": 0, "profile": "smoke", "param_budget": None}
+    result = CellRunner(["fixtures.escapes"]).run({**cell, "task": "object-baselines"})
+    assert result["status"] == "failed"
+    assert result["reason"] == ("task plugin 'fixtures.escapes': baselines['predict-1.0']['mse'] is an object, "
+                                "not a number, string, list or dict")
+
+
+def test_the_driver_records_a_result_it_cannot_serialise_as_failed(tmp_path, capsys, monkeypatch):
+    """Belt and braces: should a result reach the driver unconverted, that cell fails."""
+    import numpy as np
+
+    from rnnbench.worker import CellRunner
+
+    real = CellRunner.run
+
+    def run(self, cell):
+        result = real(self, cell)
+        if cell["model"] == "gru":
+            result["metrics"]["mse"] = np.float32(0.5)
+            result["odd"] = object()
+        return result
+
+    monkeypatch.setattr(CellRunner, "run", run)
+    rc = main(["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--profile", "smoke",
+               "--executor", "inprocess", "--out", str(tmp_path)])
+    assert rc == 1
+    got = records(tmp_path)
+    assert got[("elman", 0)]["status"] == got[("lstm", 0)]["status"] == "ok"
+    assert got[("gru", 0)]["status"] == "failed"
+    assert got[("gru", 0)]["reason"].startswith("the result cannot be saved: TypeError: ")
+    assert (tmp_path / "smoke" / "adding-50.md").exists()

@@ -59,6 +59,11 @@ def arch_frames(names=ARCH_SERIES) -> dict:
     return frames
 
 
+class StockDataError(DataUnavailable, ValueError):
+    """A daily OHLCV source the task cannot use; one line naming the file and the line.
+    A DataUnavailable, so that the cell's reason is that line alone."""
+
+
 def csv_frames(paths, cache_dir: str) -> dict:
     """Series name (file stem) -> daily OHLCV DataFrame, read with ``load_dataset("csv")``."""
     import datasets
@@ -69,9 +74,9 @@ def csv_frames(paths, cache_dir: str) -> dict:
         remote = "://" in path
         if not remote:
             if not os.path.isfile(path):
-                raise ValueError(f"stock CSV {path} does not exist")
+                raise StockDataError(f"stock CSV {path} does not exist")
             if os.path.getsize(path) == 0:
-                raise ValueError(f"stock CSV {path} is empty; it needs a header {','.join(REQUIRED_COLUMNS)} and one row per day")
+                raise StockDataError(f"stock CSV {path} is empty; it needs a header {','.join(REQUIRED_COLUMNS)} and one row per day")
         try:
             table = datasets.load_dataset("csv", data_files=path, split="train",
                                           cache_dir=os.path.join(cache_dir, "hf-csv"))
@@ -81,8 +86,8 @@ def csv_frames(paths, cache_dir: str) -> dict:
                 why = "offline mode is on (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE)" if offline else _first_line(exc)
                 raise DataUnavailable(f"stock CSV {path} is unreachable: {why}") from None
             if "corresponds to no data" in str(exc):
-                raise ValueError(f"stock CSV {path} has a header but no rows") from None
-            raise ValueError(f"stock CSV {path} cannot be read: {_first_line(exc)}") from None
+                raise StockDataError(f"stock CSV {path} has a header but no rows") from None
+            raise StockDataError(f"stock CSV {path} cannot be read: {_first_line(exc)}") from None
         name = os.path.splitext(os.path.basename(path.rstrip("/")))[0] or "csv"
         frames[_unique(name, frames)] = check_frame(table.to_pandas(), f"stock CSV {path}")
     return frames
@@ -90,25 +95,26 @@ def csv_frames(paths, cache_dir: str) -> dict:
 
 def check_frame(frame, source: str):
     """Validate a daily OHLCV frame and return it with canonical column names, sorted by
-    date. Every user error raises ValueError with one line that names the problem."""
+    date. Every user error raises StockDataError (a ValueError) with one line that names
+    the problem."""
     import numpy as np
     import pandas as pd
 
     if len(frame) == 0:
-        raise ValueError(f"{source} has no rows")
+        raise StockDataError(f"{source} has no rows")
     by_key = {str(c).strip().lower(): c for c in frame.columns}
     missing = [c for c in REQUIRED_COLUMNS if c.lower() not in by_key]
     if missing:
         found = ", ".join(str(c) for c in frame.columns)
-        raise ValueError(f"{source} lacks column(s) {', '.join(missing)}; found: {found}; "
-                         f"a daily OHLCV file needs {', '.join(REQUIRED_COLUMNS)}")
+        raise StockDataError(f"{source} lacks column(s) {', '.join(missing)}; found: {found}; "
+                             f"a daily OHLCV file needs {', '.join(REQUIRED_COLUMNS)}")
     numeric = [c for c in NUMERIC_COLUMNS if c.lower() in by_key]
     frame = frame[[by_key[c.lower()] for c in ("Date", *numeric)]].set_axis(["Date", *numeric], axis=1)
 
     dates = pd.to_datetime(frame["Date"], errors="coerce")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna())[0])
-        raise ValueError(f"{source}: column Date has a value that is not a date, {frame['Date'].iloc[row]!r} (line {row + 2})")
+        raise StockDataError(f"{source}: column Date has a value that is not a date, {frame['Date'].iloc[row]!r} (line {row + 2})")
     out = pd.DataFrame({"Date": dates.dt.tz_localize(None) if dates.dt.tz else dates})
     for col in numeric:
         values = pd.to_numeric(frame[col], errors="coerce")
@@ -116,18 +122,24 @@ def check_frame(frame, source: str):
             row = int(np.flatnonzero(values.isna())[0])
             raw = frame[col].iloc[row]
             what = "a missing value" if pd.isna(raw) else f"a non-numeric value {str(raw)!r}"
-            raise ValueError(f"{source}: column {col} has {what} (line {row + 2}, {out['Date'].iloc[row].date()})")
+            raise StockDataError(f"{source}: column {col} has {what} (line {row + 2}, {out['Date'].iloc[row].date()})")
+        finite = np.isfinite(values.to_numpy(dtype="float64"))
+        if not finite.all():
+            # an inf would pass the floor below and surface only as a non-finite loss
+            row = int(np.flatnonzero(~finite)[0])
+            raise StockDataError(f"{source}: column {col} has a non-finite value {values.iloc[row]} "
+                                 f"(line {row + 2}, {out['Date'].iloc[row].date()})")
         floor_ok = values >= 0 if col == "Volume" else values > 0
         if not floor_ok.all():
             row = int(np.flatnonzero(~floor_ok)[0])
             kind = "a negative" if col == "Volume" else "a non-positive"
-            raise ValueError(f"{source}: column {col} has {kind} value {values.iloc[row]} "
-                             f"(line {row + 2}, {out['Date'].iloc[row].date()})")
+            raise StockDataError(f"{source}: column {col} has {kind} value {values.iloc[row]} "
+                                 f"(line {row + 2}, {out['Date'].iloc[row].date()})")
         out[col] = values.astype("float64")
     out = out.sort_values("Date", kind="stable").reset_index(drop=True)
     duplicated = out["Date"].duplicated()
     if duplicated.any():
-        raise ValueError(f"{source}: date {out['Date'][duplicated].iloc[0].date()} occurs more than once")
+        raise StockDataError(f"{source}: date {out['Date'][duplicated].iloc[0].date()} occurs more than once")
     return out
 
 
@@ -250,6 +262,7 @@ class StockTask(Task):
     requirements = (Requirement.python("arch", pip="rnnbench[stock]"),)
     shape = "many-to-one"
     throughput_unit = "windows"
+    data_environment = (CSV_ENV,)
 
     def __init__(self):
         self.profiles = _profiles()

@@ -361,3 +361,13 @@ def test_baselines_on_the_real_test_years():
     got = regression.baselines(regression.prepare(smoke, "/unused"))
     assert got["zero-return"]["mae"] == pytest.approx(float(np.abs(test_next).mean()), rel=1e-5)
     assert set(got) == {"zero-return", "train-mean", "yesterday-return"}
+
+
+@pytest.mark.parametrize("value, what", [("inf", "a non-finite value inf"), ("-inf", "a non-finite value -inf")])
+def test_non_finite_prices_name_the_file_and_line(good_frame, tmp_path, value, what):
+    text = good_frame.astype({"High": object})
+    text.loc[text.index[6], "High"] = value
+    path = write_csv(text, tmp_path / "inf.csv")
+    with pytest.raises(DataUnavailable) as err:
+        csv_frames([str(path)], str(tmp_path))
+    assert str(err.value) == f"stock CSV {path}: column High has {what} (line 8, 1999-01-12)"
