@@ -4,12 +4,9 @@ leaderboards answer at once; training happens in worker processes."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import difflib
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -21,21 +18,6 @@ DEFAULT_OUT = "leaderboards"
 
 class UsageError(Exception):
     """A user mistake: printed as one line, exit code 2."""
-
-
-def _closest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.4)
-    if close:
-        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
-    return "known: " + ", ".join(sorted(choices))
-
-
-def _pick(kind: str, asked: list[str], known: Sequence[str]) -> list[str]:
-    names = [n.strip() for a in asked for n in a.split(",") if n.strip()]
-    for n in names:
-        if n not in known:
-            raise UsageError(f"unknown {kind} '{n}'; {_closest(n, known)} (see `rnnbench list`)")
-    return list(dict.fromkeys(names))
 
 
 def _registry(args: argparse.Namespace):
@@ -98,7 +80,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     reg = _registry(args)
     desc = _describe(reg)
     if args.name not in desc["plugins"]:
-        raise UsageError(f"unknown plugin '{args.name}'; {_closest(args.name, list(desc['plugins']))}")
+        from rnnbench.suite import closest
+
+        raise UsageError(f"unknown plugin '{args.name}'; {closest(args.name, list(desc['plugins']))}")
     p = desc["plugins"][args.name]
     print(f"plugin {args.name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
     print(f"  hooks:        {', '.join(p['hooks']) or '-'}")
@@ -159,14 +143,8 @@ def _table(rows: list[tuple]) -> None:
 # --- run ------------------------------------------------------------------------------
 
 
-_WRITE_ERRORS = (OSError,)
-"""What a failed result write raises (a full disk, a read-only or vanished --out)."""
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from rnnbench import report, runner, store
+    from rnnbench.suite import run_suite
 
     if not (args.all or args.task or args.model):
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
@@ -174,148 +152,84 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
         raise UsageError("--timeout must be a positive number of seconds")
-    reg = _registry(args)
-    tasks = _pick("task", args.task, list(reg.tasks)) if args.task else sorted(reg.tasks)
-    models = _pick("model", args.model, list(reg.models)) if args.model else sorted(reg.models)
-    # beyond smoke/quick/full a task may define its own profiles (e.g. a second hub corpus)
-    known = sorted(set(PROFILES) | {p for t in tasks for p in reg.tasks[t].profiles})
-    if args.profile not in known:
-        raise UsageError(f"unknown profile '{args.profile}'; {_closest(args.profile, known)}")
-    lacking = [t for t in tasks if args.profile not in reg.tasks[t].profiles]
-    if lacking:
-        print(f"note: {', '.join(lacking)} define(s) no '{args.profile}' profile; skipped", file=sys.stderr)
-        tasks = [t for t in tasks if t not in lacking]
-    from rnnbench.requirements import missing
-
-    for t in tasks:
-        lacking = missing(reg.tasks[t].requirements)
-        if lacking:  # its cells would each fail with this line after the workers start
-            print(f"note: {t}: {lacking[0].unavailable()} (see `rnnbench doctor`)", file=sys.stderr)
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
     if args.param_budget is not None and args.param_budget < 1:
         raise UsageError("--param-budget must be a positive number of parameters")
-    out = Path(args.out)
-
-    with _writable_store(out):
-        store.remove_temp_files(out)
-        cells, kept, na = runner.plan(reg, tasks, models, args.profile, args.seeds, out, args.timeout,
-                                      args.param_budget)
-        try:
-            for rec in na:
-                store.write_record(out, rec)
-        except _WRITE_ERRORS as exc:
-            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
-        executor = _executor(args)
-        print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {args.profile}; "
-              f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(na)} n/a; {executor.describe()}",
-              file=sys.stderr)
-        cells.sort(key=lambda c: (c.task, -c.expected_cost, c.model, c.seed))
-        done: list[dict] = []
-        lost: list[tuple[runner.Cell, str]] = []
-        bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
-                   disable=None if not args.progress else False)
-
-        def on_start(cell):
-            bar.set_postfix_str(cell.label, refresh=True)
-
-        def save(cell, result) -> dict | None:
-            """The record as written, or None when it could not be: nothing counts as
-            done that is not on disk."""
-            try:
-                try:
-                    record = runner.finish_record(reg, cell, result)
-                    store.write_record(out, record)
-                except (TypeError, ValueError) as exc:
-                    # a value the worker should have made plain: this cell fails, the run goes on
-                    why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
-                    wall = result.get("wall_seconds")
-                    record = runner.finish_record(reg, cell, {
-                        "status": "failed", "reason": f"the result cannot be saved: {why}",
-                        "wall_seconds": wall if isinstance(wall, (int, float)) else 0.0})
-                    store.write_record(out, record)
-                return record
-            except _WRITE_ERRORS as exc:
-                lost.append((cell, _os_error(exc)))
-                bar.write(f"error: could not save the result of {cell.label}: {_os_error(exc)}", file=sys.stderr)
-                if not getattr(executor, "draining", False):
-                    executor.drain()  # a full disk will not make room for the next result either
-                    bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
-                return None
-
-        def on_result(cell, result):
-            if not isinstance(result, dict):
-                result = {"status": "failed", "reason": f"the executor returned {type(result).__name__}, not a result"}
-            record = save(cell, result)
-            bar.update(1)
-            if record is None:
-                return
-            done.append(record)
-            p = record.get("primary", {})
-            figure = f"{p.get('name')}={report.fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
-            bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
-
-        started = time.monotonic()
-        try:
-            executor.run(cells, on_result, on_start)
-        except KeyboardInterrupt:
-            bar.close()
-            print(f"interrupted: {len(done)} finished cell(s) are saved in {out}/results; "
-                  "run the same command again to resume", file=sys.stderr)
-            _report_lost(lost, 0, out)
-            return 130
-        bar.close()
-        board_error = None
-        try:
-            files, bad = report.write(out)
-        except _WRITE_ERRORS as exc:
-            board_error = _os_error(exc)
-    _summary(done + kept, na, time.monotonic() - started, out, args.profile)
-    if lost:
-        _report_lost(lost, len(cells) - len(done) - len(lost), out)
-    if board_error:
-        print(f"error: the leaderboards could not be written to {out}: {board_error}; "
+    reg = _registry(args)
+    printer = _RunPrinter(args.progress)
+    try:
+        result = run_suite(args.task, args.model, profile=args.profile, seeds=args.seeds, out=args.out,
+                           param_budget=args.param_budget, timeout=args.timeout, plugins=args.plugin,
+                           make_executor=lambda: _executor(args), reporter=printer, registry=reg)
+    finally:
+        printer.close()
+    out = result.out
+    if result.interrupted:
+        print(f"interrupted: {len(result.records)} finished cell(s) are saved in {out}/results; "
+              "run the same command again to resume", file=sys.stderr)
+        _report_lost(result)
+        return result.exit_code
+    _summary(result.records + result.kept, result.not_applicable, result.seconds, out, result.profile)
+    _report_lost(result)
+    if result.board_error:
+        print(f"error: the leaderboards could not be written to {out}: {result.board_error}; "
               f"free space and run `rnnbench leaderboard --out {out}`", file=sys.stderr)
-    if lost or board_error:
-        return 1
-    failed = [r for r in done if r["status"] == "failed"]
-    return 1 if failed else 0
+    return result.exit_code
 
 
-@contextlib.contextmanager
-def _writable_store(out: Path):
-    """The run's lock on --out, once --out has taken a file the size of a record: a
-    read-only, full or impossible --out is one line before any training, not a
-    traceback, nor an error for every cell that then finishes."""
-    from rnnbench import store
+class _RunPrinter:
+    """Prints what a run reports: a progress bar on a terminal, a line per finished cell."""
 
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(store.RunLock(out))
-            probe = out / ".rnnbench-write-check"
-            store.write_json_atomic(probe, {"check": "x" * 16384})  # written as records are
-            probe.unlink()
-        except _WRITE_ERRORS as exc:
-            raise UsageError(f"cannot write to --out {out}: {_os_error(exc)}") from None
-        yield
+    def __init__(self, progress: bool):
+        self.progress, self.bar = progress, None
+
+    def note(self, message: str) -> None:
+        print(f"note: {message}", file=sys.stderr)
+
+    def planned(self, cells, kept, not_applicable, executor: str) -> None:
+        from tqdm import tqdm
+
+        tasks = {c.task for c in cells} | {r["task"] for r in kept + not_applicable}
+        models = {c.model for c in cells} | {r["model"] for r in kept + not_applicable}
+        profile = (cells[0].profile if cells else (kept + not_applicable or [{"profile": "?"}])[0]["profile"])
+        print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {profile}; "
+              f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(not_applicable)} n/a; {executor}",
+              file=sys.stderr)
+        self.bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
+                        disable=None if not self.progress else False)
+
+    def started(self, cell) -> None:
+        self.bar.set_postfix_str(cell.label, refresh=True)
+
+    def finished(self, cell, record: dict) -> None:
+        from rnnbench.report import fmt
+
+        self.bar.update(1)
+        p = record.get("primary", {})
+        figure = f"{p.get('name')}={fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
+        self.bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
+
+    def lost(self, cell, why: str, first: bool) -> None:
+        self.bar.update(1)
+        self.bar.write(f"error: could not save the result of {cell.label}: {why}", file=sys.stderr)
+        if first:
+            self.bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
-def _os_error(exc: BaseException) -> str:
-    """One line: '[Errno 28] No space left on device', without the temp file's name."""
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return f"[Errno {exc.errno}] {exc.strerror}"
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _report_lost(lost: list, not_started: int, out: Path) -> None:
-    if not lost:
+def _report_lost(result) -> None:
+    if not result.lost:
         return
-    for cell, why in lost:
+    for cell, why in result.lost:
         print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
-    if not_started > 0:
-        print(f"{not_started} cell(s) not started", file=sys.stderr)
-    print(f"{len(lost)} result(s) could not be written to {out}: free space (or fix --out) and run the "
-          "same command again; the saved cells are kept", file=sys.stderr)
+    if result.not_started > 0:
+        print(f"{result.not_started} cell(s) not started", file=sys.stderr)
+    print(f"{len(result.lost)} result(s) could not be written to {result.out}: free space (or fix --out) and "
+          "run the same command again; the saved cells are kept", file=sys.stderr)
 
 
 def _executor(args: argparse.Namespace):
@@ -473,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rnnbench.registry import PluginError
     from rnnbench.executors import ExecutorUnavailable
     from rnnbench.store import StoreLocked, StoreWriteError
+    from rnnbench.suite import RunRefused
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -481,7 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (UsageError, PluginError, StoreLocked, StoreWriteError, DataUnavailable, ExecutorUnavailable) as exc:
+    except (UsageError, RunRefused, PluginError, StoreLocked, StoreWriteError, DataUnavailable,
+            ExecutorUnavailable) as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

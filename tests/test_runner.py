@@ -8,6 +8,7 @@ import pytest
 
 from rnnbench import runner, store
 from rnnbench.cli import main
+from rnnbench.suite import run_suite
 
 TESTS = Path(__file__).parent
 
@@ -99,10 +100,18 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
 
 
+def inprocess():
+    from rnnbench.executors import InProcessExecutor
+
+    return InProcessExecutor([])
+
+
 def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
-    assert main(["run", "--task", "adding-50", "--model", "elman,lstm,gru", "--profile", "smoke",
-                 "--param-budget", "5000", "--out", str(tmp_path), "--executor", "inprocess"]) == 0
-    got = records(tmp_path)
+    result = run_suite(["adding-50"], ["elman", "lstm", "gru"], profile="smoke", param_budget=5000,
+                       out=tmp_path, make_executor=inprocess)
+    assert result.exit_code == 0
+    got = {(r["model"], r["seed"]): r for r in result.records}
+    assert got == records(tmp_path)
     for model in ("elman", "lstm", "gru"):
         assert abs(got[(model, 0)]["params"] - 5000) <= 500, (model, got[(model, 0)]["params"])
     widths = {got[(m, 0)]["hidden_size"] for m in ("elman", "lstm", "gru")}
@@ -112,9 +121,10 @@ def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
 
 
 def test_an_unreachable_param_budget_fails_the_cell_with_one_line(tmp_path):
-    main(["run", "--task", "lm-char", "--model", "lstm", "--profile", "smoke",
-          "--param-budget", "100", "--out", str(tmp_path), "--executor", "inprocess"])
-    failed = records(tmp_path)[("lstm", 0)]
+    result = run_suite(["lm-char"], ["lstm"], profile="smoke", param_budget=100, out=tmp_path,
+                       make_executor=inprocess)
+    assert result.exit_code == 1
+    (failed,) = result.failed
     assert failed["status"] == "failed"
     assert failed["reason"].startswith("--param-budget 100: lstm on lm-char: no width")
 
@@ -220,7 +230,7 @@ def test_a_stale_result_from_other_data_is_run_again(tmp_path, monkeypatch):
     reg = load_registry()
     monkeypatch.delenv(CSV_ENV, raising=False)
     cells, _, _ = runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)
-    store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {}}))
+    store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {"accuracy": 0.5}}))
     assert runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)[0] == []
     other = tmp_path / "other.csv"
     other.write_text("Date,Open,High,Low,Close,Volume\n")
