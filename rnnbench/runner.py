@@ -40,11 +40,9 @@ def config_hash(registry: Registry, task: str, model: str, seed: int, profile: s
     """Everything that changes a cell's result: the profile's settings, the data the task
     reads, and the code that runs (rnnbench's and both plugins' versions). A finished
     record is reused only when this matches, so other data or code means a new run."""
-    settings = registry.tasks[task].profiles[profile].to_dict()
+    settings = registry.tasks[task].profiles[profile].result_settings()
     if param_budget:
         settings["param_budget"] = param_budget
-    settings.pop("time_limit", None)  # how long we wait does not change the result
-    settings.pop("seeds", None)
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     code = {"rnnbench": rnnbench.__version__, "task_plugin": [tp.distribution, tp.version],
             "model_plugin": [mp.distribution, mp.version]}

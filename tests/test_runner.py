@@ -220,7 +220,7 @@ def test_a_stale_result_from_other_data_is_run_again(tmp_path, monkeypatch):
     reg = load_registry()
     monkeypatch.delenv(CSV_ENV, raising=False)
     cells, _, _ = runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)
-    store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {}}))
+    store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "ok", "metrics": {"accuracy": 0.5}}))
     assert runner.plan(reg, ["stock-direction"], ["lstm"], "smoke", 1, tmp_path)[0] == []
     other = tmp_path / "other.csv"
     other.write_text("Date,Open,High,Low,Close,Volume\n")

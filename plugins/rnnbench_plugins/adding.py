@@ -70,7 +70,7 @@ class AddingTask(Task):
         return TaskData(
             train=splits["train"], val=splits["val"], test={"test": splits["test"]},
             fingerprint=fingerprint(self.name, sizes, "v1"),
-            info={"sequence_length": self.length},
+            sequence_length=self.length,
         )
 
     def metrics(self, data):
