@@ -99,6 +99,14 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
 
 
+def test_the_worker_reports_the_sequence_length_a_task_declares():
+    from rnnbench.worker import CellRunner
+
+    cell = {"task": "adding-50", "seed": 0, "profile": "smoke", "param_budget": None, "model": "elman"}
+    result = CellRunner([]).run(cell)
+    assert result["status"] == "ok" and result["sequence_length"] == 50
+
+
 def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
     assert main(["run", "--task", "adding-50", "--model", "elman,lstm,gru", "--profile", "smoke",
                  "--param-budget", "5000", "--out", str(tmp_path), "--executor", "inprocess"]) == 0
