@@ -35,38 +35,92 @@ r"""Names become file names and page anchors: ``\Z`` (not ``$``, which also matc
 a trailing newline) so that even ``NAME_RE.match`` accepts only a whole slug."""
 
 
+DATA, RESULT, RUN = "data", "result", "run"
+"""What a profile field changes, declared once on the field (``metadata={"role": ...}``):
+``DATA`` changes the prepared data (and so also the result), ``RESULT`` changes the result
+but not the data, ``RUN`` changes neither (how long we wait, how many seeds we run).
+The data key (which cell may reuse another's prepared data) is built from the DATA fields,
+a cell's config hash from the DATA and RESULT fields."""
+
+
+def _role(role: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"role": role}, **kwargs)
+
+
+def option_settings(options: Any) -> dict[str, Any]:
+    """A profile's options as a plain mapping: a dataclass's fields that have no default or
+    differ from it, which is exactly the mapping the profile wrote before its task declared
+    its options, so that declaring a default changes no fingerprint and no data key."""
+    if not dataclasses.is_dataclass(options):
+        return dict(options)
+    settings = {}
+    for f in dataclasses.fields(options):
+        value = getattr(options, f.name)
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            settings[f.name] = value
+            continue
+        if value != default:
+            settings[f.name] = value
+    return settings
+
+
 @dataclass(frozen=True)
 class Profile:
     """How hard to train one cell of a task.
 
     ``options`` carries the task's own knobs (sequence length, vocabulary size, BPTT
-    length, dataset source ...); everything here goes into the cell's config hash, so a
-    changed profile re-runs the cell instead of reusing a stale result.
+    length, dataset source ...), declared by the task as a frozen dataclass so that each
+    knob and its default are written once. Each field's role (``DATA``, ``RESULT``,
+    ``RUN``) says which hash it enters: a changed profile re-runs the cell instead of
+    reusing a stale result.
     """
 
-    max_steps: int
-    batch_size: int
-    hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.0
-    lr: float = 1e-3
-    grad_clip: float = 1.0
-    val_every: int = 100
+    max_steps: int = _role(RESULT)
+    batch_size: int = _role(DATA)
+    """A data setting: tasks that stream their data (TBPTT) cut it into batches when they
+    prepare it."""
+    hidden_size: int = _role(RESULT, 128)
+    num_layers: int = _role(RESULT, 1)
+    dropout: float = _role(RESULT, 0.0)
+    lr: float = _role(RESULT, 1e-3)
+    grad_clip: float = _role(RESULT, 1.0)
+    val_every: int = _role(RESULT, 100)
     """Optimiser steps between validations; the best validation checkpoint is tested."""
-    stop_at: float | None = None
+    stop_at: float | None = _role(DATA, None)
     """Stop training once the validation primary metric reaches this value (a task that is
-    solved need not spend its remaining steps); None trains for ``max_steps``."""
-    seeds: int = 1
+    solved need not spend its remaining steps); None trains for ``max_steps``.
+    Declared a data setting only because the data key has always included it."""
+    seeds: int = _role(RUN, 1)
     """Default number of seeds (``--seeds`` overrides)."""
-    time_limit: float = 900.0
+    time_limit: float = _role(RUN, 900.0)
     """Seconds one cell may run before it is stopped and marked ``failed: timeout``."""
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Any = _role(DATA, default_factory=dict)
+    """The task's options dataclass (a plain mapping is accepted from third-party plugins)."""
 
     def replace(self, **changes: Any) -> "Profile":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "options": dict(self.options)}
+        """Every field as plain JSON-able values (records keep it as provenance)."""
+        return {f.name: self._setting(f.name) for f in dataclasses.fields(self)}
+
+    def data_settings(self) -> dict[str, Any]:
+        """The fields that change the prepared data: what the data key is built from."""
+        return self._settings(DATA)
+
+    def result_settings(self) -> dict[str, Any]:
+        """The fields that change the result: what the config hash is built from."""
+        return self._settings(DATA, RESULT)
+
+    def _settings(self, *roles: str) -> dict[str, Any]:
+        return {f.name: self._setting(f.name) for f in dataclasses.fields(self) if f.metadata["role"] in roles}
+
+    def _setting(self, name: str) -> Any:
+        return option_settings(self.options) if name == "options" else getattr(self, name)
 
 
 @dataclass
@@ -86,6 +140,9 @@ class TaskData:
     collate: Callable | None = None
     shuffle: bool = True
     batched: bool = False
+    sequence_length: int | None = None
+    """Time steps of every sequence, for a task whose sequences all have one length (the
+    leaderboard charts a metric against it); None where lengths vary."""
     info: dict[str, Any] = field(default_factory=dict)
 
 

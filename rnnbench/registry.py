@@ -7,9 +7,11 @@ among them), then modules named by ``RNNBENCH_PLUGINS`` and ``--plugin``, then
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -212,6 +214,11 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         for profile in item.profiles:
             if not (isinstance(profile, str) and NAME_RE.fullmatch(profile)):
                 raise PluginError(f"{info.label}: task '{name}' profile {profile!r} is not a slug ([a-z0-9][a-z0-9-]*)")
+            options = getattr(item.profiles[profile], "options", None)
+            # the hashes read a dataclass's fields or a mapping's items; anything else has neither
+            if not (isinstance(options, Mapping) or dataclasses.is_dataclass(options) and not isinstance(options, type)):
+                raise PluginError(f"{info.label}: task '{name}' profile '{profile}' options are "
+                                  f"{type(options).__name__}, not a dataclass instance or a mapping")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable
 
 import rnnbench
-from rnnbench import store
+from rnnbench import records, store
 from rnnbench.data import file_digest, fingerprint
 from rnnbench.registry import Registry
 
@@ -40,11 +40,9 @@ def config_hash(registry: Registry, task: str, model: str, seed: int, profile: s
     """Everything that changes a cell's result: the profile's settings, the data the task
     reads, and the code that runs (rnnbench's and both plugins' versions). A finished
     record is reused only when this matches, so other data or code means a new run."""
-    settings = registry.tasks[task].profiles[profile].to_dict()
+    settings = registry.tasks[task].profiles[profile].result_settings()
     if param_budget:
         settings["param_budget"] = param_budget
-    settings.pop("time_limit", None)  # how long we wait does not change the result
-    settings.pop("seeds", None)
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     code = {"rnnbench": rnnbench.__version__, "task_plugin": [tp.distribution, tp.version],
             "model_plugin": [mp.distribution, mp.version]}
@@ -98,11 +96,10 @@ def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profil
                 h = config_hash(registry, task_name, model_name, seed, profile, param_budget)
                 reason = model.unsupported(task)
                 if reason:
-                    rec = base_record(registry, task_name, model_name, seed, profile, h)
-                    not_applicable.append({**rec, "status": "n/a", "reason": reason})
+                    not_applicable.append(not_applicable_record(registry, task_name, model_name, seed, profile, h, reason))
                     continue
                 prev = store.existing(out, profile, task_name, model_name, seed)
-                if prev and prev.get("status") in store.FINISHED and prev.get("provenance", {}).get("config_hash") == h:
+                if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == h:
                     kept.append(prev)
                     continue
                 cost = prof.max_steps * prof.batch_size * (prof.hidden_size / 64.0)
@@ -123,11 +120,13 @@ def _version(dist: str) -> str:
     return _VERSIONS[dist]
 
 
-def base_record(registry: Registry, task: str, model: str, seed: int, profile: str, config_hash_: str) -> dict:
+def base_record(registry: Registry, task: str, model: str, seed: int, profile: str,
+                config_hash_: str) -> records.Record:
     """The part of a record known before training: identity and provenance."""
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     t = registry.tasks[task]
     return {
+        "schema": records.SCHEMA_VERSION,
         "task": task, "model": model, "seed": seed, "profile": profile,
         "task_family": t.family, "task_shape": t.shape, "task_description": t.description,
         "primary": {"name": t.primary_metric, "value": None, "direction": t.direction},
@@ -142,7 +141,8 @@ def base_record(registry: Registry, task: str, model: str, seed: int, profile: s
     }
 
 
-def finish_record(registry: Registry, cell: Cell, result: dict) -> dict:
+def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Record:
+    """The record of a cell that ran: its identity and what the worker measured (or why it failed)."""
     record = base_record(registry, cell.task, cell.model, cell.seed, cell.profile, cell.config_hash)
     result = dict(result)
     record["provenance"]["device"] = result.pop("device", None)
@@ -150,3 +150,14 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> dict:
     record.update(result)
     record.setdefault("reason", None)
     return record
+
+
+def failed_record(registry: Registry, cell: Cell, reason: str, **measured) -> records.Record:
+    """The record of a cell that did not finish, with ``reason`` in one line."""
+    return finish_record(registry, cell, {**measured, "status": "failed", "reason": reason})
+
+
+def not_applicable_record(registry: Registry, task: str, model: str, seed: int, profile: str,
+                          config_hash_: str, reason: str) -> records.Record:
+    """The record of a cell whose model cannot serve its task (it never runs)."""
+    return {**base_record(registry, task, model, seed, profile, config_hash_), "status": "n/a", "reason": reason}

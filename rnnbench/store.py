@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
+from rnnbench import records
 from rnnbench.api import NAME_RE
 
 FINISHED = ("ok", "n/a")
@@ -154,6 +155,10 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
     (``results/<profile>/<task>/<model>--seed<N>.json``)."""
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object (got {type(record).__name__})")
+    schema = records.schema_of(record)
+    if schema != records.SCHEMA_VERSION:
+        raise ValueError(f"written by schema {_short(schema)}, this rnnbench reads schema "
+                         f"{records.SCHEMA_VERSION}; rerun the cell")
     for key in ("task", "model", "seed", "profile", "status"):
         if key not in record:
             raise ValueError(f"missing key {key!r}")

@@ -22,10 +22,7 @@ _DATA_CACHE_SIZE = 2
 def _data_key(task_name: str, profile: Any) -> str:
     from rnnbench.data import fingerprint
 
-    settings = profile.to_dict()
-    for model_specific in ("hidden_size", "num_layers", "dropout", "lr", "grad_clip", "time_limit", "seeds", "val_every", "max_steps"):
-        settings.pop(model_specific, None)
-    return fingerprint(task_name, settings)
+    return fingerprint(task_name, profile.data_settings())
 
 
 TASK_OUTPUTS = ("metrics", "primary", "baselines", "samples", "curve", "best_val")
@@ -158,8 +155,8 @@ class CellRunner:
         measured["baselines"] = task.baselines(data)
         measured["batch_size"] = profile.batch_size
         measured["hidden_size"] = profile.hidden_size
-        if "sequence_length" in data.info:
-            measured["sequence_length"] = data.info["sequence_length"]
+        if data.sequence_length is not None:
+            measured["sequence_length"] = data.sequence_length
         if retried:
             measured["retried"] = retried
         return measured

@@ -109,6 +109,7 @@ def test_every_task_declares_the_contract():
     ("task-trailing-newline", r"task name 'adding-x\\n' is not a slug"),
     ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
     ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
+    ("task-options", r"task 'fine-task' profile 'smoke' options are list, not a dataclass instance or a mapping"),
 ])
 def test_names_that_reach_paths_and_pages_must_be_whole_slugs(monkeypatch, mode, message):
     monkeypatch.syspath_prepend(str(FIXTURES.parent))

@@ -100,6 +100,14 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
 
 
+def test_the_worker_reports_the_sequence_length_a_task_declares():
+    from rnnbench.worker import CellRunner
+
+    cell = {"task": "adding-50", "seed": 0, "profile": "smoke", "param_budget": None, "model": "elman"}
+    result = CellRunner([]).run(cell)
+    assert result["status"] == "ok" and result["sequence_length"] == 50
+
+
 def inprocess():
     from rnnbench.executors import InProcessExecutor
 
@@ -307,3 +315,20 @@ def test_the_driver_records_a_result_it_cannot_serialise_as_failed(tmp_path, cap
     assert got[("gru", 0)]["status"] == "failed"
     assert got[("gru", 0)]["reason"].startswith("the result cannot be saved: TypeError: ")
     assert (tmp_path / "smoke" / "adding-50.md").exists()
+
+
+def test_every_record_the_runner_builds_is_of_the_current_schema_and_valid(tmp_path):
+    from rnnbench.records import SCHEMA_VERSION
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    cell = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0][0]
+    ok = runner.finish_record(reg, cell, {"status": "ok", "metrics": {"mse": 0.1}, "device": "cpu"})
+    failed = runner.failed_record(reg, cell, "timeout after 9 s", wall_seconds=9.0)
+    assert (failed["status"], failed["reason"], failed["wall_seconds"]) == ("failed", "timeout after 9 s", 9.0)
+    task, model = next((t, m) for t in reg.tasks for m in reg.models if reg.models[m].unsupported(reg.tasks[t]))
+    (na,) = runner.plan(reg, [task], [model], "smoke", 1, tmp_path)[2]
+    assert na["status"] == "n/a" and na["reason"] == reg.models[model].unsupported(reg.tasks[task])
+    for record in (ok, failed, na):
+        assert record["schema"] == SCHEMA_VERSION
+        assert store.validate_record(record) is record

@@ -56,6 +56,8 @@ def full_record(**changes):
     (json.dumps(full_record(throughput=3)), "throughput"),
     (json.dumps(full_record(curve=[[1, 2, 3]])), "curve"),
     (json.dumps(full_record(provenance="x")), "provenance"),
+    (json.dumps(full_record(schema=2)), "written by schema 2"),
+    (json.dumps(full_record(schema="1")), "written by schema '1'"),
 ])
 def test_a_record_of_the_wrong_shape_is_skipped_with_one_warning_and_is_not_done(tmp_path, capsys, content, why):
     path = tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
@@ -127,3 +129,13 @@ def test_temp_target_names_the_file_a_temp_file_was_for(tmp_path):
     os.close(fd)
     assert store.temp_target(Path(made).name) == "adding-50.md"
     assert store.temp_target("adding-50.md") is None and store.temp_target(".adding-50.md.tmp") is None
+
+
+def test_a_record_of_the_current_schema_or_of_none_passes(tmp_path):
+    """Records written before the schema was declared have no ``schema`` key: they are of
+    the first version, which is the current one."""
+    from rnnbench.records import SCHEMA_VERSION
+
+    assert SCHEMA_VERSION == 1
+    assert store.validate_record(full_record(schema=SCHEMA_VERSION))["schema"] == SCHEMA_VERSION
+    assert "schema" not in store.validate_record(full_record())

@@ -6,6 +6,8 @@ must remember them across the whole sequence. Predicting the mean, 1.0, gives an
 Var(U1 + U2) = 1/6 ≈ 0.167: a model at that level has learned nothing long-range.
 """
 
+from dataclasses import dataclass
+
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.data import fingerprint
 
@@ -30,6 +32,12 @@ def make_split(length: int, size: int, seed: int):
     return x, y
 
 
+@dataclass(frozen=True)
+class AddingOptions:
+    sizes: dict[str, int]
+    """Sequences per split (train, val, test)."""
+
+
 class AddingTask(Task):
     family = "long-range"
     shape = "many-to-one"
@@ -43,7 +51,7 @@ class AddingTask(Task):
         sizes = {"train": 20000, "val": 1000, "test": 2000}
         self.profiles = {
             "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
-                             options={"sizes": {"train": 256, "val": 64, "test": 64}}),
+                             options=AddingOptions(sizes={"train": 256, "val": 64, "test": 64})),
             # A narrow core and a high learning rate: on one CPU thread an LSTM needs
             # 800-2,100 updates to leave the MSE-0.167 plateau at T=200 (seeds 0-2), and
             # a 32-wide fused LSTM step is several times cheaper than a 128-wide one.
@@ -53,15 +61,16 @@ class AddingTask(Task):
             # (residual-lstm's at 1,100), and the models that never leave the plateau,
             # which train every step, decide how long the whole suite takes.
             "quick": Profile(max_steps=quick_steps, batch_size=64, hidden_size=32, lr=2e-2,
-                             val_every=100, seeds=2, stop_at=0.01, options={"sizes": sizes}),
+                             val_every=100, seeds=2, stop_at=0.01, options=AddingOptions(sizes=sizes)),
             "full": Profile(max_steps=20000, batch_size=50, hidden_size=128, lr=1e-3,
-                            val_every=500, seeds=5, options={"sizes": {"train": 100000, "val": 5000, "test": 10000}}),
+                            val_every=500, seeds=5,
+                            options=AddingOptions(sizes={"train": 100000, "val": 5000, "test": 10000})),
         }
 
     def prepare(self, profile, cache_dir):
         from torch.utils.data import StackDataset
 
-        sizes = profile.options["sizes"]
+        sizes = profile.options.sizes
         splits = {}
         for i, split in enumerate(("train", "val", "test")):
             # distinct data seeds per split: no sequence is shared between them
@@ -70,7 +79,7 @@ class AddingTask(Task):
         return TaskData(
             train=splits["train"], val=splits["val"], test={"test": splits["test"]},
             fingerprint=fingerprint(self.name, sizes, "v1"),
-            info={"sequence_length": self.length},
+            sequence_length=self.length,
         )
 
     def metrics(self, data):

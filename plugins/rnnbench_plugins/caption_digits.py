@@ -9,6 +9,8 @@ and Tell); training uses teacher forcing, evaluation greedy decoding. Metrics: t
 accuracy over the target positions including ``<eos>``, and exact match of the caption.
 """
 
+from dataclasses import dataclass
+
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import fingerprint
 from rnnbench_plugins._digits import PIXELS, digit_images, split_tensors
@@ -67,6 +69,12 @@ def pad_captions(batch: list[dict]) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class CaptionOptions:
+    lang: str
+    """The language the captions are written in."""
+
+
 class CaptionDigits(Task):
     name = "caption-digits"
     family = "captioning"
@@ -78,17 +86,17 @@ class CaptionDigits(Task):
     direction = "max"
     requires = frozenset({"causal", "stateful"})
     profiles = {
-        "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5, options={"lang": "en"}),
+        "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5, options=CaptionOptions(lang="en")),
         "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50,
-                         options={"lang": "en"}),
+                         options=CaptionOptions(lang="en")),
         "full": Profile(max_steps=4000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2,
-                        val_every=200, seeds=5, options={"lang": "en"}),
+                        val_every=200, seeds=5, options=CaptionOptions(lang="en")),
     }
 
     def prepare(self, profile, cache_dir):
         import torch
 
-        lang = profile.options["lang"]
+        lang = profile.options.lang
         table, fp = digit_images(cache_dir)
         names = captions(lang)
         tensors = {split: split_tensors(table, split) for split in ("train", "val", "test")}

@@ -7,8 +7,10 @@ contiguous streams, the hidden state carried from batch to batch.
 """
 
 import re
+from dataclasses import dataclass
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
+from rnnbench.api import option_settings
 from rnnbench.data import cached, fingerprint
 from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
 
@@ -70,6 +72,14 @@ def encode(text: str, vocab: list[str]):
     return torch.from_numpy(ids.astype(np.int64))
 
 
+@dataclass(frozen=True)
+class CharLMOptions:
+    bptt: int
+    """Characters per truncated-backpropagation window."""
+    eval_chars: int
+    """Characters of the validation and test plays to evaluate on; 0: all of them."""
+
+
 class CharLM(Task):
     name = "lm-char"
     family = "language-modeling"
@@ -82,12 +92,12 @@ class CharLM(Task):
     requires = frozenset({"causal", "stateful"})
     profiles = {
         "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options={"bptt": 32, "eval_chars": 4000}),
+                         options=CharLMOptions(bptt=32, eval_chars=4000)),
         # ~9 s of one CPU thread with the LSTM, which reaches ~2.9 test bpc (unigram ~4.8).
         "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=5e-3, val_every=150,
-                         options={"bptt": 64, "eval_chars": 30000}),
+                         options=CharLMOptions(bptt=64, eval_chars=30000)),
         "full": Profile(max_steps=30000, batch_size=64, hidden_size=512, num_layers=3, dropout=0.2,
-                        lr=2e-3, val_every=1000, seeds=3, options={"bptt": 100, "eval_chars": 0}),
+                        lr=2e-3, val_every=1000, seeds=3, options=CharLMOptions(bptt=100, eval_chars=0)),
     }
 
     def prepare(self, profile, cache_dir):
@@ -109,14 +119,14 @@ class CharLM(Task):
         column = table.data.column("ids")
         rows = {s: column[i].values.to_numpy() for i, s in enumerate(table["split"])}
         vocab = list(table["vocab"][0])
-        limit = profile.options["eval_chars"] or None
-        bptt, bs = profile.options["bptt"], profile.batch_size
+        limit = profile.options.eval_chars or None
+        bptt, bs = profile.options.bptt, profile.batch_size
         ids = {s: torch.from_numpy(rows[s][:limit if s != "train" else None].astype(np.int64)) for s in SPLITS}
         return TaskData(
             train=stream_batches(ids["train"], bs, bptt),
             val=stream_batches(ids["val"], bs, bptt),
             test={"test": stream_batches(ids["test"], bs, bptt)},
-            fingerprint=fingerprint(fp, profile.options, bs),
+            fingerprint=fingerprint(fp, option_settings(profile.options), bs),
             shuffle=False, batched=True,
             info={"vocab": vocab, "train_ids": ids["train"]},
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rnnbench import Profile, Task, TaskData, hookimpl
+from rnnbench.api import option_settings
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
 from rnnbench_plugins._sword import MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
 from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
@@ -165,7 +166,7 @@ def load_hub_rows(source: str, data_files: dict | None = None):
     return {ours: ds[theirs] for ours, theirs in zip(SPLITS, spec.splits)}, fp
 
 
-def corpus_lines(source: str, options: dict, cache_dir: str):
+def corpus_lines(source: str, options: "WordLMOptions", cache_dir: str):
     """``(lines, data fingerprint)`` of a source, where ``lines()`` returns the tokenised
     lines by split: it runs only when the encoded corpus is not cached yet."""
     if source == "web":
@@ -181,7 +182,7 @@ def corpus_lines(source: str, options: dict, cache_dir: str):
         return lines, fp
     if source not in HUB_SOURCES:
         raise ValueError(f"lm-word source {source!r}: use 'web' or one of {', '.join(HUB_SOURCES)}")
-    rows, fp = load_hub_rows(source, options.get("data_files"))
+    rows, fp = load_hub_rows(source, options.data_files)
     column = HUB_SOURCES[source].column
 
     def hub_lines():
@@ -190,18 +191,18 @@ def corpus_lines(source: str, options: dict, cache_dir: str):
     return hub_lines, fp
 
 
-def encoded_corpus(options: dict, cache_dir: str):
+def encoded_corpus(options: "WordLMOptions", cache_dir: str):
     """``(vocab, {split: LongTensor stream}, fingerprint)``, tokenised once and cached."""
     import datasets
     import numpy as np
     import torch
 
-    source = options["source"]
+    source = options.source
     lines, data_fp = corpus_lines(source, options, cache_dir)
 
     def build():
         tokens = lines()
-        vocab = build_vocab(tokens["train"], options["vocab_size"])
+        vocab = build_vocab(tokens["train"], options.vocab_size)
         splits = {s: datasets.Dataset.from_dict(
             {"ids": encode_lines(tokens[s], vocab)},
             features=datasets.Features({"ids": datasets.Sequence(datasets.Value("int32"))}),
@@ -209,7 +210,7 @@ def encoded_corpus(options: dict, cache_dir: str):
         splits["vocab"] = datasets.Dataset.from_dict({"token": vocab})
         return datasets.DatasetDict(splits)
 
-    settings = {"source": source, "data": data_fp, "vocab_size": options["vocab_size"],
+    settings = {"source": source, "data": data_fp, "vocab_size": options.vocab_size,
                 "tokenizer": TOKENIZER_VERSION}
     table, fp = cached(cache_dir, f"lm-word-{source}", settings, build)
     streams = {}
@@ -226,14 +227,31 @@ def detokenize(tokens: list[str]) -> str:
     return " ".join("\n" if t == EOS else t for t in tokens).replace(" \n ", "\n")
 
 
+@dataclass(frozen=True)
+class WordLMOptions:
+    source: str
+    """``web`` (the World English Bible) or a hub corpus (wikitext-2, ptb)."""
+    vocab_size: int
+    bptt: int
+    """Words per truncated-backpropagation window."""
+    embedding: int
+    """Width of the word embedding."""
+    val_tokens: int
+    """Tokens of the validation stream to evaluate on; 0: all of them."""
+    test_tokens: int
+    """Tokens of the test stream to evaluate on; 0: all of them."""
+    data_files: dict[str, str] | None = None
+    """Local files in the hub corpus's format, by split, instead of the hub."""
+
+
 def zaremba_medium(source: str, steps_per_epoch: int) -> Profile:
     """Zaremba et al. (2014) "medium": 2 x 650 LSTM, dropout 0.5, BPTT 35, batch 20,
     gradient norm 5, 39 epochs (expressed as optimiser steps on this corpus)."""
     return Profile(max_steps=39 * steps_per_epoch, batch_size=20, hidden_size=650, num_layers=2,
                    dropout=0.5, lr=1e-3, grad_clip=5.0, val_every=steps_per_epoch, seeds=3,
                    time_limit=6 * 3600.0,
-                   options={"source": source, "vocab_size": 10000 if source == "ptb" else 33278,
-                            "bptt": 35, "embedding": 650, "val_tokens": 0, "test_tokens": 0})
+                   options=WordLMOptions(source=source, vocab_size=10000 if source == "ptb" else 33278,
+                                         bptt=35, embedding=650, val_tokens=0, test_tokens=0))
 
 
 class WordLM(Task):
@@ -248,12 +266,12 @@ class WordLM(Task):
     requires = frozenset({"causal", "stateful"})
     profiles = {
         "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options={"source": "web", "vocab_size": 500, "bptt": 20, "embedding": 32,
-                                  "val_tokens": 2000, "test_tokens": 2000}),
+                         options=WordLMOptions(source="web", vocab_size=500, bptt=20, embedding=32,
+                                               val_tokens=2000, test_tokens=2000)),
         # ~11 s of one CPU thread with the LSTM, which reaches ~59 test perplexity (unigram ~206).
         "quick": Profile(max_steps=300, batch_size=20, hidden_size=128, lr=5e-3, val_every=150,
-                         options={"source": "web", "vocab_size": 2000, "bptt": 35, "embedding": 128,
-                                  "val_tokens": 0, "test_tokens": 0}),
+                         options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128,
+                                               val_tokens=0, test_tokens=0)),
         # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.
         "full": zaremba_medium("wikitext-2", 2983),
         # PTB train: 929,589 tokens with <eos> -> 1327 steps of 20 x 35 an epoch.
@@ -263,17 +281,17 @@ class WordLM(Task):
     def prepare(self, profile, cache_dir):
         opts = profile.options
         vocab, streams, fp = encoded_corpus(opts, cache_dir)
-        bs, bptt = profile.batch_size, opts["bptt"]
-        val = streams["val"][: opts.get("val_tokens") or None]
-        test = streams["test"][: opts.get("test_tokens") or None]
+        bs, bptt = profile.batch_size, opts.bptt
+        val = streams["val"][: opts.val_tokens or None]
+        test = streams["test"][: opts.test_tokens or None]
         return TaskData(
             train=stream_batches(streams["train"], bs, bptt),
             val=stream_batches(val, bs, bptt),
             test={"test": stream_batches(test, bs, bptt)},
-            fingerprint=fingerprint(fp, dict(opts), bs),
+            fingerprint=fingerprint(fp, option_settings(opts), bs),
             shuffle=False, batched=True,
             info={"vocab": vocab, "train_ids": streams["train"],
-                  "prompt": HUB_SOURCES[opts["source"]].prompt if opts["source"] in HUB_SOURCES else BIBLE_PROMPT},
+                  "prompt": HUB_SOURCES[opts.source].prompt if opts.source in HUB_SOURCES else BIBLE_PROMPT},
         )
 
     def metrics(self, data):
@@ -290,7 +308,7 @@ class WordLM(Task):
         from rnnbench.nets import AlignedManyToMany
 
         vocab = data.info["vocab"]
-        emb = profile.options["embedding"]
+        emb = profile.options.embedding
         core = model.build_core(emb, profile.hidden_size, profile.num_layers, profile.dropout)
 
         def loss(out, batch):

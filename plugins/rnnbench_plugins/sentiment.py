@@ -10,6 +10,7 @@ batch holds padding (see ``length_batches``).
 """
 
 import re
+from dataclasses import dataclass
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, cached, fingerprint
@@ -163,6 +164,19 @@ def majority_scores(train_labels, test_labels) -> dict[str, float]:
     return {"accuracy": hits / len(test_labels), "f1": f1}
 
 
+@dataclass(frozen=True)
+class SentimentOptions:
+    source: str
+    """An offline corpus or ``hub:<dataset id>``."""
+    max_len: int
+    """Words kept of each review."""
+    min_freq: int
+    """Occurrences in training reviews that a word needs to enter the vocabulary."""
+    max_vocab: int
+    embed: int
+    """Width of the word embedding."""
+
+
 class Sentiment(Task):
     name = "sentiment"
     family = "text-classification"
@@ -173,14 +187,14 @@ class Sentiment(Task):
     direction = "max"
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=32, hidden_size=32, val_every=5,
-                         options={"source": "rotten_tomatoes", "max_len": 64, "min_freq": 2,
-                                  "max_vocab": 20000, "embed": 32}),
+                         options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2,
+                                                  max_vocab=20000, embed=32)),
         "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, dropout=0.3, lr=4e-3, val_every=50,
-                         options={"source": "rotten_tomatoes", "max_len": 64, "min_freq": 2,
-                                  "max_vocab": 20000, "embed": 64}),
+                         options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2,
+                                                  max_vocab=20000, embed=64)),
         "full": Profile(max_steps=8000, batch_size=64, hidden_size=256, dropout=0.4, lr=1e-3, val_every=400,
-                        seeds=3, options={"source": "hub:imdb", "max_len": 400, "min_freq": 3,
-                                          "max_vocab": 30000, "embed": 128}),
+                        seeds=3, options=SentimentOptions(source="hub:imdb", max_len=400, min_freq=3,
+                                                          max_vocab=30000, embed=128)),
     }
 
     def prepare(self, profile, cache_dir):
@@ -189,18 +203,18 @@ class Sentiment(Task):
         import torch
 
         opts = profile.options
-        source = opts["source"]
+        source = opts.source
         if source not in OFFLINE_SOURCES and not source.startswith(HUB_PREFIX):
             raise ValueError(f"sentiment source {source!r} is unknown: use one of {OFFLINE_SOURCES} or hub:<dataset id>")
 
         def build():
             raw = offline_splits(source) if source in OFFLINE_SOURCES else hub_splits(source[len(HUB_PREFIX):])
             tokens = {split: [tokenize(t) for t in texts] for split, (texts, _) in raw.items()}
-            vocab = build_vocab(tokens["train"], opts["min_freq"], opts["max_vocab"])
+            vocab = build_vocab(tokens["train"], opts.min_freq, opts.max_vocab)
             index = {w: i for i, w in enumerate(vocab)}
             parts = {
                 split: datasets.Dataset.from_dict({
-                    "ids": [encode(t, index, opts["max_len"]) for t in tokens[split]],
+                    "ids": [encode(t, index, opts.max_len) for t in tokens[split]],
                     "label": raw[split][1],
                 })
                 for split in raw
@@ -209,7 +223,7 @@ class Sentiment(Task):
 
         settings = {"source": source, "version": source_version(source), "tokenizer": "v1",
                     "split": [SPLIT_FRACTIONS, SPLIT_SEED],
-                    **{k: opts[k] for k in ("max_len", "min_freq", "max_vocab")}}
+                    "max_len": opts.max_len, "min_freq": opts.min_freq, "max_vocab": opts.max_vocab}
         table, fp = cached(cache_dir, "sentiment", settings, build)
         batches, labels = {}, {}
         for split in ("train", "val", "test"):
@@ -242,7 +256,7 @@ class Sentiment(Task):
 
         from rnnbench.nets import ManyToOne
 
-        embed = profile.options["embed"]
+        embed = profile.options.embed
         core = model.build_core(embed, profile.hidden_size, profile.num_layers, profile.dropout)
 
         def loss(logit, batch):

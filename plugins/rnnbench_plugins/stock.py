@@ -22,13 +22,14 @@ files (paths or URLs, read with ``datasets.load_dataset("csv", ...)``), one seri
 file, with columns Date, Open, High, Low, Close, Volume (any case; ``Adj Close`` is used
 for returns when present). It replaces the arch series in every profile, and the split
 becomes the first 70 % of trading days for training, the next 15 % for validation and the
-last 15 % for testing. A plugin author can instead set ``options["csv"]`` (and
-``options["split"]``, dates or fractions) in a profile.
+last 15 % for testing. A plugin author can instead set ``csv`` and ``split`` (dates or
+fractions) in a profile's ``StockOptions``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.data import DataUnavailable, fingerprint
@@ -242,16 +243,28 @@ def frames_digest(frames: dict) -> str:
 
 # --- the tasks ----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class StockOptions:
+    window: int
+    """Trading days one input window spans."""
+    series: tuple[str, ...]
+    """arch's data sets to read, when ``csv`` names no files."""
+    split: tuple
+    """Where validation and test begin: two dates, or two fractions of the trading days."""
+    csv: tuple[str, ...]
+    """Daily OHLCV CSV files to read instead of ``series``."""
+
+
 def _profiles() -> dict:
     arch = {"series": ARCH_SERIES, "split": ARCH_SPLIT, "csv": ()}
     return {
         "smoke": Profile(max_steps=20, batch_size=64, hidden_size=32, val_every=10,
-                         options={**arch, "window": 20}),
+                         options=StockOptions(window=20, **arch)),
         # validation accuracy and MAE stop moving by step 100-200 for every model (seeds 0-2)
         "quick": Profile(max_steps=200, batch_size=64, hidden_size=64, lr=2e-3, val_every=100,
-                         seeds=3, options={**arch, "window": 30}),
+                         seeds=3, options=StockOptions(window=30, **arch)),
         "full": Profile(max_steps=6000, batch_size=128, hidden_size=128, num_layers=2, dropout=0.2,
-                        lr=1e-3, val_every=250, seeds=5, options={**arch, "window": 60}),
+                        lr=1e-3, val_every=250, seeds=5, options=StockOptions(window=60, **arch)),
     }
 
 
@@ -290,9 +303,9 @@ class StockTask(Task):
         if from_env:
             return csv_frames(from_env, cache_dir), CSV_SPLIT
         opts = profile.options
-        if opts.get("csv"):
-            return csv_frames(list(opts["csv"]), cache_dir), tuple(opts.get("split", CSV_SPLIT))
-        return arch_frames(opts.get("series", ARCH_SERIES)), tuple(opts.get("split", ARCH_SPLIT))
+        if opts.csv:
+            return csv_frames(list(opts.csv), cache_dir), tuple(opts.split)
+        return arch_frames(opts.series), tuple(opts.split)
 
     def prepare(self, profile, cache_dir):
         import numpy as np
@@ -300,7 +313,7 @@ class StockTask(Task):
         from torch.utils.data import StackDataset
 
         frames, split = self.sources(profile, cache_dir)
-        window = int(profile.options["window"])
+        window = int(profile.options.window)
         windows = make_windows(frames, window, split)
         norm = windows["normaliser"]
         # the training period's return spread scales the regression target to unit size

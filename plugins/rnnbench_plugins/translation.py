@@ -23,8 +23,10 @@ through the ``data_files`` option.
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
+from rnnbench.api import option_settings
 from rnnbench.data import cached, file_digest, fingerprint, hub_dataset
 from rnnbench_plugins._sword import MOD2IMP, clean_osis, module_requirement, module_version, read_verses
 
@@ -38,6 +40,38 @@ HUB_SOURCES = {
     "multi30k": {"path": "bentrevett/multi30k"},
 }
 OFFLINE_DEFAULT = "SWORD KJV/RV1909 verses: rnnbench run --task translate-en-es --profile quick"
+
+
+@dataclass(frozen=True)
+class TranslationOptions:
+    source: str
+    """``sword`` (two installed SWORD modules) or a hub corpus (bible_para, multi30k)."""
+    max_len: int
+    """Longest pair kept, in tokens of either side; 0: every pair."""
+    vocab_size: int
+    """Words of each side's vocabulary; 0: every word seen ``min_freq`` times."""
+    min_freq: int
+    embed_size: int
+    beam: int
+    """Beam width of the decoder at test time."""
+    eval_size: int
+    """Validation and test pairs drawn (with a fixed seed); 0: all of them."""
+    src_module: str | None = None
+    """The SWORD modules of a ``sword`` source."""
+    tgt_module: str | None = None
+    src_lang: str | None = None
+    """The languages of a hub source."""
+    tgt_lang: str | None = None
+    data_files: dict[str, str] | None = None
+    """Local JSON files in the hub corpus's format, by split, instead of the hub."""
+    hub: dict = field(default_factory=dict)
+    """Overrides of the hub source's ``load_dataset`` arguments."""
+    unit_size: int = 50
+    """Verses per splitting block of a corpus that ships only a train split."""
+    val_fraction: float = 0.05
+    test_fraction: float = 0.05
+    train_size: int = 0
+    """Training pairs drawn (with a fixed seed); 0: all of them."""
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _NO_SPACE_BEFORE = set(".,;:!?)]}»'’-")
@@ -138,50 +172,50 @@ def rows_to_pairs(rows, split: str, src_lang: str, tgt_lang: str, ref_prefix: st
     return pairs
 
 
-def hub_pairs(options: dict) -> list[dict]:
+def hub_pairs(options: TranslationOptions) -> list[dict]:
     """Pairs from a hub dataset or, with ``data_files``, from local JSON files in its format."""
-    source = options["source"]
-    if options.get("data_files"):
+    source = options.source
+    if options.data_files:
         import datasets
 
-        splits = datasets.load_dataset("json", data_files=options["data_files"])
+        splits = datasets.load_dataset("json", data_files=options.data_files)
     else:
-        hub = {**HUB_SOURCES[source], **options.get("hub", {})}
+        hub = {**HUB_SOURCES[source], **options.hub}
         path = hub.pop("path")
         splits = hub_dataset(path, offline_default=OFFLINE_DEFAULT, **hub)
     names = {"train": "train", "validation": "val", "val": "val", "test": "test"}
     # A corpus that ships only a train split (bible_para) is split here, by blocks of verses;
     # one with its own validation and test splits (multi30k) keeps them.
-    unit_size = options.get("unit_size", 50) if set(splits) == {"train"} else 0
+    unit_size = options.unit_size if set(splits) == {"train"} else 0
     pairs = []
     for split, rows in splits.items():
-        pairs += rows_to_pairs(rows, names.get(split, split), options["src_lang"], options["tgt_lang"],
+        pairs += rows_to_pairs(rows, names.get(split, split), options.src_lang, options.tgt_lang,
                                source, unit_size)
     return pairs
 
 
-def load_pairs(options: dict, cache_dir: str):
+def load_pairs(options: TranslationOptions, cache_dir: str):
     """All pairs of the profile's source (cached as Arrow) and the source's fingerprint."""
     table, fp = pairs_table(options, cache_dir)
     return table.to_list(), fp
 
 
-def pairs_table(options: dict, cache_dir: str):
+def pairs_table(options: TranslationOptions, cache_dir: str):
     """The cached Arrow table behind ``load_pairs`` and the source's fingerprint."""
     import datasets
 
-    source = options["source"]
+    source = options.source
     if source == "sword":
-        modules = [options["src_module"], options["tgt_module"]]
+        modules = [options.src_module, options.tgt_module]
         settings = {"source": source, "modules": modules, "versions": [module_version(m) for m in modules],
                     "cleaning": CLEANING}
 
         def build():
             return datasets.Dataset.from_list(sword_pairs(*modules))
     elif source in HUB_SOURCES:
-        files = options.get("data_files") or {}
-        settings = {"source": source, "hub": {**HUB_SOURCES[source], **options.get("hub", {})},
-                    "langs": [options["src_lang"], options["tgt_lang"]], "unit_size": options.get("unit_size", 50),
+        files = options.data_files or {}
+        settings = {"source": source, "hub": {**HUB_SOURCES[source], **options.hub},
+                    "langs": [options.src_lang, options.tgt_lang], "unit_size": options.unit_size,
                     "files": {k: file_digest(v) for k, v in sorted(files.items())}}
 
         def build():
@@ -191,14 +225,14 @@ def pairs_table(options: dict, cache_dir: str):
     return cached(cache_dir, f"translation-{source}", settings, build)
 
 
-def cached_splits(options: dict, cache_dir: str) -> tuple[dict, str]:
+def cached_splits(options: TranslationOptions, cache_dir: str) -> tuple[dict, str]:
     """``tokenized_splits`` of the source's pairs, cached too: tokenizing every pair
     again was most of a second run's data preparation."""
     import datasets
 
     table, source_fp = pairs_table(options, cache_dir)
-    settings = {"pairs": source_fp, "max_len": options["max_len"], "tokenizer": "v1",
-                "fractions": [options.get("val_fraction", 0.05), options.get("test_fraction", 0.05)]}
+    settings = {"pairs": source_fp, "max_len": options.max_len, "tokenizer": "v1",
+                "fractions": [options.val_fraction, options.test_fraction]}
 
     def build():
         splits = tokenized_splits(table.to_list(), settings["max_len"], *settings["fractions"])
@@ -206,7 +240,7 @@ def cached_splits(options: dict, cache_dir: str) -> tuple[dict, str]:
         return datasets.DatasetDict({s: datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(empty)
                                      for s, rows in splits.items()})
 
-    tables, _ = cached(cache_dir, f"translation-{options['source']}-tokenized", settings, build)
+    tables, _ = cached(cache_dir, f"translation-{options.source}-tokenized", settings, build)
     return {s: tables[s].to_list() for s in ("train", "val", "test")}, source_fp
 
 
@@ -273,14 +307,14 @@ class TranslationTask(Task):
 
     def prepare(self, profile, cache_dir):
         opts = profile.options
-        splits, source_fp = cached_splits(dict(opts), cache_dir)
+        splits, source_fp = cached_splits(opts, cache_dir)
         if not splits["train"] or not splits["val"] or not splits["test"]:
-            raise ValueError(f"{self.name}: a split is empty after filtering to {opts['max_len']} tokens; raise max_len")
-        splits["train"] = subsample(splits["train"], opts.get("train_size", 0), seed=1)
-        splits["val"] = subsample(splits["val"], opts.get("eval_size", 0), seed=2)
-        splits["test"] = subsample(splits["test"], opts.get("eval_size", 0), seed=3)
-        src_vocab = Vocab.build([p["src"] for p in splits["train"]], opts["vocab_size"], opts["min_freq"])
-        tgt_vocab = Vocab.build([p["tgt"] for p in splits["train"]], opts["vocab_size"], opts["min_freq"])
+            raise ValueError(f"{self.name}: a split is empty after filtering to {opts.max_len} tokens; raise max_len")
+        splits["train"] = subsample(splits["train"], opts.train_size, seed=1)
+        splits["val"] = subsample(splits["val"], opts.eval_size, seed=2)
+        splits["test"] = subsample(splits["test"], opts.eval_size, seed=3)
+        src_vocab = Vocab.build([p["src"] for p in splits["train"]], opts.vocab_size, opts.min_freq)
+        tgt_vocab = Vocab.build([p["tgt"] for p in splits["train"]], opts.vocab_size, opts.min_freq)
 
         def items(split):
             return [{"x": src_vocab.encode(p["src"]), "y": tgt_vocab.encode(p["tgt"], eos=True), "source_tokens": p["src"],
@@ -289,7 +323,7 @@ class TranslationTask(Task):
         encoded = {s: items(s) for s in splits}
         return TaskData(
             train=encoded["train"], val=encoded["val"], test={"test": encoded["test"]},
-            fingerprint=fingerprint(source_fp, dict(opts), "v1"),
+            fingerprint=fingerprint(source_fp, option_settings(opts), "v1"),
             collate=collate,
             info={"src_vocab": src_vocab, "tgt_vocab": tgt_vocab, "train_pairs": splits["train"],
                   "test_pairs": splits["test"], "refs": {s: [p["ref"] for p in splits[s]] for s in splits},
@@ -332,11 +366,11 @@ class TranslationTask(Task):
             return {f"example {i + 1}": f"{src} => {output_text(*out, tgt_vocab, src_vocab)} (reference: {ref})"
                     for i, (src, out, ref) in enumerate(zip(examples["source"], outputs, examples["reference"]))}
 
-        embed = opts["embed_size"]
+        embed = opts.embed_size
         return EncoderDecoder.from_model(
             model, nn.Embedding(len(src_vocab), embed, padding_idx=PAD), embed, len(tgt_vocab),
             profile.hidden_size, profile.num_layers, profile.dropout, update,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, max_len=data.info["max_target_len"] + 5, beam_size=opts["beam"],
+            pad_id=PAD, bos_id=BOS, eos_id=EOS, max_len=data.info["max_target_len"] + 5, beam_size=opts.beam,
             samples=samples,
         )
 
@@ -381,23 +415,22 @@ def rnnbench_tasks():
         "translate-en-es",
         "English->Spanish Bible verses (SWORD KJV / Reina-Valera 1909), split by chapter; SacreBLEU",
         {
-            "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10, options={
-                **SWORD, "max_len": 12, "vocab_size": 500, "min_freq": 1, "embed_size": 32, "beam": 2,
-                "train_size": 300, "eval_size": 16}),
+            "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10, options=TranslationOptions(
+                **SWORD, max_len=12, vocab_size=500, min_freq=1, embed_size=32, beam=2, train_size=300, eval_size=16)),
             # Short verses only: on one CPU thread a few hundred steps is all a quick cell
             # affords, enough for the formulaic verses and names (copied through <unk>).
-            "quick": Profile(max_steps=180, batch_size=64, hidden_size=128, lr=1e-2, val_every=90, options={
-                **SWORD, "max_len": 15, "vocab_size": 2000, "min_freq": 2, "embed_size": 64, "beam": 4,
-                "eval_size": 200, "val_fraction": 0.08, "test_fraction": 0.08}),
+            "quick": Profile(max_steps=180, batch_size=64, hidden_size=128, lr=1e-2, val_every=90,
+                             options=TranslationOptions(**SWORD, max_len=15, vocab_size=2000, min_freq=2, embed_size=64,
+                                                        beam=4, eval_size=200, val_fraction=0.08, test_fraction=0.08)),
             "full": Profile(max_steps=40000, batch_size=64, hidden_size=512, num_layers=2, dropout=0.3,
-                            val_every=2000, seeds=3, options={
-                "source": "bible_para", "src_lang": "en", "tgt_lang": "es", "max_len": 50,
-                "vocab_size": 32000, "min_freq": 2, "embed_size": 256, "beam": 5, "eval_size": 2000}),
+                            val_every=2000, seeds=3, options=TranslationOptions(
+                source="bible_para", src_lang="en", tgt_lang="es", max_len=50,
+                vocab_size=32000, min_freq=2, embed_size=256, beam=5, eval_size=2000)),
             # The same net on the de->en benchmark of the GRU-with-attention tutorials
             # (about 28 BLEU on the Multi30k test set, with a bidirectional GRU encoder).
             "full-multi30k": Profile(max_steps=3000, batch_size=128, hidden_size=512, dropout=0.5,
-                                     val_every=250, seeds=3, options={
-                "source": "multi30k", "src_lang": "de", "tgt_lang": "en", "max_len": 0,
-                "vocab_size": 0, "min_freq": 2, "embed_size": 256, "beam": 5, "eval_size": 0}),
+                                     val_every=250, seeds=3, options=TranslationOptions(
+                source="multi30k", src_lang="de", tgt_lang="en", max_len=0,
+                vocab_size=0, min_freq=2, embed_size=256, beam=5, eval_size=0)),
         },
     )]

@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from rnnbench import records
+
 ARROW = {"min": "↓", "max": "↑"}
 
 
@@ -86,8 +88,8 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
             "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
             "params": max(r.get("params") or 0 for r in mrecs),
             "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
-            "throughput": _stats([_num((r.get("throughput") or {}).get("value")) for r in mrecs])["mean"],
-            "throughput_unit": (mrecs[0].get("throughput") or {}).get("unit", ""),
+            "throughput": _stats([_num(records.throughput(r)) for r in mrecs])["mean"],
+            "throughput_unit": records.throughput_unit(mrecs[0]),
             "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
             "samples": mrecs[0].get("samples") or {},
             "curve": mrecs[0].get("curve") or [],

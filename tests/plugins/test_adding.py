@@ -32,7 +32,7 @@ def test_long_range_tasks_expose_their_sequence_length():
         task = tasks[name]
         assert task.family == "long-range"
         data = task.prepare(task.profiles["smoke"], "")
-        assert data.info["sequence_length"] == length
+        assert data.sequence_length == length
         assert data.train.datasets["x"].shape[1] == length
 
 

@@ -36,7 +36,7 @@ def test_sequences_follow_the_published_layout():
 def test_memoryless_baseline_by_hand_and_through_the_task_metrics(task, data):
     delay = data.info["delay"]
     assert memoryless_cross_entropy(100) == pytest.approx(10 * math.log(8) / 120)  # 0.1733, Arjovsky et al.
-    assert data.info["sequence_length"] == delay + 20
+    assert data.sequence_length == delay + 20
     assert task.family == "long-range"
     # the memoryless strategy as logits: certain blanks, then uniform over the 8 symbols
     y = data.test["test"].datasets["y"]
@@ -61,7 +61,7 @@ def test_splits_share_no_sequence(data):
 def test_net_output_shape(task, data):
     net = task.build(data, load_registry().models["gru"], task.profiles["smoke"])
     batch = {"x": data.train.datasets["x"][:4], "y": data.train.datasets["y"][:4]}
-    assert net(batch).shape == (4, data.info["sequence_length"], 9)
+    assert net(batch).shape == (4, data.sequence_length, 9)
     assert net.training_loss(batch).dim() == 0
 
 

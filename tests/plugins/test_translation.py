@@ -1,6 +1,7 @@
 """translate-en-es: Bible verse pairs, vocabulary, BLEU/chrF, hub formats and a smoke fit
 (the encoder-decoder itself is tested in tests/test_seq2seq.py)."""
 
+import dataclasses
 import json
 import math
 
@@ -73,9 +74,9 @@ def test_filter_drops_empty_and_overlong_pairs_and_keeps_chapters_together():
 
 
 # --- the real offline data --------------------------------------------------------------
-def test_sword_pairs_are_aligned_by_reference(cache_dir):
+def test_sword_pairs_are_aligned_by_reference(task, cache_dir):
     assert module_version("engKJV2006eb") and module_version("spaRV1909eb")  # in the cache key
-    pairs, _ = tr.load_pairs(dict(tr.SWORD), cache_dir)
+    pairs, _ = tr.load_pairs(task.profiles["quick"].options, cache_dir)
     assert len(pairs) > 30000
     by_ref = {p["ref"]: p for p in pairs}
     assert by_ref["Genesis 1:1"]["src"] == "In the beginning God created the heaven and the earth."
@@ -106,11 +107,12 @@ def _write_jsonl(path, rows):
     return str(path)
 
 
-def test_bible_para_format_is_split_by_blocks_of_verses(tmp_path, cache_dir):
+def test_bible_para_format_is_split_by_blocks_of_verses(tmp_path, task, cache_dir):
     rows = [{"id": str(i), "translation": {"en": f"verse {i} of the lord", "es": f"versículo {i} del señor"}}
             for i in range(400)]
     files = {"train": _write_jsonl(tmp_path / "train.jsonl", rows)}
-    options = {"source": "bible_para", "src_lang": "en", "tgt_lang": "es", "data_files": files, "unit_size": 10}
+    options = dataclasses.replace(task.profiles["full"].options, data_files=files, unit_size=10)
+    assert (options.source, options.src_lang, options.tgt_lang) == ("bible_para", "en", "es")
     pairs, _ = tr.load_pairs(options, cache_dir)
     assert len(pairs) == 400 and pairs[7]["src"] == "verse 7 of the lord"
     splits = tr.tokenized_splits(pairs, 20, 0.2, 0.2)
@@ -121,12 +123,13 @@ def test_bible_para_format_is_split_by_blocks_of_verses(tmp_path, cache_dir):
             assert tr.split_of(f"bible_para:train:block{block}", 0.2, 0.2) == split
 
 
-def test_multi30k_format_keeps_the_hub_splits(tmp_path, cache_dir):
+def test_multi30k_format_keeps_the_hub_splits(tmp_path, task, cache_dir):
     files = {}
     for split, n in (("train", 30), ("validation", 5), ("test", 4)):
         rows = [{"en": f"A dog runs {i}.", "de": f"Ein Hund läuft {i}."} for i in range(n)]
         files[split] = _write_jsonl(tmp_path / f"{split}.jsonl", rows)
-    options = {"source": "multi30k", "src_lang": "de", "tgt_lang": "en", "data_files": files}
+    options = dataclasses.replace(task.profiles["full-multi30k"].options, data_files=files)
+    assert (options.source, options.src_lang, options.tgt_lang) == ("multi30k", "de", "en")
     pairs, _ = tr.load_pairs(options, cache_dir)
     splits = tr.tokenized_splits(pairs, 0, 0.05, 0.05)
     assert {s: len(v) for s, v in splits.items()} == {"train": 30, "val": 5, "test": 4}
@@ -139,7 +142,7 @@ def test_full_multi30k_profile_prepares_local_files_and_trains_a_step(tmp_path, 
         rows = [{"en": f"A man rides a horse {i}.", "de": f"Ein Mann reitet ein Pferd {i}."} for i in range(n)]
         files[split] = _write_jsonl(tmp_path / f"{split}.jsonl", rows)
     full = task.profiles["full-multi30k"]
-    profile = full.replace(hidden_size=16, options={**full.options, "data_files": files, "embed_size": 8})
+    profile = full.replace(hidden_size=16, options=dataclasses.replace(full.options, data_files=files, embed_size=8))
     data = task.prepare(profile, cache_dir)
     assert data.info["sizes"] == {"train": 12, "val": 3, "test": 2}
     net = task.build(data, load_registry().models["lstm"], profile)
@@ -153,12 +156,13 @@ def test_full_multi30k_profile_prepares_local_files_and_trains_a_step(tmp_path, 
     assert 0 <= float(metrics["bleu"].compute()) <= 100
 
 
-def test_missing_column_and_unreachable_hub_are_one_line(tmp_path, cache_dir):
+def test_missing_column_and_unreachable_hub_are_one_line(tmp_path, task, cache_dir):
     files = {"train": _write_jsonl(tmp_path / "train.jsonl", [{"en": "a", "fr": "b"}])}
+    multi30k = task.profiles["full-multi30k"].options
     with pytest.raises(ValueError, match="lack a 'de' or 'en' text"):
-        tr.load_pairs({"source": "multi30k", "src_lang": "de", "tgt_lang": "en", "data_files": files}, cache_dir)
+        tr.load_pairs(dataclasses.replace(multi30k, data_files=files), cache_dir)
     with pytest.raises(DataUnavailable, match="unreachable.*offline default.*--profile quick"):
-        tr.hub_pairs({"source": "multi30k", "src_lang": "de", "tgt_lang": "en"})
+        tr.hub_pairs(multi30k)
 
 
 # --- metrics against hand-computed values ------------------------------------------------

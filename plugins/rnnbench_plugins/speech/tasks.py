@@ -3,6 +3,8 @@ and baselines."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from rnnbench import Profile, Task, TaskData
 from rnnbench.data import cached, file_digest, fingerprint
 from rnnbench_plugins.speech.batching import BucketedBatches, collate_digits, collate_strings
@@ -20,6 +22,28 @@ def transcript(digits) -> str:
     return " ".join(DIGIT_WORDS[int(d)] for d in digits)
 
 
+@dataclass(frozen=True)
+class SpeechOptions:
+    source: str
+    """``espeak`` (utterances synthesised here) or ``hub`` (recordings from ``hub``)."""
+    sizes: dict[str, int]
+    """Utterances per split; of a hub source, 0 or a missing split: all of them."""
+    stack: int = 1
+    """Feature frames stacked into one time step (shortens the sequences)."""
+    hub: dict | None = None
+    """The hub data set of a ``hub`` source, with ``splits`` naming its splits."""
+    tests: dict = field(default_factory=dict)
+    """Further hub test sets, by name."""
+    lengths: tuple[int, int] | None = None
+    """How many digits one utterance says; None: the task's own range."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigitStringsOptions(SpeechOptions):
+    beam_width: int
+    """Of the CTC beam search at test time; 1 decodes greedily."""
+
+
 class SpeechTask(Task):
     """What both speech tasks share: audio sources, features, caching and batching."""
 
@@ -34,13 +58,15 @@ class SpeechTask(Task):
     def build_tables(self, profile: Profile) -> dict[str, dict[str, list]]:
         raise NotImplementedError
 
+    def digit_range(self, options: SpeechOptions) -> tuple[int, int]:
+        return self.lengths if options.lengths is None else options.lengths
+
     def data_settings(self, profile: Profile) -> dict:
         opts = profile.options
-        settings = {"version": DATA_VERSION, "features": FEATURES, "lengths": opts.get("lengths", self.lengths),
-                    "sizes": opts["sizes"], "source": opts["source"], "hub": opts.get("hub"),
-                    "tests": opts.get("tests", {}),
+        settings = {"version": DATA_VERSION, "features": FEATURES, "lengths": self.digit_range(opts),
+                    "sizes": opts.sizes, "source": opts.source, "hub": opts.hub, "tests": opts.tests,
                     "real": file_digest(*asterisk_digit_files())}
-        if opts["source"] == "espeak":
+        if opts.source == "espeak":
             version, accents, variants = espeak_voices()
             settings.update(espeak=version, accents=accents, variants=variants, voice_split=VOICE_SPLIT,
                             speed=self.speed_wpm, pitch=PITCH, word_gap=WORD_GAP_10MS)
@@ -55,7 +81,7 @@ class SpeechTask(Task):
             return datasets.DatasetDict({name: to_dataset(cols) for name, cols in self.build_tables(profile).items()})
 
         tables, fp = cached(cache_dir, self.name, settings, build)
-        stack = profile.options.get("stack", 1)
+        stack = profile.options.stack
         split = {name: utterances(tables[name], FEATURES["n_mels"], stack) for name in tables}
         test_names = ["test", "real", *[n for n in tables if n not in ("train", "val", "test", "real")]]
         batch_size = profile.batch_size
@@ -73,8 +99,8 @@ class SpeechTask(Task):
         opts = profile.options
         _, accents, variants = espeak_voices()
         voices = split_voices(variants)
-        lengths = tuple(opts.get("lengths", self.lengths))
-        return {split: render_specs(utterance_specs(split, opts["sizes"][split], lengths, voices[split], accents,
+        lengths = tuple(self.digit_range(opts))
+        return {split: render_specs(utterance_specs(split, opts.sizes[split], lengths, voices[split], accents,
                                                     seed=1234, speed_wpm=self.speed_wpm), FEATURES)
                 for split in ("train", "val", "test")}
 
@@ -90,30 +116,31 @@ class SpokenDigits(SpeechTask):
     speed_wpm = (80, 250)  # down to 80: the real recordings are slow, careful speech
     profiles = {
         "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options={"source": "espeak", "sizes": {"train": 160, "val": 40, "test": 40}, "stack": 2}),
+                         options=SpeechOptions(source="espeak", sizes={"train": 160, "val": 40, "test": 40}, stack=2)),
         # most models' validation accuracy has levelled off by step 300
         "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
-                         options={"source": "espeak", "sizes": {"train": 2000, "val": 250, "test": 400},
-                                  "stack": 2}),
+                         options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400},
+                                               stack=2)),
         "full": Profile(max_steps=30000, batch_size=128, hidden_size=256, num_layers=2, dropout=0.2, lr=1e-3,
                         val_every=1000, seeds=3, time_limit=4 * 3600,
-                        options={"source": "hub", "sizes": {},
-                                 "hub": {"path": "google/speech_commands", "name": "v0.02",
-                                         "revision": "refs/convert/parquet",
-                                         "splits": {"train": "train", "val": "validation", "test": "test"}},
-                                 "tests": {"fsdd": {"path": "mteb/free-spoken-digit-dataset", "split": "test"}}}),
+                        options=SpeechOptions(source="hub", sizes={},
+                                              hub={"path": "google/speech_commands", "name": "v0.02",
+                                                   "revision": "refs/convert/parquet",
+                                                   "splits": {"train": "train", "val": "validation", "test": "test"}},
+                                              tests={"fsdd": {"path": "mteb/free-spoken-digit-dataset",
+                                                              "split": "test"}})),
     }
 
     def build_tables(self, profile):
         opts = profile.options
-        if opts["source"] == "espeak":
+        if opts.source == "espeak":
             tables = self.espeak_tables(profile)
         else:
-            hub = opts["hub"]
-            tables = {split: hub_rows(hub, name, FEATURES, opts["sizes"].get(split, 0))
+            hub = opts.hub
+            tables = {split: hub_rows(hub, name, FEATURES, opts.sizes.get(split, 0))
                       for split, name in hub["splits"].items()}
         tables["real"] = asterisk_rows(FEATURES)
-        for name, source in opts.get("tests", {}).items():
+        for name, source in opts.tests.items():
             tables[name] = hub_rows(source, source["split"], FEATURES)
         return tables
 
@@ -178,24 +205,26 @@ class DigitStrings(SpeechTask):
     collate = staticmethod(collate_strings)
     profiles = {
         "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options={"source": "espeak", "sizes": {"train": 120, "val": 30, "test": 30, "real": 20},
-                                  "lengths": (1, 4), "stack": 4, "beam_width": 1}),
+                         options=DigitStringsOptions(source="espeak",
+                                                     sizes={"train": 120, "val": 30, "test": 30, "real": 20},
+                                                     lengths=(1, 4), stack=4, beam_width=1)),
         "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
-                         options={"source": "espeak", "sizes": {"train": 2000, "val": 200, "test": 400, "real": 100},
-                                  "lengths": (1, 4), "stack": 4, "beam_width": 1}),
+                         options=DigitStringsOptions(source="espeak",
+                                                     sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
+                                                     lengths=(1, 4), stack=4, beam_width=1)),
         "full": Profile(max_steps=40000, batch_size=64, hidden_size=256, num_layers=3, dropout=0.2, lr=1e-3,
                         val_every=1000, seeds=3, time_limit=6 * 3600,
-                        options={"source": "espeak", "lengths": (1, 7),
-                                 "sizes": {"train": 60000, "val": 2000, "test": 4000, "real": 1000},
-                                 "stack": 2, "beam_width": 8}),
+                        options=DigitStringsOptions(source="espeak", lengths=(1, 7),
+                                                    sizes={"train": 60000, "val": 2000, "test": 4000, "real": 1000},
+                                                    stack=2, beam_width=8)),
     }
 
     def build_tables(self, profile):
         opts = profile.options
-        if opts["source"] != "espeak":
-            raise ValueError(f"{self.name}: unknown source {opts['source']!r}; connected strings come from espeak-ng")
+        if opts.source != "espeak":
+            raise ValueError(f"{self.name}: unknown source {opts.source!r}; connected strings come from espeak-ng")
         tables = self.espeak_tables(profile)
-        tables["real"] = spliced_asterisk_rows(opts["sizes"]["real"], tuple(opts.get("lengths", self.lengths)),
+        tables["real"] = spliced_asterisk_rows(opts.sizes["real"], tuple(self.digit_range(opts)),
                                                FEATURES, seed=99)
         return tables
 
@@ -220,7 +249,7 @@ class DigitStrings(SpeechTask):
         from rnnbench.nets import AlignedManyToMany, batch_size
 
         core = model.build_core(data.info["input_size"], profile.hidden_size, profile.num_layers, profile.dropout)
-        beam_width = profile.options.get("beam_width", 1)
+        beam_width = profile.options.beam_width
 
         def loss(out, batch):
             log_probs = out.log_softmax(-1).transpose(0, 1)

@@ -1,0 +1,80 @@
+"""The result record: what one cell's JSON file holds, declared once and versioned.
+
+``rnnbench.runner`` builds every record (ok, failed and n/a) and ``rnnbench.store``
+validates every record it reads. A record is a plain dict (it is written and read as
+JSON); ``Record`` says which keys it may hold. A change of what a key means, or of a key
+that readers rely on, raises ``SCHEMA_VERSION``: a record of another version is refused
+when it is read, and its cell runs again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+SCHEMA_VERSION = 1
+"""Records written before the schema was declared carry no ``schema`` key; they are of
+this first version."""
+
+
+class Primary(TypedDict):
+    name: str
+    value: float | None
+    direction: str
+
+
+class Throughput(TypedDict):
+    unit: str
+    value: float | None
+
+
+class Record(TypedDict, total=False):
+    # identity, known before the cell runs
+    schema: int
+    task: str
+    model: str
+    seed: int
+    profile: str
+    task_family: str
+    task_shape: str
+    task_description: str
+    primary: Primary
+    provenance: dict[str, Any]
+    """Versions of the code, the config hash, the device and the data fingerprint."""
+    # the outcome
+    status: str
+    """``ok``, ``failed`` or ``n/a``."""
+    reason: str | None
+    retried: str
+    # measured by a trained cell
+    metrics: dict[str, float]
+    best_val: dict[str, Any]
+    curve: list[list[float]]
+    params: int
+    steps: int
+    train_seconds: float
+    wall_seconds: float
+    setup_seconds: float
+    throughput: Throughput
+    peak_memory_mb: float
+    peak_memory_kind: str
+    samples: dict[str, Any]
+    baselines: dict[str, dict[str, float]]
+    batch_size: int
+    hidden_size: int
+    sequence_length: int
+
+
+def schema_of(record: dict) -> Any:
+    return record.get("schema", SCHEMA_VERSION)
+
+
+def throughput(record: dict) -> float | None:
+    return (record.get("throughput") or {}).get("value")
+
+
+def throughput_unit(record: dict) -> str:
+    return (record.get("throughput") or {}).get("unit", "")
+
+
+def config_hash(record: dict) -> str | None:
+    return (record.get("provenance") or {}).get("config_hash")

@@ -1,0 +1,47 @@
+import dataclasses
+
+from rnnbench.api import DATA, RESULT, RUN, Profile, option_settings
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    length: int
+    sizes: dict = dataclasses.field(default_factory=lambda: {"train": 10})
+    source: str = "synthetic"
+
+
+def test_every_profile_field_declares_its_role():
+    roles = {f.name: f.metadata.get("role") for f in dataclasses.fields(Profile)}
+    assert set(roles.values()) == {DATA, RESULT, RUN}
+    assert {name for name, role in roles.items() if role == RUN} == {"time_limit", "seeds"}
+
+
+def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
+    p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
+    other_model = p.replace(hidden_size=7, num_layers=2, dropout=0.5, lr=1.0, grad_clip=3.0, val_every=1,
+                            max_steps=99, time_limit=1.0, seeds=9)
+    assert other_model.data_settings() == p.data_settings()
+    assert p.replace(batch_size=8).data_settings() != p.data_settings()
+    assert p.replace(options=Options(length=6)).data_settings() != p.data_settings()
+
+
+def test_the_result_settings_are_all_but_the_run_settings():
+    p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
+    assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds"}
+    assert p.replace(time_limit=1.0, seeds=3).result_settings() == p.result_settings()
+    assert p.replace(lr=0.5).result_settings() != p.result_settings()
+
+
+def test_options_settings_hold_what_a_profile_wrote_apart_from_unchanged_defaults():
+    # a default declared later must not change the fingerprints built from these settings
+    assert option_settings(Options(length=5)) == {"length": 5}
+    assert option_settings(Options(length=5, source="hub", sizes={"train": 3})) == {
+        "length": 5, "source": "hub", "sizes": {"train": 3}}
+    assert option_settings({"length": 5}) == {"length": 5}
+
+
+def test_a_profile_with_options_is_plain_json():
+    import json
+
+    p = Profile(max_steps=10, batch_size=4, options=Options(length=5, sizes={"train": 1}))
+    assert json.loads(json.dumps(p.to_dict()))["options"] == {"length": 5, "sizes": {"train": 1}}
