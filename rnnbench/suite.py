@@ -176,9 +176,8 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
             # a value the worker should have made plain: this cell fails, the run goes on
             why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
             wall = measured.get("wall_seconds")
-            record = runner.finish_record(registry, cell, {
-                "status": "failed", "reason": f"the result cannot be saved: {why}",
-                "wall_seconds": wall if isinstance(wall, (int, float)) else 0.0})
+            record = runner.failed_record(registry, cell, f"the result cannot be saved: {why}",
+                                          wall_seconds=wall if isinstance(wall, (int, float)) else 0.0)
             store.write_record(out, record)
         return record
     except WRITE_ERRORS as exc:

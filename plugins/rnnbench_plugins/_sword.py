@@ -16,6 +16,8 @@ from rnnbench.data import DataUnavailable
 from rnnbench.requirements import require
 
 MOD2IMP = Requirement.binary("mod2imp", apt="libsword-utils")
+DATA_ENVIRONMENT = ("SWORD_PATH",)
+"""A SWORD_PATH folder of other modules is other data: a task reading SWORD declares it."""
 PACKAGES = {
     "engKJV2006eb": "sword-text-kjv",
     "engWEB2015eb": "sword-text-web",

@@ -22,7 +22,7 @@ from pathlib import Path
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
-from rnnbench_plugins._sword import MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
+from rnnbench_plugins._sword import DATA_ENVIRONMENT, MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
 from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
 
 UNK, EOS = "<unk>", "<eos>"
@@ -258,6 +258,7 @@ class WordLM(Task):
     name = "lm-word"
     family = "language-modeling"
     requirements = (MOD2IMP, module_requirement(BIBLE_MODULE))
+    data_environment = DATA_ENVIRONMENT
     shape = "many-to-many"
     description = "Word-level LM on the World English Bible (sword-text-web), split by book; perplexity"
     primary_metric = "perplexity"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import cached, file_digest, fingerprint, hub_dataset
-from rnnbench_plugins._sword import MOD2IMP, clean_osis, module_requirement, module_version, read_verses
+from rnnbench_plugins._sword import DATA_ENVIRONMENT, MOD2IMP, clean_osis, module_requirement, module_version, read_verses
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))
@@ -294,6 +294,7 @@ def collate(items: list[dict]) -> dict:
 # --- the task ---------------------------------------------------------------------------
 class TranslationTask(Task):
     family = "translation"
+    data_environment = DATA_ENVIRONMENT
     requirements = (MOD2IMP, module_requirement("engKJV2006eb"), module_requirement("spaRV1909eb"),
                     Requirement.python("sacrebleu", pip="rnnbench[translation]"))
     shape = "seq2seq"
