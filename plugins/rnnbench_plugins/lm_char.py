@@ -9,8 +9,8 @@ contiguous streams, the hidden state carried from batch to batch.
 import re
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
-from rnnbench.data import cached, fingerprint
-from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
+from rnnbench.data import cached, fingerprint, stream_batches
+from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")
