@@ -243,8 +243,9 @@ def subsample(items: list, size: int, seed: int) -> list:
 
 def pair_length(item: dict) -> tuple[int, int]:
     """Batches are bucketed by source length, then target length: the encoder and the
-    decoder each pack their side, and a packed batch of unequal lengths is several
-    times slower backward on the CPU."""
+    decoder each pack their side, and on the CPU a packed batch of unequal lengths is
+    slower backward (3-4x for long sequences; about 10% more steps per second for the
+    quick profile's verses of at most 15 tokens)."""
     return len(item["x"]), len(item["y"])
 
 
