@@ -5,7 +5,7 @@ import pluggy
 from rnnbench.api import SHAPES, Model, Profile, Task, TaskData
 from rnnbench.requirements import Requirement
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 hookimpl = pluggy.HookimplMarker("rnnbench")
 """Decorator for a plugin's hook implementations (see :mod:`rnnbench.hookspecs`)."""

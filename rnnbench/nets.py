@@ -38,6 +38,25 @@ def batch_size(batch: Any) -> int:
     return 0
 
 
+class CoreContractError(Exception):
+    """A model's core broke the core contract (``rnnbench.api.Model``). The worker names
+    the model's plugin as the culprit, though the error is raised here, in the core."""
+
+    attributed_to = "model"
+
+
+def check_core_output(core: nn.Module, x: torch.Tensor, y: Any) -> None:
+    """Raise CoreContractError unless the core mapped ``x`` of ``[batch, time, ...]`` to
+    ``y`` of ``[batch, time, core.output_size]``. Otherwise a time-major or mis-sized
+    output fails later, in a task's head or loss, and reads as the task's mistake."""
+    size = getattr(core, "output_size", None)
+    shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+    if shape != (x.size(0), x.size(1), size):
+        raise CoreContractError(
+            f"core {type(core).__name__} returned y of shape {shape} for x of shape {tuple(x.shape)}, "
+            f"not [batch, time, output_size] = [{x.size(0)}, {x.size(1)}, {size}]")
+
+
 class TaskNet(nn.Module, abc.ABC):
     """The ``nn.Module`` that ``Task.build`` returns and the trainer drives through its hooks.
 
@@ -70,6 +89,14 @@ class TaskNet(nn.Module, abc.ABC):
         """Throughput units in a training batch (``Task.throughput_unit``)."""
         return self.count_fn(batch)
 
+    def check_core(self, core: nn.Module, x: torch.Tensor, y: Any) -> None:
+        """``check_core_output`` on a core's first call only: the contract holds for
+        every batch once it holds for one, and the check must cost no step its time."""
+        checked = self.__dict__.setdefault("_checked_cores", set())
+        if id(core) not in checked:
+            check_core_output(core, x, y)
+            checked.add(id(core))
+
     def samples(self) -> dict:
         """Examples a person can read, kept in the result record; called after testing."""
         return self.samples_fn(self) if self.samples_fn is not None else {}
@@ -92,7 +119,9 @@ class ManyToOne(TaskNet):
 
     def forward(self, batch: dict) -> torch.Tensor:
         lengths = batch.get("lengths")
-        y, _ = self.core(self.adapter(batch["x"]), None, lengths)
+        x = self.adapter(batch["x"])
+        y, _ = self.core(x, None, lengths)
+        self.check_core(self.core, x, y)
         if self.pool == "mean":
             if lengths is None:
                 z = y.mean(1)
@@ -136,7 +165,9 @@ class AlignedManyToMany(TaskNet):
         state = self._state.get(split) if self.carry_state else None
         if state is not None and _batch_of(state) != batch["x"].size(0):
             state = None
-        y, state = self.core(self.adapter(batch["x"]), state, batch.get("lengths"))
+        x = self.adapter(batch["x"])
+        y, state = self.core(x, state, batch.get("lengths"))
+        self.check_core(self.core, x, y)
         if self.carry_state:
             self._state[split] = detach_state(state)
         return self.head(y)
@@ -201,7 +232,9 @@ class OneToMany(TaskNet):
         """Teacher-forced logits ``[batch, y.size(1), vocab]``: step t predicts ``y[:, t]``."""
         start = self.encoder(batch["x"]).unsqueeze(1)
         previous = self.embed(batch["y"][:, :-1])
-        y, _ = self.core(torch.cat([start, previous], 1), None, batch.get("lengths"))
+        x = torch.cat([start, previous], 1)
+        y, _ = self.core(x, None, batch.get("lengths"))
+        self.check_core(self.core, x, y)
         return self.head(y)
 
     @torch.no_grad()

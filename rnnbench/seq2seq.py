@@ -151,7 +151,9 @@ class EncoderDecoder(TaskNet):
 
     def encode(self, batch: dict) -> dict:
         lengths = batch["lengths"]
-        memory, state = self.encoder(self.dropout(self.src_adapter(batch["x"])), None, lengths)
+        x = self.dropout(self.src_adapter(batch["x"]))
+        memory, state = self.encoder(x, None, lengths)
+        self.check_core(self.encoder, x, memory)
         mask = length_mask(lengths.to(memory.device), memory.size(1))
         return {"memory": memory, "keys": self.readout.keys(memory), "mask": mask,
                 "state": state if self.bridge else None}
@@ -162,6 +164,7 @@ class EncoderDecoder(TaskNet):
         bos = torch.full_like(y[:, :1], self.bos_id)
         inputs = self.dropout(self.tgt_embedding(torch.cat([bos, y[:, :-1]], 1)))
         out, _ = self.decoder(inputs, encoded["state"], batch["y_lengths"])
+        self.check_core(self.decoder, inputs, out)
         return self.readout(out, encoded["memory"], encoded["keys"], encoded["mask"])[0]
 
     # --- decoding ----------------------------------------------------------------------

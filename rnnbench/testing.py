@@ -11,7 +11,6 @@ Call these from your own pytest suite::
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 from rnnbench import registry as _registry

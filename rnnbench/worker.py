@@ -93,6 +93,7 @@ class CellRunner:
         self.cache_dir = cache_dir or default_cache_dir()
         self._registry: _registry.Registry | None = None
         self._data: dict[str, Any] = {}
+        self._plugin_modules: dict[str, PluginModules] = {}
 
     @property
     def registry(self) -> _registry.Registry:
@@ -181,25 +182,149 @@ class CellRunner:
         return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")
 
     def _culprit(self, exc: BaseException, cell: dict) -> str:
-        """The plugin whose code raised: the innermost traceback frame in a plugin module."""
+        """The cell's plugin whose code raised, or "" when neither the task's nor the
+        model's code is to blame (the core, a library).
+
+        Walking the traceback innermost first, the first frame in a module that exactly
+        one of the two plugins owns (``PluginModules``) names it. A module both own (a
+        helper the task's and the model's plugin share) is passed over, so its caller
+        decides in which role it ran. An exception that says whose contract was broken
+        (``attributed_to``, as rnnbench.nets.CoreContractError does) names that plugin
+        wherever it was raised, and so does an AttributeError of an object whose class a
+        plugin defined: the object lacks what its maker should have given it."""
         try:
             reg = self.registry
         except _registry.PluginError:
             return ""
-        modules = {}
-        for kind in ("task", "model"):
+        roles = {}
+        for kind in ("model", "task"):
             owner = reg.owner.get((kind, cell[kind]))
             if owner:
-                modules[reg.plugins[owner].module] = f"{kind} plugin '{owner}'"
-        culprit = ""
-        for frame, _ in traceback.walk_tb(exc.__traceback__):
-            name = frame.f_globals.get("__name__", "")
-            for module, label in modules.items():
-                package = module.rpartition(".")[0]
-                private = f"{package}._{module.rpartition('.')[2]}" if package else ""
-                if name == module or (private and name.startswith(private)):
-                    culprit = label
-        return culprit
+                if owner not in self._plugin_modules:
+                    self._plugin_modules[owner] = PluginModules(reg.plugins[owner].module)
+                roles[kind] = (f"{kind} plugin '{owner}'", self._plugin_modules[owner])
+        if getattr(exc, "attributed_to", None) in roles:
+            return roles[exc.attributed_to][0]
+
+        def owners(module: str) -> list[str]:
+            return [label for label, modules in roles.values() if module in modules]
+
+        if isinstance(exc, AttributeError) and getattr(exc, "obj", None) is not None:
+            makers = owners(type(exc.obj).__module__)
+            if len(makers) == 1:
+                return makers[0]
+        shared = ""
+        for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+            labels = owners(frame.f_globals.get("__name__", ""))
+            if len(labels) == 1:
+                return labels[0]
+            if labels and not shared:
+                same = {label.partition(" plugin ")[2] for label in labels}
+                shared = f"plugin {same.pop()}" if len(same) == 1 else " or ".join(labels)
+        return shared
+
+
+class PluginModules:
+    """The modules a plugin owns: the module that registered it (with its submodules when
+    it is a package), and every module of its own top-level package that these import,
+    directly or through one another, wherever the import statement stands (a model often
+    imports its layers inside ``build_core``). A private helper such as
+    ``rnnbench_plugins._deep_rnn_layers`` thus belongs to each plugin that imports it.
+
+    Imports are read from the source (``ast``), not run, so nothing is loaded to find
+    out; the core (``rnnbench``) never belongs to a plugin."""
+
+    def __init__(self, root: str):
+        self.root = root.partition(":")[0]
+        self.top = self.root.partition(".")[0]
+        self.package = _is_package(self.root)
+        self.modules = {self.root}
+        pending = _source_files(self.root, self.package) if self.top != "rnnbench" else []
+        while pending:
+            path, name = pending.pop()
+            for imported in _imports(path, name):
+                # the distribution's top-level package is everyone's namespace, no one's code
+                if imported in self or imported.partition(".")[0] != self.top or imported == self.top:
+                    continue
+                source = _source_files(imported, False)
+                if source:
+                    self.modules.add(imported)
+                    pending += source
+
+    def __contains__(self, module: str) -> bool:
+        return module in self.modules or (self.package and module.startswith(self.root + "."))
+
+
+def _is_package(name: str) -> bool:
+    module = sys.modules.get(name)
+    if module is not None:
+        return hasattr(module, "__path__")
+    spec = _spec(name)
+    return bool(spec and spec.submodule_search_locations)
+
+
+def _spec(name: str):
+    """The import spec of a module whose parent package is loaded, without loading it."""
+    import importlib.util
+
+    parent = name.rpartition(".")[0]
+    if parent and parent not in sys.modules:
+        return None
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _source_files(name: str, package: bool) -> list[tuple[str, str]]:
+    """``(path, module name)`` of the Python source of ``name``; with ``package``, of every
+    module in the package too."""
+    module = sys.modules.get(name)
+    path = getattr(module, "__file__", None) if module is not None else None
+    if path is None:
+        spec = _spec(name)
+        path = spec.origin if spec is not None else None
+    if not path or not path.endswith(".py"):
+        return []
+    if not package:
+        return [(path, name)]
+    files = []
+    root = os.path.dirname(path)
+    for folder, _, names in os.walk(root):
+        relative = os.path.relpath(folder, root)
+        prefix = ".".join([name, *([] if relative == os.curdir else relative.split(os.sep))])
+        for file in names:
+            if file.endswith(".py"):
+                stem = file[:-3]
+                files.append((os.path.join(folder, file), prefix if stem == "__init__" else f"{prefix}.{stem}"))
+    return files
+
+
+def _imports(path: str, name: str) -> set[str]:
+    """Every module name an ``import`` in the file may refer to (``from a import b``
+    gives ``a`` and ``a.b``, since ``b`` may be a submodule), relative ones resolved."""
+    import ast
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    package = name if os.path.basename(path) == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                up = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(up + ([node.module] if node.module else []))
+            if node.module or node.level:
+                found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {n for n in found if n}
 
 
 def die_with(parent: int) -> None:

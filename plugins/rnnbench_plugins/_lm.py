@@ -1,18 +1,7 @@
-"""What the language-model tasks (lm-char, lm-word) share: token streams cut for
-truncated backpropagation through time, their metrics, and the naive baselines."""
+"""What the language-model tasks (lm-char, lm-word) share: their metrics and the naive
+baselines. Their TBPTT streams are cut by rnnbench.data.stream_batches."""
 
 from __future__ import annotations
-
-
-def stream_batches(ids, batch_size: int, bptt: int) -> list[dict]:
-    """Cut a token stream into ``batch_size`` parallel streams and consecutive
-    ``bptt``-long windows, so batch k+1 continues batch k row by row (TBPTT)."""
-    n = (len(ids) - 1) // batch_size
-    if n < 1:
-        raise ValueError(f"stream of {len(ids)} tokens is too short for batch size {batch_size}")
-    x = ids[: n * batch_size].view(batch_size, n)
-    y = ids[1 : n * batch_size + 1].view(batch_size, n)
-    return [{"x": x[:, i : i + bptt], "y": y[:, i : i + bptt]} for i in range(0, n, bptt)]
 
 
 def update_lm_metrics(metrics, logits, batch) -> None:

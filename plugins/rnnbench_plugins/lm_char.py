@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
-from rnnbench.data import cached, fingerprint
-from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
+from rnnbench.data import cached, fingerprint, stream_batches
+from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")

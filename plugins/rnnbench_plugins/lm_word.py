@@ -21,9 +21,9 @@ from pathlib import Path
 
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
-from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset
+from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset, stream_batches
 from rnnbench_plugins._sword import DATA_ENVIRONMENT, MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
-from rnnbench_plugins._lm import stream_batches, unigram_baselines, update_lm_metrics
+from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
 
 UNK, EOS = "<unk>", "<eos>"
 SPLITS = ("train", "val", "test")

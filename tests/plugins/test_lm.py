@@ -1,4 +1,4 @@
-"""What lm-char and lm-word share (_lm): TBPTT streams and the naive baselines."""
+"""What lm-char and lm-word share (_lm): the naive baselines."""
 
 import math
 
@@ -6,21 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from rnnbench_plugins._lm import stream_batches, unigram_baselines  # noqa: E402
-
-
-def test_stream_batches_continue_row_by_row():
-    ids = torch.arange(103)
-    batches = stream_batches(ids, batch_size=4, bptt=7)
-    for k, b in enumerate(batches):
-        assert torch.equal(b["x"][:, 1:], b["y"][:, :-1])  # targets are the next tokens
-        if k + 1 < len(batches):
-            assert torch.equal(batches[k + 1]["x"][:, 0], b["y"][:, -1])  # batch k+1 continues batch k
-    rows = torch.cat([b["x"] for b in batches], dim=1)
-    assert torch.equal(rows, ids[: 4 * 25].view(4, 25))  # each row is one contiguous stretch
-    assert [b["x"].size(1) for b in batches] == [7, 7, 7, 4]  # the short tail window is kept
-    with pytest.raises(ValueError, match="too short"):
-        stream_batches(torch.arange(4), batch_size=4, bptt=7)
+from rnnbench_plugins._lm import unigram_baselines  # noqa: E402
 
 
 def test_unigram_baselines_match_a_hand_computed_example():

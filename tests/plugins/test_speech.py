@@ -70,23 +70,6 @@ def test_lengths_and_frame_stacking_in_batches():
     assert batching.collate_digits(items[:1])["y"].tolist() == [1]
 
 
-def test_bucketed_batches_cover_each_utterance_once_per_epoch():
-    items = [{"x": torch.zeros(n, 1), "digits": torch.tensor([n % 10])} for n in range(1, 301)]
-    train = batching.BucketedBatches(items, 8, batching.collate_digits, epochs=3, seed=0)
-    assert len(train) == 3 * math.ceil(300 / 8)
-    epochs = [[int(n) for i in range(e * train.per_epoch, (e + 1) * train.per_epoch)
-               for n in train[i]["lengths"]] for e in range(3)]
-    assert all(sorted(e) == list(range(1, 301)) for e in epochs)
-    assert epochs[0] != epochs[1]  # reshuffled every epoch
-    again = batching.BucketedBatches(items, 8, batching.collate_digits, epochs=3, seed=0)
-    assert again[40]["lengths"].tolist() == train[40]["lengths"].tolist()  # batch i depends on i alone
-    # within a batch the lengths are close: far closer than a random batch of 1..300
-    spread = [int(train[i]["lengths"].max() - train[i]["lengths"].min()) for i in range(len(train))]
-    assert max(spread) < 10
-    test = batching.BucketedBatches(items, 64, batching.collate_digits)
-    assert sorted(int(n) for i in range(len(test)) for n in test[i]["lengths"]) == list(range(1, 301))
-
-
 def padding_check(task_name, model_name):
     reg = load_registry()
     task, model = reg.tasks[task_name], reg.models[model_name]

@@ -101,6 +101,30 @@ def test_vocabulary_comes_from_the_training_split_only(smoke_data):
     assert all(len(p["src"]) <= 12 and len(p["tgt"]) <= 12 for p in smoke_data.info["train_pairs"])
 
 
+def padding(lengths: list[int]) -> int:
+    return len(lengths) * max(lengths) - sum(lengths)
+
+
+def test_batches_are_bucketed_by_length_and_evaluation_sees_every_pair_once(task, cache_dir):
+    profile = task.profiles["smoke"].replace(batch_size=4)
+    data = task.prepare(profile, cache_dir)
+    train, test = data.train, data.test["test"]
+    first_epoch = [train[i] for i in range(train.per_epoch)]
+    served = sorted(s for b in first_epoch for s in b["source"])
+    assert served == sorted(tr.detokenize(p["src"]) for p in data.info["train_pairs"])
+    assert len(train) >= profile.max_steps  # no epoch is replayed
+    # padded source and target steps: a small fraction of what batches in corpus order hold
+    for key, side in (("lengths", "x"), ("y_lengths", "y")):
+        bucketed = sum(padding(b[key].tolist()) for b in first_epoch)
+        in_order = [len(it[side]) for it in train.items]
+        unsorted = sum(padding(in_order[i:i + 4]) for i in range(0, len(in_order), 4))
+        assert bucketed < unsorted / 3, (key, bucketed, unsorted)
+    references = sorted(r for k in range(len(test)) for r in test[k]["reference"])
+    assert references == sorted(tr.detokenize(p["tgt"]) for p in data.info["test_pairs"])
+    assert len(test) == math.ceil(len(references) / 4)  # the last, smaller batch is kept
+    assert sum(len(data.val[k]["reference"]) for k in range(len(data.val))) == data.info["sizes"]["val"]
+
+
 # --- hub loaders on local files in the hub's format ----------------------------------------
 def _write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -146,13 +170,12 @@ def test_full_multi30k_profile_prepares_local_files_and_trains_a_step(tmp_path, 
     data = task.prepare(profile, cache_dir)
     assert data.info["sizes"] == {"train": 12, "val": 3, "test": 2}
     net = task.build(data, load_registry().models["lstm"], profile)
-    batch = data.collate(data.train[:4])
-    net.training_loss(batch).backward()
+    net.training_loss(data.train[0]).backward()
     metrics = task.metrics(data)
     net.reset_state("test")
     with torch.no_grad():
         net.eval()
-        net.evaluate(data.collate(data.test["test"]), metrics)
+        net.evaluate(data.test["test"][0], metrics)
     assert 0 <= float(metrics["bleu"].compute()) <= 100
 
 

@@ -29,7 +29,7 @@ has connected digit strings.
 
 The package: ``sources`` (espeak-ng, the Asterisk recordings, hub datasets, and what
 each needs installed), ``features`` (decoding and log-mel features), ``batching``
-(padding and length buckets), ``ctc`` (decoding), ``tasks`` (the two tasks).
+(padded batches, bucketed by length with rnnbench.data), ``ctc`` (decoding), ``tasks`` (the two tasks).
 """
 
 from rnnbench import hookimpl

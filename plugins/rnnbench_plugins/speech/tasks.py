@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnbench import Profile, Task, TaskData
-from rnnbench.data import cached, file_digest, fingerprint
-from rnnbench_plugins.speech.batching import BucketedBatches, collate_digits, collate_strings
+from rnnbench.data import LengthBucketedBatches, cached, epochs_for_steps, file_digest, fingerprint
+from rnnbench_plugins.speech.batching import collate_digits, collate_strings
 from rnnbench_plugins.speech.ctc import BLANK, decode
 from rnnbench_plugins.speech.features import FEATURES, to_dataset, utterances
 from rnnbench_plugins.speech.sources import (
@@ -85,11 +85,11 @@ class SpeechTask(Task):
         split = {name: utterances(tables[name], FEATURES["n_mels"], stack) for name in tables}
         test_names = ["test", "real", *[n for n in tables if n not in ("train", "val", "test", "real")]]
         batch_size = profile.batch_size
-        epochs = -(-profile.max_steps * batch_size // len(split["train"]))
+        epochs = epochs_for_steps(profile.max_steps, batch_size, len(split["train"]))
         return TaskData(
-            train=BucketedBatches(split["train"], batch_size, self.collate, epochs=epochs, seed=0),
-            val=BucketedBatches(split["val"], batch_size, self.collate),
-            test={n: BucketedBatches(split[n], batch_size, self.collate) for n in test_names},
+            train=LengthBucketedBatches(split["train"], batch_size, self.collate, epochs=epochs, seed=0),
+            val=LengthBucketedBatches(split["val"], batch_size, self.collate),
+            test={n: LengthBucketedBatches(split[n], batch_size, self.collate) for n in test_names},
             fingerprint=fingerprint(fp, stack), batched=True, shuffle=False,
             info={"input_size": FEATURES["n_mels"] * stack,
                   "speakers": {n: sorted(set(tables[n]["speaker"])) for n in ("val", "test")}},
