@@ -34,8 +34,11 @@ $(STAMP): pyproject.toml
 run: setup
 	$(OFFLINE) $(BIN)/rnnbench run --all
 
-# the suite, then the committed leaderboards must agree with their results (stale ones fail)
+# lint and format check, the suite, then the committed leaderboards must agree with their
+# results (stale ones fail)
 test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(OFFLINE) $(BIN)/python -m pytest -q
 	$(BIN)/rnnbench leaderboard --check
 

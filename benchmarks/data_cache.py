@@ -10,6 +10,7 @@ import tempfile
 import time
 
 from _common import table
+
 from rnnbench.testing import load_registry
 
 

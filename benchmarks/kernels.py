@@ -8,8 +8,8 @@ their own step-by-step form at lengths 64, 256 and 1024.
 import argparse
 
 import torch
-
 from _common import median_seconds, table
+
 from rnnbench.testing import load_registry
 
 
@@ -39,6 +39,7 @@ def main() -> None:
     reg = load_registry()
     x = torch.randn(args.batch, args.steps, 64)
     tokens = args.batch * args.steps
+
     class Fused(torch.nn.LSTM):  # the reference: torch's own module, outside rnnbench
         def forward(self, x):
             return super().forward(x)

@@ -22,14 +22,28 @@ def main() -> None:
     rows = [("command", "median s", "vs python -c pass", "target")]
     base = command_seconds([py, "-c", "pass"])
     rows.append(("python -c pass", f"{base:.3f}", "1.00x", ""))
-    for name, args in (("rnnbench --help", ["--help"]), ("rnnbench list", ["list"]),
-                       ("rnnbench leaderboard", ["leaderboard", "--out", boards])):
+    for name, args in (
+        ("rnnbench --help", ["--help"]),
+        ("rnnbench list", ["list"]),
+        ("rnnbench leaderboard", ["leaderboard", "--out", boards]),
+    ):
         t = command_seconds([py, "-m", "rnnbench.cli", *args])
         rows.append((name, f"{t:.3f}", f"{t / base:.2f}x", "≤ 1.0 s " + ("met" if t <= 1.0 else "MISSED")))
     table(rows)
-    heavy = subprocess.run([py, "-c", "import sys; from rnnbench.cli import main; main(['list']); "
-                            "print(sorted({'torch','pytorch_lightning','datasets'} & set(sys.modules)))"],
-                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    heavy = (
+        subprocess.run(
+            [
+                py,
+                "-c",
+                "import sys; from rnnbench.cli import main; main(['list']); "
+                "print(sorted({'torch','pytorch_lightning','datasets'} & set(sys.modules)))",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     print(f"heavy modules imported by `rnnbench list`: {heavy}")
     shutil.rmtree(boards)
 

@@ -20,11 +20,34 @@ from _common import table
 
 def run(workers: int, args) -> float:
     out = tempfile.mkdtemp()
-    env = {**os.environ, "RNNBENCH_CACHE": os.environ.get("RNNBENCH_CACHE", "") or os.path.expanduser("~/.cache/rnnbench")}
+    env = {
+        **os.environ,
+        "RNNBENCH_CACHE": os.environ.get("RNNBENCH_CACHE", "") or os.path.expanduser("~/.cache/rnnbench"),
+    }
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--task", args.task, "--model", args.models,
-                    "--seeds", str(args.seeds), "--profile", args.profile, "--workers", str(workers), "--out", out],
-                   check=True, capture_output=True, env=env)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "run",
+            "--task",
+            args.task,
+            "--model",
+            args.models,
+            "--seeds",
+            str(args.seeds),
+            "--profile",
+            args.profile,
+            "--workers",
+            str(workers),
+            "--out",
+            out,
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     return time.perf_counter() - t
 
 
@@ -38,8 +61,13 @@ def main() -> None:
     run(1, args)  # warm the data cache so both sides measure training, not first preparation
     one, two = run(1, args), run(2, args)
     cells = len(args.models.split(",")) * args.seeds
-    table([("workers", "threads each", "cells", "wall s"), (1, os.cpu_count(), cells, f"{one:.1f}"),
-           (2, max(1, (os.cpu_count() or 2) // 2), cells, f"{two:.1f}")])
+    table(
+        [
+            ("workers", "threads each", "cells", "wall s"),
+            (1, os.cpu_count(), cells, f"{one:.1f}"),
+            (2, max(1, (os.cpu_count() or 2) // 2), cells, f"{two:.1f}"),
+        ]
+    )
     print(f"2 workers vs 1: {one / two:.2f}x faster")
 
 

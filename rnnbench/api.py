@@ -222,9 +222,7 @@ class Model(abc.ABC):
     """Shape -> reason, for shapes this model cannot serve at all."""
 
     @abc.abstractmethod
-    def build_core(
-        self, input_size: int, hidden_size: int, num_layers: int, dropout: float
-    ) -> "torch.nn.Module":
+    def build_core(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> "torch.nn.Module":
         """A fresh core reading ``input_size`` features per step; see the class docstring."""
 
     def unsupported(self, task: Task) -> str | None:

@@ -24,9 +24,13 @@ class BudgetUnreachable(ValueError):
     """No width of a cell's model meets the budget: the cell's reason, one line."""
 
 
-def fit_width(count_params: Callable[[int], int], budget: int,
-              tolerance: float = DEFAULT_TOLERANCE,
-              min_width: int = MIN_WIDTH, max_width: int = MAX_WIDTH) -> int:
+def fit_width(
+    count_params: Callable[[int], int],
+    budget: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+    min_width: int = MIN_WIDTH,
+    max_width: int = MAX_WIDTH,
+) -> int:
     """The width whose parameter count ``count_params(width)`` is closest to ``budget``,
     provided it lies within ``±tolerance * budget``; ``ValueError`` (one line) otherwise.
 
@@ -46,8 +50,7 @@ def fit_width(count_params: Callable[[int], int], budget: int,
     while count(high) < budget:
         if high >= max_width:
             raise ValueError(
-                f"no width up to {max_width} reaches {budget:,} parameters "
-                f"(width {max_width} has {count(max_width):,})"
+                f"no width up to {max_width} reaches {budget:,} parameters (width {max_width} has {count(max_width):,})"
             )
         low, high = high, min(high * 2, max_width)
     # invariant: count(low) < budget <= count(high), unless high == min_width
@@ -61,10 +64,13 @@ def fit_width(count_params: Callable[[int], int], budget: int,
     if abs(count(best) - budget) <= tolerance * budget:
         return best
     if count(low) >= budget:
-        raise ValueError(f"no width gives {budget:,} parameters within ±{tolerance:.0%}: even "
-                         f"width {low} has {count(low):,}")
-    raise ValueError(f"no width gives {budget:,} parameters within ±{tolerance:.0%}: width {low} "
-                     f"has {count(low):,}, width {high} has {count(high):,}")
+        raise ValueError(
+            f"no width gives {budget:,} parameters within ±{tolerance:.0%}: even width {low} has {count(low):,}"
+        )
+    raise ValueError(
+        f"no width gives {budget:,} parameters within ±{tolerance:.0%}: width {low} "
+        f"has {count(low):,}, width {high} has {count(high):,}"
+    )
 
 
 def count_trainable(module) -> int:
@@ -89,10 +95,17 @@ def task_net_params(task: "Task", data: "TaskData", model: "Model", profile: "Pr
         return count_trainable(net)
 
 
-def fit_profile(task: "Task", data: "TaskData", model: "Model", profile: "Profile",
-                budget: int, tolerance: float = DEFAULT_TOLERANCE) -> "Profile":
+def fit_profile(
+    task: "Task",
+    data: "TaskData",
+    model: "Model",
+    profile: "Profile",
+    budget: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> "Profile":
     """``profile`` with its ``hidden_size`` chosen so that the task net of ``model`` has
     ``budget`` parameters within ``±tolerance``; BudgetUnreachable naming the cell if impossible."""
+
     def count(width: int) -> int:
         return task_net_params(task, data, model, profile.replace(hidden_size=width))
 

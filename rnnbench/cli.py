@@ -26,8 +26,10 @@ def _registry(args: argparse.Namespace):
     reg = load(args.plugin)
     for info in reg.plugins.values():
         if info.error:
-            print(f"warning: {info.label} is broken and was skipped: {info.error} "
-                  f"(`-p no:{info.name}` silences this)", file=sys.stderr)
+            print(
+                f"warning: {info.label} is broken and was skipped: {info.error} (`-p no:{info.name}` silences this)",
+                file=sys.stderr,
+            )
     return reg
 
 
@@ -40,18 +42,40 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(_describe(reg), indent=1, sort_keys=True))
         return 0
     print("Tasks:")
-    _table([("name", "family", "shape", "primary metric", "plugin")] + [
-        (t.name, t.family, t.shape, f"{t.primary_metric} ({'↓' if t.direction == 'min' else '↑'})", reg.owner[("task", t.name)])
-        for t in sorted(reg.tasks.values(), key=lambda t: (t.family, t.name))])
+    _table(
+        [("name", "family", "shape", "primary metric", "plugin")]
+        + [
+            (
+                t.name,
+                t.family,
+                t.shape,
+                f"{t.primary_metric} ({'↓' if t.direction == 'min' else '↑'})",
+                reg.owner[("task", t.name)],
+            )
+            for t in sorted(reg.tasks.values(), key=lambda t: (t.family, t.name))
+        ]
+    )
     print("\nModels:")
-    _table([("name", "family", "serves", "plugin")] + [
-        (m.name, m.family, _serves(m, reg), reg.owner[("model", m.name)])
-        for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))])
+    _table(
+        [("name", "family", "serves", "plugin")]
+        + [
+            (m.name, m.family, _serves(m, reg), reg.owner[("model", m.name)])
+            for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))
+        ]
+    )
     print("\nPlugins:")
-    _table([("name", "distribution", "hooks", "status")] + [
-        (p.name, f"{p.distribution} {p.version}", ", ".join(h.removeprefix("rnnbench_") for h in p.hooks) or "-",
-         "ok" if not p.error else f"BROKEN: {p.error}")
-        for p in sorted(reg.plugins.values(), key=lambda p: p.name)])
+    _table(
+        [("name", "distribution", "hooks", "status")]
+        + [
+            (
+                p.name,
+                f"{p.distribution} {p.version}",
+                ", ".join(h.removeprefix("rnnbench_") for h in p.hooks) or "-",
+                "ok" if not p.error else f"BROKEN: {p.error}",
+            )
+            for p in sorted(reg.plugins.values(), key=lambda p: p.name)
+        ]
+    )
     return 0
 
 
@@ -62,17 +86,42 @@ def _serves(model, reg) -> str:
 
 def _describe(reg) -> dict:
     return {
-        "tasks": {t.name: {"family": t.family, "shape": t.shape, "description": t.description,
-                           "primary_metric": t.primary_metric, "direction": t.direction,
-                           "requires": sorted(t.requires), "profiles": sorted(t.profiles),
-                           "plugin": reg.owner[("task", t.name)]} for t in reg.tasks.values()},
-        "models": {m.name: {"family": m.family, "description": m.description, "provides": sorted(m.provides),
-                            "serves": _serves(m, reg).split(", "),
-                            "not_applicable": {t.name: m.unsupported(t) for t in reg.tasks.values() if m.unsupported(t)},
-                            "plugin": reg.owner[("model", m.name)]} for m in reg.models.values()},
-        "plugins": {p.name: {"module": p.module, "distribution": p.distribution, "version": p.version,
-                             "hooks": p.hooks, "tasks": p.tasks, "models": p.models, "error": p.error}
-                    for p in reg.plugins.values()},
+        "tasks": {
+            t.name: {
+                "family": t.family,
+                "shape": t.shape,
+                "description": t.description,
+                "primary_metric": t.primary_metric,
+                "direction": t.direction,
+                "requires": sorted(t.requires),
+                "profiles": sorted(t.profiles),
+                "plugin": reg.owner[("task", t.name)],
+            }
+            for t in reg.tasks.values()
+        },
+        "models": {
+            m.name: {
+                "family": m.family,
+                "description": m.description,
+                "provides": sorted(m.provides),
+                "serves": _serves(m, reg).split(", "),
+                "not_applicable": {t.name: m.unsupported(t) for t in reg.tasks.values() if m.unsupported(t)},
+                "plugin": reg.owner[("model", m.name)],
+            }
+            for m in reg.models.values()
+        },
+        "plugins": {
+            p.name: {
+                "module": p.module,
+                "distribution": p.distribution,
+                "version": p.version,
+                "hooks": p.hooks,
+                "tasks": p.tasks,
+                "models": p.models,
+                "error": p.error,
+            }
+            for p in reg.plugins.values()
+        },
     }
 
 
@@ -106,15 +155,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report = {}
     for name in sorted(reg.tasks):
         lacking = missing(reg.tasks[name].requirements)
-        report[name] = {"ok": not lacking, "missing": [r.what for r in lacking],
-                        "fix": list(dict.fromkeys(r.fix() for r in lacking))}
+        report[name] = {
+            "ok": not lacking,
+            "missing": [r.what for r in lacking],
+            "fix": list(dict.fromkeys(r.fix() for r in lacking)),
+        }
     broken = {p.name: p.error for p in reg.plugins.values() if p.error}
     if args.json:
         print(json.dumps({"tasks": report, "broken_plugins": broken}, indent=1, sort_keys=True))
     else:
-        _table([("task", "offline data", "fix")] + [
-            (name, "ok" if r["ok"] else "missing: " + "; ".join(r["missing"]), " && ".join(r["fix"]) or "-")
-            for name, r in report.items()])
+        _table(
+            [("task", "offline data", "fix")]
+            + [
+                (name, "ok" if r["ok"] else "missing: " + "; ".join(r["missing"]), " && ".join(r["fix"]) or "-")
+                for name, r in report.items()
+            ]
+        )
         fixes = list(dict.fromkeys(f for r in report.values() for f in r["fix"]))
         if fixes:
             print("\nTo fix everything: " + " && ".join(_merge_installs(fixes)))
@@ -159,22 +215,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     reg = _registry(args)
     printer = _RunPrinter(args.progress)
     try:
-        result = run_suite(args.task, args.model, profile=args.profile, seeds=args.seeds, out=args.out,
-                           param_budget=args.param_budget, timeout=args.timeout, plugins=args.plugin,
-                           make_executor=lambda: _executor(args), reporter=printer, registry=reg)
+        result = run_suite(
+            args.task,
+            args.model,
+            profile=args.profile,
+            seeds=args.seeds,
+            out=args.out,
+            param_budget=args.param_budget,
+            timeout=args.timeout,
+            plugins=args.plugin,
+            make_executor=lambda: _executor(args),
+            reporter=printer,
+            registry=reg,
+        )
     finally:
         printer.close()
     out = result.out
     if result.interrupted:
-        print(f"interrupted: {len(result.records)} finished cell(s) are saved in {out}/results; "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"interrupted: {len(result.records)} finished cell(s) are saved in {out}/results; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         _report_lost(result)
         return result.exit_code
     _summary(result.records + result.kept, result.not_applicable, result.seconds, out, result.profile)
     _report_lost(result)
     if result.board_error:
-        print(f"error: the leaderboards could not be written to {out}: {result.board_error}; "
-              f"free space and run `rnnbench leaderboard --out {out}`", file=sys.stderr)
+        print(
+            f"error: the leaderboards could not be written to {out}: {result.board_error}; "
+            f"free space and run `rnnbench leaderboard --out {out}`",
+            file=sys.stderr,
+        )
     return result.exit_code
 
 
@@ -192,12 +264,19 @@ class _RunPrinter:
 
         tasks = {c.task for c in cells} | {r["task"] for r in kept + not_applicable}
         models = {c.model for c in cells} | {r["model"] for r in kept + not_applicable}
-        profile = (cells[0].profile if cells else (kept + not_applicable or [{"profile": "?"}])[0]["profile"])
-        print(f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {profile}; "
-              f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(not_applicable)} n/a; {executor}",
-              file=sys.stderr)
-        self.bar = tqdm(total=len(cells), unit="cell", dynamic_ncols=True, file=sys.stderr,
-                        disable=None if not self.progress else False)
+        profile = cells[0].profile if cells else (kept + not_applicable or [{"profile": "?"}])[0]["profile"]
+        print(
+            f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {profile}; "
+            f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(not_applicable)} n/a; {executor}",
+            file=sys.stderr,
+        )
+        self.bar = tqdm(
+            total=len(cells),
+            unit="cell",
+            dynamic_ncols=True,
+            file=sys.stderr,
+            disable=None if not self.progress else False,
+        )
 
     def started(self, cell) -> None:
         self.bar.set_postfix_str(cell.label, refresh=True)
@@ -228,8 +307,11 @@ def _report_lost(result) -> None:
         print(f"lost (not saved): {cell.label}: {why}", file=sys.stderr)
     if result.not_started > 0:
         print(f"{result.not_started} cell(s) not started", file=sys.stderr)
-    print(f"{len(result.lost)} result(s) could not be written to {result.out}: free space (or fix --out) and "
-          "run the same command again; the saved cells are kept", file=sys.stderr)
+    print(
+        f"{len(result.lost)} result(s) could not be written to {result.out}: free space (or fix --out) and "
+        "run the same command again; the saved cells are kept",
+        file=sys.stderr,
+    )
 
 
 def _executor(args: argparse.Namespace):
@@ -251,10 +333,19 @@ def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, pro
     boards = build(records + na)["profiles"].get(profile, {})
     best = {task: (board, leader(board)) for task, board in sorted(boards.items()) if leader(board)}
     if best:
-        _table([("task", "best model", "primary", "mean ± std (n)")] + [
-            (task, row["model"], board["primary"]["name"],
-             f"{fmt_stat(row['metrics'][board['primary']['name']])} ({row['metrics'][board['primary']['name']]['n']})")
-            for task, (board, row) in best.items()])
+        _table(
+            [("task", "best model", "primary", "mean ± std (n)")]
+            + [
+                (
+                    task,
+                    row["model"],
+                    board["primary"]["name"],
+                    f"{fmt_stat(row['metrics'][board['primary']['name']])} "
+                    f"({row['metrics'][board['primary']['name']]['n']})",
+                )
+                for task, (board, row) in best.items()
+            ]
+        )
     for r in records:
         if r["status"] == "failed":
             print(f"failed: {r['task']} × {r['model']} (seed {r['seed']}): {r.get('reason')}")
@@ -296,9 +387,11 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
         root = write_plugin(args.name, args.kind, Path(args.dir))
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"wrote {root}/ (a {args.kind} plugin). Next:\n"
-          f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
-          f"  rnnbench run --{args.kind} {args.name} --profile smoke")
+    print(
+        f"wrote {root}/ (a {args.kind} plugin). Next:\n"
+        f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
+        f"  rnnbench run --{args.kind} {args.name} --profile smoke"
+    )
     return 0
 
 
@@ -307,29 +400,43 @@ def cmd_new_plugin(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-p", "--plugin", action="append", default=[], metavar="MODULE",
-                        help="load MODULE as a plugin (repeatable); 'no:NAME' switches plugin NAME off. "
-                             "RNNBENCH_PLUGINS=mod1,no:name does the same from the environment")
+    common.add_argument(
+        "-p",
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="load MODULE as a plugin (repeatable); 'no:NAME' switches plugin NAME off. "
+        "RNNBENCH_PLUGINS=mod1,no:name does the same from the environment",
+    )
     parser = argparse.ArgumentParser(
         prog="rnnbench",
         description="Benchmark recurrent sequence models: every (task, model, seed) cell is trained "
-                    "with PyTorch Lightning and the results become leaderboards.",
+        "with PyTorch Lightning and the results become leaderboards.",
         epilog="Start with `rnnbench list`, then `rnnbench run --all` (quick profile, offline data). "
-               "Plugins come from the 'rnnbench' entry-point group; see CONTRIBUTING.md to write one.",
+        "Plugins come from the 'rnnbench' entry-point group; see CONTRIBUTING.md to write one.",
     )
     parser.add_argument("--version", action="version", version=f"rnnbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("list", parents=[common], help="show tasks, models and plugins",
-                       description="Show every task (family, shape, primary metric), model (what shapes it "
-                                   "serves) and plugin (distribution, version, hooks).")
+    p = sub.add_parser(
+        "list",
+        parents=[common],
+        help="show tasks, models and plugins",
+        description="Show every task (family, shape, primary metric), model (what shapes it "
+        "serves) and plugin (distribution, version, hooks).",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("doctor", parents=[common], help="can each task's offline data be prepared here?",
-                       description="For every task, check what its offline default data needs from this "
-                                   "machine (executables, files, Python modules) and print the one command that "
-                                   "installs what is missing. Exit 1 when anything is missing or a plugin is broken.")
+    p = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="can each task's offline data be prepared here?",
+        description="For every task, check what its offline default data needs from this "
+        "machine (executables, files, Python modules) and print the one command that "
+        "installs what is missing. Exit 1 when anything is missing or a plugin is broken.",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
@@ -337,44 +444,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="plugin name, as in `rnnbench list`")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("run", parents=[common], help="train and test cells, then render leaderboards",
-                       description="Train every selected (task, model, seed) cell, test its best validation "
-                                   "checkpoint, write one JSON result per cell and re-render the leaderboards. "
-                                   "Finished cells with the same configuration are kept, so an interrupted "
-                                   "run resumes where it stopped; failed cells are tried again.")
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="train and test cells, then render leaderboards",
+        description="Train every selected (task, model, seed) cell, test its best validation "
+        "checkpoint, write one JSON result per cell and re-render the leaderboards. "
+        "Finished cells with the same configuration are kept, so an interrupted "
+        "run resumes where it stopped; failed cells are tried again.",
+    )
     p.add_argument("--all", action="store_true", help="every task × every model")
-    p.add_argument("--task", action="append", default=[], metavar="NAME",
-                   help="task(s) to run (repeatable or comma-separated); without --model, every model")
-    p.add_argument("--model", action="append", default=[], metavar="NAME",
-                   help="model(s) to run; without --task, on every task")
-    p.add_argument("--profile", default="quick", metavar="|".join(PROFILES),
-                   help="smoke: seconds, for checks; quick: a laptop run (default); full: published recipes, GPU")
+    p.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="task(s) to run (repeatable or comma-separated); without --model, every model",
+    )
+    p.add_argument(
+        "--model", action="append", default=[], metavar="NAME", help="model(s) to run; without --task, on every task"
+    )
+    p.add_argument(
+        "--profile",
+        default="quick",
+        metavar="|".join(PROFILES),
+        help="smoke: seconds, for checks; quick: a laptop run (default); full: published recipes, GPU",
+    )
     p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
-    p.add_argument("--param-budget", type=int, metavar="N",
-                   help="size every model's width so its task net has N parameters within ±10%% (the Long Range "
-                        "Arena rule); the leaderboard shows each count")
-    p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: one per visible GPU, else one per CPU core up to 8); torch threads "
-                        "are divided between them")
-    p.add_argument("--executor", choices=["local", "ray", "inprocess"], default="local",
-                   help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
-                        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation")
-    p.add_argument("--ray-address", metavar="ADDRESS",
-                   help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
-                        "default: a local Ray instance")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
+    )
+    p.add_argument(
+        "--param-budget",
+        type=int,
+        metavar="N",
+        help="size every model's width so its task net has N parameters within ±10%% (the Long Range "
+        "Arena rule); the leaderboard shows each count",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: one per visible GPU, else one per CPU core up to 8); torch threads "
+        "are divided between them",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray", "inprocess"],
+        default="local",
+        help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
+        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
+        "default: a local Ray instance",
+    )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
-    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
+    )
     p.add_argument("--check", action="store_true", help="exit 1 if the rendered files differ from what results/ gives")
     p.set_defaults(func=cmd_leaderboard)
 
-    p = sub.add_parser("new-plugin", help="write a plugin skeleton (package, entry point, tests)",
-                       description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
-                                   "(or task), its entry point, and tests that use rnnbench.testing.")
+    p = sub.add_parser(
+        "new-plugin",
+        help="write a plugin skeleton (package, entry point, tests)",
+        description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
+        "(or task), its entry point, and tests that use rnnbench.testing.",
+    )
     p.add_argument("name", help="plugin (and model or task) name, a slug like my-rnn")
     p.add_argument("--kind", choices=["model", "task"], default="model", help="what it contributes (default model)")
     p.add_argument("--dir", default=".", help="where to write it (default: here)")
@@ -384,8 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from rnnbench.data import DataUnavailable
-    from rnnbench.registry import PluginError
     from rnnbench.executors import ExecutorUnavailable
+    from rnnbench.registry import PluginError
     from rnnbench.store import StoreLocked, StoreWriteError
     from rnnbench.suite import RunRefused
 
@@ -396,8 +539,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (UsageError, RunRefused, PluginError, StoreLocked, StoreWriteError, DataUnavailable,
-            ExecutorUnavailable) as exc:
+    except (
+        UsageError,
+        RunRefused,
+        PluginError,
+        StoreLocked,
+        StoreWriteError,
+        DataUnavailable,
+        ExecutorUnavailable,
+    ) as exc:
         print(f"rnnbench: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:

@@ -90,9 +90,7 @@ def hub_dataset(path: str, *args: Any, offline_default: str = "", **kwargs: Any)
         offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = f"; use the offline default ({offline_default})" if offline_default else ""
         why = "offline mode is on (HF_DATASETS_OFFLINE/HF_HUB_OFFLINE)" if offline else f"{type(exc).__name__}"
-        raise DataUnavailable(
-            f"hub dataset '{path}' is unreachable: {why}{hint}"
-        ) from None
+        raise DataUnavailable(f"hub dataset '{path}' is unreachable: {why}{hint}") from None
 
 
 # --- batching ---------------------------------------------------------------------------
@@ -124,8 +122,15 @@ class LengthBucketedBatches:
     """Items are sorted by length within windows of this many batches: similar lengths
     in a batch, yet random company across the epoch."""
 
-    def __init__(self, items: Sequence[Any], batch_size: int, collate: Callable[[list], Any],
-                 epochs: int = 1, seed: int | None = None, length: Callable[[Any], Any] = item_length):
+    def __init__(
+        self,
+        items: Sequence[Any],
+        batch_size: int,
+        collate: Callable[[list], Any],
+        epochs: int = 1,
+        seed: int | None = None,
+        length: Callable[[Any], Any] = item_length,
+    ):
         self.items, self.batch_size, self.collate = items, batch_size, collate
         self.epochs, self.seed = max(1, epochs), seed
         self.lengths = [length(it) for it in items]
@@ -141,8 +146,8 @@ class LengthBucketedBatches:
         window = self.batch_size * self.WINDOW
         batches = []
         for start in range(0, len(order), window):
-            chunk = sorted(order[start:start + window], key=lambda i: self.lengths[i])
-            batches += [chunk[j:j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+            chunk = sorted(order[start : start + window], key=lambda i: self.lengths[i])
+            batches += [chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
         if rng is not None:
             batches = [batches[k] for k in rng.permutation(len(batches))]
         return batches

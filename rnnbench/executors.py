@@ -77,7 +77,8 @@ class _Slot:
         os.environ["CUDA_VISIBLE_DEVICES"] = self.spec["gpu"] if self.spec["gpu"] is not None else ""
         try:
             self.proc = ctx.Process(
-                target=worker_main, daemon=True,
+                target=worker_main,
+                daemon=True,
                 args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"], os.getpid()),
             )
             self.proc.start()
@@ -139,8 +140,12 @@ class LocalExecutor:
         kind = "GPU" if first["gpu"] is not None else "CPU"
         return f"{len(self.layout)} {kind} worker(s), {first['threads']} torch thread(s) each"
 
-    def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
-            on_start: Callable[[Cell], None] = lambda c: None) -> None:
+    def run(
+        self,
+        cells: list[Cell],
+        on_result: Callable[[Cell, dict], None],
+        on_start: Callable[[Cell], None] = lambda c: None,
+    ) -> None:
         pending = deque(cells)
         self.draining = False
         slots = [_Slot(spec, self.plugin_args) for spec in self.layout[: max(1, len(cells))]]
@@ -199,8 +204,9 @@ class LocalExecutor:
                 on_result(cell, {"status": "failed", "reason": f"worker process died (exit code {code})"})
             s.failed_starts = 0 if was_ready else s.failed_starts + 1
             if s.failed_starts >= 3:  # it dies before taking a cell: restarting will not help
-                raise RuntimeError(f"worker processes die at start-up (exit code {code}); "
-                                   "run with --executor inprocess to see why")
+                raise RuntimeError(
+                    f"worker processes die at start-up (exit code {code}); run with --executor inprocess to see why"
+                )
             s.start()
 
 
@@ -217,8 +223,12 @@ class InProcessExecutor:
     def describe(self) -> str:
         return "in-process"
 
-    def run(self, cells: list[Cell], on_result: Callable[[Cell, dict], None],
-            on_start: Callable[[Cell], None] = lambda c: None) -> None:
+    def run(
+        self,
+        cells: list[Cell],
+        on_result: Callable[[Cell, dict], None],
+        on_start: Callable[[Cell], None] = lambda c: None,
+    ) -> None:
         self.draining = False
         for cell in cells:
             if self.draining:
@@ -263,9 +273,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise ExecutorUnavailable(
-                "the ray executor needs Ray: pip install 'rnnbench[ray]'"
-            ) from None
+            raise ExecutorUnavailable("the ray executor needs Ray: pip install 'rnnbench[ray]'") from None
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         self.ray, self.plugin_args = ray, plugin_args
         if not ray.is_initialized():

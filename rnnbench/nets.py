@@ -54,7 +54,8 @@ def check_core_output(core: nn.Module, x: torch.Tensor, y: Any) -> None:
     if shape != (x.size(0), x.size(1), size):
         raise CoreContractError(
             f"core {type(core).__name__} returned y of shape {shape} for x of shape {tuple(x.shape)}, "
-            f"not [batch, time, output_size] = [{x.size(0)}, {x.size(1)}, {size}]")
+            f"not [batch, time, output_size] = [{x.size(0)}, {x.size(1)}, {size}]"
+        )
 
 
 class TaskNet(nn.Module, abc.ABC):
@@ -110,9 +111,18 @@ class ManyToOne(TaskNet):
     because its backward half has seen only the last input at that step.
     """
 
-    def __init__(self, adapter: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, pool: str = "last", *,
-                 samples: SamplesFn | None = None, count: CountFn | None = None):
+    def __init__(
+        self,
+        adapter: nn.Module,
+        core: nn.Module,
+        head: nn.Module,
+        loss: LossFn,
+        update: UpdateFn,
+        pool: str = "last",
+        *,
+        samples: SamplesFn | None = None,
+        count: CountFn | None = None,
+    ):
         super().__init__(samples=samples, count=count)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.pool = loss, update, pool
@@ -150,9 +160,18 @@ class AlignedManyToMany(TaskNet):
     validation pass mid-epoch does not disturb training.
     """
 
-    def __init__(self, adapter: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, carry_state: bool = False, *,
-                 samples: SamplesFn | None = None, count: CountFn | None = None):
+    def __init__(
+        self,
+        adapter: nn.Module,
+        core: nn.Module,
+        head: nn.Module,
+        loss: LossFn,
+        update: UpdateFn,
+        carry_state: bool = False,
+        *,
+        samples: SamplesFn | None = None,
+        count: CountFn | None = None,
+    ):
         super().__init__(samples=samples, count=count or labels_in)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.carry_state = loss, update, carry_state
@@ -220,9 +239,20 @@ class OneToMany(TaskNet):
     decoding, ``[batch, y.size(1)]`` ids with ``pad_id`` after the first ``eos_id``.
     """
 
-    def __init__(self, encoder: nn.Module, embed: nn.Module, core: nn.Module, head: nn.Module,
-                 loss: LossFn, update: UpdateFn, eos_id: int, pad_id: int = 0, *,
-                 samples: SamplesFn | None = None, count: CountFn | None = None):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        embed: nn.Module,
+        core: nn.Module,
+        head: nn.Module,
+        loss: LossFn,
+        update: UpdateFn,
+        eos_id: int,
+        pad_id: int = 0,
+        *,
+        samples: SamplesFn | None = None,
+        count: CountFn | None = None,
+    ):
         super().__init__(samples=samples, count=count)
         self.encoder, self.embed, self.core, self.head = encoder, embed, core, head
         self.loss_fn, self.update_fn = loss, update

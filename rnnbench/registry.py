@@ -100,14 +100,10 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
             module = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
             if exc.name and modname.startswith(exc.name):
-                raise PluginError(
-                    f"--plugin {modname}: no such module; is it on PYTHONPATH or installed?"
-                ) from None
+                raise PluginError(f"--plugin {modname}: no such module; is it on PYTHONPATH or installed?") from None
             raise PluginError(f"--plugin {modname}: import failed: {exc}") from None
         except Exception as exc:
-            raise PluginError(
-                f"--plugin {modname}: import failed: {type(exc).__name__}: {exc}"
-            ) from None
+            raise PluginError(f"--plugin {modname}: import failed: {type(exc).__name__}: {exc}") from None
         top = modname.split(".")[0]
         try:
             dist = importlib.metadata.packages_distributions().get(top, ["(not installed)"])[0]
@@ -133,9 +129,7 @@ def _register(pm: pluggy.PluginManager, module: Any, info: PluginInfo) -> None:
         pm.register(module, name=info.name)
     except (ValueError, pluggy.PluginValidationError) as exc:
         raise PluginError(f"{info.label}: {_first_line(exc)}") from None
-    info.hooks = sorted(
-        h.name for h in pm.get_hookcallers(module) or [] if h.name.startswith("rnnbench_")
-    )
+    info.hooks = sorted(h.name for h in pm.get_hookcallers(module) or [] if h.name.startswith("rnnbench_"))
 
 
 def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[str]) -> Registry:
@@ -159,8 +153,7 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[
                 info.error = f"{hook.name}() raised {type(exc).__name__}: {_first_line(exc)}"
                 continue
             if not isinstance(contributed, (list, tuple)):
-                info.error = (f"{hook.name}() must return a list of {base.__name__}, "
-                              f"got {type(contributed).__name__}")
+                info.error = f"{hook.name}() must return a list of {base.__name__}, got {type(contributed).__name__}"
                 continue
             found[info.name] += [(kind, item) for item in contributed]
     for name, info in infos.items():  # registration order: built-ins first
@@ -185,18 +178,13 @@ def _collect(pm: pluggy.PluginManager, infos: dict[str, PluginInfo], spec: list[
 def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -> None:
     if not isinstance(item, base):
         raise PluginError(
-            f"{info.label}: rnnbench_{kind}s() returned {type(item).__name__}, "
-            f"not an rnnbench.{base.__name__} instance"
+            f"{info.label}: rnnbench_{kind}s() returned {type(item).__name__}, not an rnnbench.{base.__name__} instance"
         )
     name = item.name
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise PluginError(
-            f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)"
-        )
+        raise PluginError(f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)")
     if (kind, name) in owner:
-        raise PluginError(
-            f"{info.label}: {kind} '{name}' is already registered by plugin '{owner[(kind, name)]}'"
-        )
+        raise PluginError(f"{info.label}: {kind} '{name}' is already registered by plugin '{owner[(kind, name)]}'")
     if kind == "task":
         if item.shape not in SHAPES:
             raise PluginError(f"{info.label}: task '{name}' has shape {item.shape!r}, not one of {', '.join(SHAPES)}")
@@ -216,9 +204,13 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
                 raise PluginError(f"{info.label}: task '{name}' profile {profile!r} is not a slug ([a-z0-9][a-z0-9-]*)")
             options = getattr(item.profiles[profile], "options", None)
             # the hashes read a dataclass's fields or a mapping's items; anything else has neither
-            if not (isinstance(options, Mapping) or dataclasses.is_dataclass(options) and not isinstance(options, type)):
-                raise PluginError(f"{info.label}: task '{name}' profile '{profile}' options are "
-                                  f"{type(options).__name__}, not a dataclass instance or a mapping")
+            if not (
+                isinstance(options, Mapping) or dataclasses.is_dataclass(options) and not isinstance(options, type)
+            ):
+                raise PluginError(
+                    f"{info.label}: task '{name}' profile '{profile}' options are "
+                    f"{type(options).__name__}, not a dataclass instance or a mapping"
+                )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -88,8 +88,9 @@ class Requirement:
 
 def _apt_installed(package: str) -> bool:
     try:
-        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
-                                capture_output=True, text=True, timeout=10).stdout
+        status = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return False
     return status.endswith("ok installed")

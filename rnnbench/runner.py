@@ -35,8 +35,9 @@ class Cell:
         return f"{self.task} × {self.model} (seed {self.seed})"
 
 
-def config_hash(registry: Registry, task: str, model: str, seed: int, profile: str,
-                param_budget: int | None = None) -> str:
+def config_hash(
+    registry: Registry, task: str, model: str, seed: int, profile: str, param_budget: int | None = None
+) -> str:
     """Everything that changes a cell's result: the profile's settings, the data the task
     reads, and the code that runs (rnnbench's and both plugins' versions). A finished
     record is reused only when this matches, so other data or code means a new run."""
@@ -44,8 +45,11 @@ def config_hash(registry: Registry, task: str, model: str, seed: int, profile: s
     if param_budget:
         settings["param_budget"] = param_budget
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
-    code = {"rnnbench": rnnbench.__version__, "task_plugin": [tp.distribution, tp.version],
-            "model_plugin": [mp.distribution, mp.version]}
+    code = {
+        "rnnbench": rnnbench.__version__,
+        "task_plugin": [tp.distribution, tp.version],
+        "model_plugin": [mp.distribution, mp.version],
+    }
     return fingerprint(task, model, seed, profile, settings, code, data_source(registry.tasks[task]))
 
 
@@ -80,9 +84,16 @@ def _content(part: str) -> str:
     return _DIGESTS[key]
 
 
-def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profile: str,
-         seeds: int | None, out: str | Path, time_limit: float | None = None,
-         param_budget: int | None = None) -> tuple[list[Cell], list[dict], list[dict]]:
+def plan(
+    registry: Registry,
+    tasks: Iterable[str],
+    models: Iterable[str],
+    profile: str,
+    seeds: int | None,
+    out: str | Path,
+    time_limit: float | None = None,
+    param_budget: int | None = None,
+) -> tuple[list[Cell], list[dict], list[dict]]:
     """Split the matrix into cells to run, records already finished (kept), and n/a records.
     With ``param_budget`` each cell's width is fitted (in the worker, where the data is) so
     that its net has that many parameters within ±10 %."""
@@ -96,15 +107,18 @@ def plan(registry: Registry, tasks: Iterable[str], models: Iterable[str], profil
                 h = config_hash(registry, task_name, model_name, seed, profile, param_budget)
                 reason = model.unsupported(task)
                 if reason:
-                    not_applicable.append(not_applicable_record(registry, task_name, model_name, seed, profile, h, reason))
+                    not_applicable.append(
+                        not_applicable_record(registry, task_name, model_name, seed, profile, h, reason)
+                    )
                     continue
                 prev = store.existing(out, profile, task_name, model_name, seed)
                 if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == h:
                     kept.append(prev)
                     continue
                 cost = prof.max_steps * prof.batch_size * (prof.hidden_size / 64.0)
-                to_run.append(Cell(task_name, model_name, seed, profile, h,
-                                   time_limit or prof.time_limit, param_budget, cost))
+                to_run.append(
+                    Cell(task_name, model_name, seed, profile, h, time_limit or prof.time_limit, param_budget, cost)
+                )
     return to_run, kept, not_applicable
 
 
@@ -120,22 +134,30 @@ def _version(dist: str) -> str:
     return _VERSIONS[dist]
 
 
-def base_record(registry: Registry, task: str, model: str, seed: int, profile: str,
-                config_hash_: str) -> records.Record:
+def base_record(
+    registry: Registry, task: str, model: str, seed: int, profile: str, config_hash_: str
+) -> records.Record:
     """The part of a record known before training: identity and provenance."""
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     t = registry.tasks[task]
     return {
         "schema": records.SCHEMA_VERSION,
-        "task": task, "model": model, "seed": seed, "profile": profile,
-        "task_family": t.family, "task_shape": t.shape, "task_description": t.description,
+        "task": task,
+        "model": model,
+        "seed": seed,
+        "profile": profile,
+        "task_family": t.family,
+        "task_shape": t.shape,
+        "task_description": t.description,
         "primary": {"name": t.primary_metric, "value": None, "direction": t.direction},
         "provenance": {
             "rnnbench": rnnbench.__version__,
             "task_plugin": {"name": tp.name, "distribution": tp.distribution, "version": tp.version},
             "model_plugin": {"name": mp.name, "distribution": mp.distribution, "version": mp.version},
-            "torch": _version("torch"), "pytorch_lightning": _version("pytorch-lightning"),
-            "torchmetrics": _version("torchmetrics"), "python": platform.python_version(),
+            "torch": _version("torch"),
+            "pytorch_lightning": _version("pytorch-lightning"),
+            "torchmetrics": _version("torchmetrics"),
+            "python": platform.python_version(),
             "config_hash": config_hash_,
         },
     }
@@ -157,7 +179,8 @@ def failed_record(registry: Registry, cell: Cell, reason: str, **measured) -> re
     return finish_record(registry, cell, {**measured, "status": "failed", "reason": reason})
 
 
-def not_applicable_record(registry: Registry, task: str, model: str, seed: int, profile: str,
-                          config_hash_: str, reason: str) -> records.Record:
+def not_applicable_record(
+    registry: Registry, task: str, model: str, seed: int, profile: str, config_hash_: str, reason: str
+) -> records.Record:
     """The record of a cell whose model cannot serve its task (it never runs)."""
     return {**base_record(registry, task, model, seed, profile, config_hash_), "status": "n/a", "reason": reason}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnnbench.api import NAME_RE
 
-PYPROJECT = '''[build-system]
+PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
@@ -27,7 +27,7 @@ test = ["pytest"]
 
 [tool.setuptools]
 packages = ["{package}"]
-'''
+"""
 
 MODEL = '''"""rnnbench plugin {name}: a model. Replace the core with yours; keep the contract:
 forward(x [batch, time, input], state=None, lengths=None) -> (y [batch, time, output_size], state).
@@ -116,7 +116,7 @@ def rnnbench_tasks():
     return [{cls}()]
 '''
 
-TEST_MODEL = '''from rnnbench.testing import check_model, fit_smoke
+TEST_MODEL = """from rnnbench.testing import check_model, fit_smoke
 
 
 def test_{package}_meets_the_model_contract():
@@ -126,9 +126,9 @@ def test_{package}_meets_the_model_contract():
 def test_{package}_trains_on_a_builtin_task():
     record = fit_smoke("adding-50", "{name}")
     assert record["primary"]["value"] is not None
-'''
+"""
 
-TEST_TASK = '''from rnnbench.testing import check_task, fit_smoke
+TEST_TASK = """from rnnbench.testing import check_task, fit_smoke
 
 
 def test_{package}_meets_the_task_contract():
@@ -138,7 +138,7 @@ def test_{package}_meets_the_task_contract():
 def test_{package}_trains_with_lstm():
     record = fit_smoke("{name}", "lstm")
     assert 0.0 <= record["primary"]["value"] <= 1.0
-'''
+"""
 
 
 def write_plugin(name: str, kind: str, where: Path) -> Path:
@@ -155,7 +155,7 @@ def write_plugin(name: str, kind: str, where: Path) -> Path:
         f"{package}/__init__.py": MODEL if kind == "model" else TASK,
         f"tests/test_{package}.py": TEST_MODEL if kind == "model" else TEST_TASK,
         "README.md": "# rnnbench-{name}\n\nAn rnnbench plugin. `pip install -e .[test]`, then `pytest` and "
-                     "`rnnbench list`; `rnnbench run --{kind} {name} --profile smoke` puts it on a leaderboard.\n",
+        "`rnnbench list`; `rnnbench run --{kind} {name} --profile smoke` puts it on a leaderboard.\n",
     }
     fields["kind"] = kind
     for rel, template in files.items():

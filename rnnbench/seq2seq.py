@@ -50,8 +50,9 @@ class LuongAttention(nn.Module):
         """Project the memory once per batch; decoding reuses it at every step."""
         return self.key(memory)
 
-    def forward(self, query: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, query: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``query [B, T, Q]``, ``memory [B, S, M]``, ``mask [B, S]`` (True = real) ->
         ``(context [B, T, M], weights [B, T, S])``."""
         scores = query @ keys.transpose(1, 2)
@@ -73,8 +74,9 @@ class AttentionReadout(nn.Module):
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
         return self.attention.keys(memory)
 
-    def forward(self, out: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, out: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Decoder outputs ``[B, T, H]`` -> (attentional states ``[B, T, H]``, weights ``[B, T, S]``)."""
         context, weights = self.attention(out, memory, keys, mask)
         return torch.tanh(self.combine(torch.cat([out, context], -1))), weights
@@ -91,11 +93,26 @@ class EncoderDecoder(TaskNet):
     pass it is in from ``reset_state(split)``, which the trainer calls before each one.
     """
 
-    def __init__(self, src_adapter: nn.Module, encoder: nn.Module, tgt_embedding: nn.Embedding,
-                 decoder: nn.Module, readout: nn.Module, update: UpdateFn, *, pad_id: int,
-                 bos_id: int, eos_id: int, max_len: int = 100, beam_size: int = 4,
-                 length_penalty: float = 1.0, dropout: float = 0.0, bridge: bool = True,
-                 samples: SamplesFn | None = None, count: CountFn | None = None):
+    def __init__(
+        self,
+        src_adapter: nn.Module,
+        encoder: nn.Module,
+        tgt_embedding: nn.Embedding,
+        decoder: nn.Module,
+        readout: nn.Module,
+        update: UpdateFn,
+        *,
+        pad_id: int,
+        bos_id: int,
+        eos_id: int,
+        max_len: int = 100,
+        beam_size: int = 4,
+        length_penalty: float = 1.0,
+        dropout: float = 0.0,
+        bridge: bool = True,
+        samples: SamplesFn | None = None,
+        count: CountFn | None = None,
+    ):
         super().__init__(samples=samples, count=count or target_tokens)
         self.src_adapter, self.encoder = src_adapter, encoder
         self.tgt_embedding, self.decoder, self.readout = tgt_embedding, decoder, readout
@@ -108,9 +125,18 @@ class EncoderDecoder(TaskNet):
         self._state_batch_dims: Any = None
 
     @classmethod
-    def from_model(cls, model: Any, src_adapter: nn.Module, embed_size: int, vocab_size: int,
-                   hidden_size: int, num_layers: int, dropout: float, update: UpdateFn,
-                   **options: Any) -> "EncoderDecoder":
+    def from_model(
+        cls,
+        model: Any,
+        src_adapter: nn.Module,
+        embed_size: int,
+        vocab_size: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        update: UpdateFn,
+        **options: Any,
+    ) -> "EncoderDecoder":
         """Build both cores with ``model.build_core`` (same sizes, so the encoder's final
         state is a valid initial state of the decoder); ``src_adapter`` maps ``x`` to
         ``[B, S, embed_size]``."""
@@ -118,8 +144,7 @@ class EncoderDecoder(TaskNet):
         decoder = model.build_core(embed_size, hidden_size, num_layers, dropout)
         tgt_embedding = nn.Embedding(vocab_size, embed_size, padding_idx=options["pad_id"])
         readout = AttentionReadout(decoder.output_size, encoder.output_size, vocab_size, dropout)
-        return cls(src_adapter, encoder, tgt_embedding, decoder, readout, update,
-                   dropout=dropout, **options)
+        return cls(src_adapter, encoder, tgt_embedding, decoder, readout, update, dropout=dropout, **options)
 
     # --- the TaskNet hooks -----------------------------------------------------------
     def reset_state(self, split: str) -> None:
@@ -155,8 +180,12 @@ class EncoderDecoder(TaskNet):
         memory, state = self.encoder(x, None, lengths)
         self.check_core(self.encoder, x, memory)
         mask = length_mask(lengths.to(memory.device), memory.size(1))
-        return {"memory": memory, "keys": self.readout.keys(memory), "mask": mask,
-                "state": state if self.bridge else None}
+        return {
+            "memory": memory,
+            "keys": self.readout.keys(memory),
+            "mask": mask,
+            "state": state if self.bridge else None,
+        }
 
     def teacher_forced(self, batch: dict, encoded: dict) -> torch.Tensor:
         """Attentional states ``[B, T, H]`` of the decoder fed the reference target."""

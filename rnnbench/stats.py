@@ -119,8 +119,11 @@ def pesaran_timmermann(predicted_up: Sequence[bool], actual_up: Sequence[bool]) 
     py, px = float(y.mean()), float(x.mean())
     p_star = py * px + (1 - py) * (1 - px)
     var_p = p_star * (1 - p_star) / n
-    var_star = ((2 * py - 1) ** 2 * px * (1 - px) / n + (2 * px - 1) ** 2 * py * (1 - py) / n
-                + 4 * py * px * (1 - py) * (1 - px) / n**2)
+    var_star = (
+        (2 * py - 1) ** 2 * px * (1 - px) / n
+        + (2 * px - 1) ** 2 * py * (1 - py) / n
+        + 4 * py * px * (1 - py) * (1 - px) / n**2
+    )
     if var_p - var_star <= 0:
         return Test(0.0, 1.0)
     s = (p_hat - p_star) / math.sqrt(var_p - var_star)

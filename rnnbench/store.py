@@ -145,8 +145,7 @@ def _expect(record: dict, key: str, ok: Callable[[Any], bool], what: str) -> Non
 
 
 def _number_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and (v is None or _is_num(v)) for k, v in value.items())
+    return isinstance(value, dict) and all(isinstance(k, str) and (v is None or _is_num(v)) for k, v in value.items())
 
 
 def validate_record(record: Any, path: Path | None = None) -> dict:
@@ -157,8 +156,9 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
         raise ValueError(f"not a JSON object (got {type(record).__name__})")
     schema = records.schema_of(record)
     if schema != records.SCHEMA_VERSION:
-        raise ValueError(f"written by schema {_short(schema)}, this rnnbench reads schema "
-                         f"{records.SCHEMA_VERSION}; rerun the cell")
+        raise ValueError(
+            f"written by schema {_short(schema)}, this rnnbench reads schema {records.SCHEMA_VERSION}; rerun the cell"
+        )
     for key in ("task", "model", "seed", "profile", "status"):
         if key not in record:
             raise ValueError(f"missing key {key!r}")
@@ -189,14 +189,31 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
     _expect(record, "params", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     for key in ("train_seconds", "wall_seconds", "peak_memory_mb", "sequence_length"):
         _expect(record, key, _is_num, "a number")
-    _expect(record, "throughput", lambda v: isinstance(v, dict) and (v.get("value") is None or _is_num(v["value"]))
-            and isinstance(v.get("unit", ""), str), "an object with a numeric value and a unit")
-    _expect(record, "samples", lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v),
-            "an object")
-    _expect(record, "curve", lambda v: isinstance(v, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(_is_num(x) for x in p) for p in v), "a list of [step, value] pairs")
-    _expect(record, "baselines", lambda v: isinstance(v, dict) and all(
-        isinstance(k, str) and _number_map(m) for k, m in v.items()), "an object of metric objects")
+    _expect(
+        record,
+        "throughput",
+        lambda v: (
+            isinstance(v, dict)
+            and (v.get("value") is None or _is_num(v["value"]))
+            and isinstance(v.get("unit", ""), str)
+        ),
+        "an object with a numeric value and a unit",
+    )
+    _expect(record, "samples", lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "an object")
+    _expect(
+        record,
+        "curve",
+        lambda v: (
+            isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 and all(_is_num(x) for x in p) for p in v)
+        ),
+        "a list of [step, value] pairs",
+    )
+    _expect(
+        record,
+        "baselines",
+        lambda v: isinstance(v, dict) and all(isinstance(k, str) and _number_map(m) for k, m in v.items()),
+        "an object of metric objects",
+    )
     _expect(record, "provenance", lambda v: isinstance(v, dict), "an object")
     return record
 

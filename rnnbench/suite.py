@@ -34,8 +34,7 @@ class Reporter:
     def note(self, message: str) -> None:
         """Something worth knowing that does not stop the run (a task skipped, data missing)."""
 
-    def planned(self, cells: list[runner.Cell], kept: list[dict], not_applicable: list[dict],
-                executor: str) -> None:
+    def planned(self, cells: list[runner.Cell], kept: list[dict], not_applicable: list[dict], executor: str) -> None:
         """The plan, before the first cell starts."""
 
     def started(self, cell: runner.Cell) -> None:
@@ -75,8 +74,9 @@ class SuiteResult:
         return 1 if self.lost or self.board_error or self.failed else 0
 
 
-def select(registry: Registry, tasks: Sequence[str], models: Sequence[str], profile: str,
-           reporter: Reporter) -> tuple[list[str], list[str]]:
+def select(
+    registry: Registry, tasks: Sequence[str], models: Sequence[str], profile: str, reporter: Reporter
+) -> tuple[list[str], list[str]]:
     """The tasks (empty: all) and models (empty: all) to run, checked against the registry."""
     from rnnbench.requirements import missing
 
@@ -97,11 +97,20 @@ def select(registry: Registry, tasks: Sequence[str], models: Sequence[str], prof
     return task_names, model_names
 
 
-def run_suite(tasks: Sequence[str] = (), models: Sequence[str] = (), *, profile: str = "quick",
-              seeds: int | None = None, out: str | Path = "leaderboards", param_budget: int | None = None,
-              timeout: float | None = None, plugins: Sequence[str] = (),
-              make_executor: Callable[[], Any] | None = None, reporter: Reporter | None = None,
-              registry: Registry | None = None) -> SuiteResult:
+def run_suite(
+    tasks: Sequence[str] = (),
+    models: Sequence[str] = (),
+    *,
+    profile: str = "quick",
+    seeds: int | None = None,
+    out: str | Path = "leaderboards",
+    param_budget: int | None = None,
+    timeout: float | None = None,
+    plugins: Sequence[str] = (),
+    make_executor: Callable[[], Any] | None = None,
+    reporter: Reporter | None = None,
+    registry: Registry | None = None,
+) -> SuiteResult:
     """Train, test and store every selected (task, model, seed) cell, then render the
     leaderboards. ``tasks``/``models`` empty means all. ``make_executor`` builds the
     executor (default: local worker processes) once the request has passed its checks,
@@ -123,7 +132,8 @@ def run_suite(tasks: Sequence[str] = (), models: Sequence[str] = (), *, profile:
     with _writable_store(out):
         store.remove_temp_files(out)
         cells, result.kept, result.not_applicable = runner.plan(
-            registry, task_names, model_names, profile, seeds, out, timeout, param_budget)
+            registry, task_names, model_names, profile, seeds, out, timeout, param_budget
+        )
         try:
             for rec in result.not_applicable:
                 store.write_record(out, rec)
@@ -176,8 +186,12 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
             # a value the worker should have made plain: this cell fails, the run goes on
             why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
             wall = measured.get("wall_seconds")
-            record = runner.failed_record(registry, cell, f"the result cannot be saved: {why}",
-                                          wall_seconds=wall if isinstance(wall, (int, float)) else 0.0)
+            record = runner.failed_record(
+                registry,
+                cell,
+                f"the result cannot be saved: {why}",
+                wall_seconds=wall if isinstance(wall, (int, float)) else 0.0,
+            )
             store.write_record(out, record)
         return record
     except WRITE_ERRORS as exc:

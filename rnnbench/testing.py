@@ -22,8 +22,14 @@ def load_registry(*plugin_args: str) -> _registry.Registry:
     return _registry.load(plugin_args)
 
 
-def fit_smoke(task: str, model: str, seed: int = 0, profile: str = "smoke",
-              cache_dir: str | None = None, plugins: tuple[str, ...] = ()) -> dict[str, Any]:
+def fit_smoke(
+    task: str,
+    model: str,
+    seed: int = 0,
+    profile: str = "smoke",
+    cache_dir: str | None = None,
+    plugins: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Prepare, train, validate and test one cell in this process on the CPU; return the
     measured part of its result record (metrics, primary, params, curve, samples ...)."""
     from rnnbench.data import default_cache_dir
@@ -83,11 +89,11 @@ def future_changes_past(core, t: int = 5) -> bool:
 
     x = random_inputs()
     changed = x.clone()
-    changed[:, t + 1:] = torch.randn_like(changed[:, t + 1:]) * 3
+    changed[:, t + 1 :] = torch.randn_like(changed[:, t + 1 :]) * 3
     with torch.no_grad():
         y, _ = core(x)
         y_changed, _ = core(changed)
-    assert not torch.allclose(y[:, t + 1:], y_changed[:, t + 1:]), "later inputs changed nothing at all"
+    assert not torch.allclose(y[:, t + 1 :], y_changed[:, t + 1 :]), "later inputs changed nothing at all"
     return not torch.allclose(y[:, : t + 1], y_changed[:, : t + 1], atol=ATOL)
 
 
@@ -100,8 +106,8 @@ def check_chunked_equals_whole(core, cut: int = 5, atol: float = ATOL) -> None:
     with torch.no_grad():
         whole, final = core(x)
         first, state = core(x[:, :cut])
-        middle, state = core(x[:, cut:cut + 1], state)
-        rest, state_rest = core(x[:, cut + 1:], state)
+        middle, state = core(x[:, cut : cut + 1], state)
+        rest, state_rest = core(x[:, cut + 1 :], state)
     torch.testing.assert_close(torch.cat([first, middle, rest], 1), whole, atol=atol, rtol=1e-4)
     torch.testing.assert_close(flat_state(state_rest), flat_state(final), atol=atol, rtol=1e-4)
 
@@ -122,8 +128,8 @@ def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) ->
         for start in starts:
             y, state = core(padded, start, lengths)
             for b, n in enumerate(lengths.tolist()):
-                alone, alone_state = core(x[b:b + 1, :n], None if start is None else state_row(start, b))
-                torch.testing.assert_close(y[b:b + 1, :n], alone, atol=atol, rtol=1e-4)
+                alone, alone_state = core(x[b : b + 1, :n], None if start is None else state_row(start, b))
+                torch.testing.assert_close(y[b : b + 1, :n], alone, atol=atol, rtol=1e-4)
                 if stateful:
                     torch.testing.assert_close(flat_state(state, b), flat_state(alone_state, 0), atol=atol, rtol=1e-4)
 
@@ -134,7 +140,7 @@ def state_row(state, row: int):
 
     if isinstance(state, torch.Tensor):
         # torch RNN states are [layers*directions, batch, hidden]; others [batch, ...]
-        return state[:, row:row + 1] if state.dim() == 3 else state[row:row + 1]
+        return state[:, row : row + 1] if state.dim() == 3 else state[row : row + 1]
     return type(state)(state_row(s, row) for s in state)
 
 
@@ -160,7 +166,7 @@ def check_parallel_equals_step_by_step(core, steps: int = 40) -> None:
         core.step_by_step = step_by_step
         core.zero_grad()
         y, _ = core(x)
-        (y ** 2).mean().backward()
+        (y**2).mean().backward()
         results.append((y.detach(), [p.grad.clone() for p in core.parameters()]))
     (y_par, grads_par), (y_seq, grads_seq) = results
     torch.testing.assert_close(y_par, y_seq, rtol=1e-4, atol=1e-5)
@@ -200,8 +206,7 @@ def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = 
     core = build_core(m)
     check_shapes(core)
     causal = "causal" in m.provides
-    assert future_changes_past(core) != causal, (
-        f"{m.name} declares causal={causal} but its outputs say otherwise")
+    assert future_changes_past(core) != causal, f"{m.name} declares causal={causal} but its outputs say otherwise"
     if "stateful" in m.provides:
         check_chunked_equals_whole(core)
     check_padding_invariance(core, stateful="stateful" in m.provides)

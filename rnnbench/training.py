@@ -54,9 +54,7 @@ class CellModule(pl.LightningModule):
         if task.primary_metric not in self.val_metrics:
             raise ValueError(f"task {task.name}: metrics() lacks primary metric {task.primary_metric!r}")
         self.test_names = list(data.test)
-        self.test_metrics = torch.nn.ModuleList(
-            torch.nn.ModuleDict(task.metrics(data)) for _ in self.test_names
-        )
+        self.test_metrics = torch.nn.ModuleList(torch.nn.ModuleDict(task.metrics(data)) for _ in self.test_names)
         self.curve: list[tuple[int, float]] = []
         self.test_results: dict[str, float] = {}
         self._test_idx = 0
@@ -180,8 +178,12 @@ def fit_cell(
     module = CellModule(task, net, data, profile)
     ckpt_dir = tempfile.mkdtemp(prefix="rnnbench-ckpt-")
     checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, monitor="val_primary", mode=task.direction,
-        save_top_k=1, save_weights_only=True, enable_version_counter=False,
+        dirpath=ckpt_dir,
+        monitor="val_primary",
+        mode=task.direction,
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
     )
     val_every = max(1, min(profile.val_every, profile.max_steps))
     trainer = pl.Trainer(
@@ -197,9 +199,20 @@ def fit_cell(
         enable_progress_bar=False,
         enable_model_summary=False,
         deterministic=_deterministic(accelerator),
-        callbacks=[checkpoint] + ([EarlyStopping(
-            "val_primary", mode=task.direction, stopping_threshold=profile.stop_at,
-            patience=profile.max_steps, check_on_train_epoch_end=False)] if profile.stop_at is not None else []),
+        callbacks=[checkpoint]
+        + (
+            [
+                EarlyStopping(
+                    "val_primary",
+                    mode=task.direction,
+                    stopping_threshold=profile.stop_at,
+                    patience=profile.max_steps,
+                    check_on_train_epoch_end=False,
+                )
+            ]
+            if profile.stop_at is not None
+            else []
+        ),
         # in a Ray task or SLURM allocation, one cell is one process on one device
         plugins=[LightningEnvironment()] if cluster else None,
     )
@@ -237,7 +250,10 @@ def fit_cell(
             "value": module.test_results.get(task.primary_metric),
             "direction": task.direction,
         },
-        "best_val": {"step": best_step, "value": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None},
+        "best_val": {
+            "step": best_step,
+            "value": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        },
         "curve": module.curve,
         "params": sum(p.numel() for p in net.parameters() if p.requires_grad),
         "train_seconds": round(train_seconds, 3),

@@ -83,8 +83,9 @@ class CellRunner:
     """Holds the registry and recently prepared data, so that consecutive cells of one
     task (other models, other seeds) do not prepare the same data again."""
 
-    def __init__(self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None,
-                 cluster: bool = False):
+    def __init__(
+        self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None, cluster: bool = False
+    ):
         from rnnbench.data import default_cache_dir
 
         self.plugin_args = plugin_args
@@ -142,8 +143,7 @@ class CellRunner:
         for attempt in (1, 2):
             data = self._prepare(task, profile)
             try:
-                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator,
-                                    cluster=self.cluster)
+                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator, cluster=self.cluster)
                 break
             except torch.cuda.OutOfMemoryError:
                 if attempt == 2 or profile.batch_size == 1:
@@ -175,8 +175,9 @@ class CellRunner:
         from rnnbench.data import DataUnavailable
 
         message = (str(exc).strip().splitlines() or [""])[0]
-        if type(exc).__name__ == "NonFiniteLoss" or isinstance(exc, (DataUnavailable, _registry.PluginError,
-                                                                      BudgetUnreachable, PluginOutputError)):
+        if type(exc).__name__ == "NonFiniteLoss" or isinstance(
+            exc, (DataUnavailable, _registry.PluginError, BudgetUnreachable, PluginOutputError)
+        ):
             return message
         where = self._culprit(exc, cell)
         return f"{type(exc).__name__}: {message}" + (f" (in {where})" if where else "")
@@ -366,8 +367,7 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="rnnbench-driver-watchdog", daemon=True).start()
 
 
-def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str,
-                parent: int | None = None) -> None:
+def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str, parent: int | None = None) -> None:
     """Entry point of a worker process: receive cells, send back results, until None."""
     die_with(parent if parent is not None else os.getppid())
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -18,8 +18,17 @@ def test_every_profile_field_declares_its_role():
 
 def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
     p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
-    other_model = p.replace(hidden_size=7, num_layers=2, dropout=0.5, lr=1.0, grad_clip=3.0, val_every=1,
-                            max_steps=99, time_limit=1.0, seeds=9)
+    other_model = p.replace(
+        hidden_size=7,
+        num_layers=2,
+        dropout=0.5,
+        lr=1.0,
+        grad_clip=3.0,
+        val_every=1,
+        max_steps=99,
+        time_limit=1.0,
+        seeds=9,
+    )
     assert other_model.data_settings() == p.data_settings()
     assert p.replace(batch_size=8).data_settings() != p.data_settings()
     assert p.replace(options=Options(length=6)).data_settings() != p.data_settings()
@@ -36,7 +45,10 @@ def test_options_settings_hold_what_a_profile_wrote_apart_from_unchanged_default
     # a default declared later must not change the fingerprints built from these settings
     assert option_settings(Options(length=5)) == {"length": 5}
     assert option_settings(Options(length=5, source="hub", sizes={"train": 3})) == {
-        "length": 5, "source": "hub", "sizes": {"train": 3}}
+        "length": 5,
+        "source": "hub",
+        "sizes": {"train": 3},
+    }
     assert option_settings({"length": 5}) == {"length": 5}
 
 

@@ -41,8 +41,7 @@ def test_fit_width_refuses_what_no_width_can_meet():
 @pytest.fixture(scope="module")
 def prepared():
     reg = load_registry()
-    return {name: reg.tasks[name].prepare(reg.tasks[name].profiles["smoke"], default_cache_dir())
-            for name in BUDGETS}
+    return {name: reg.tasks[name].prepare(reg.tasks[name].profiles["smoke"], default_cache_dir()) for name in BUDGETS}
 
 
 @pytest.mark.parametrize("task_name", sorted(BUDGETS))
@@ -77,6 +76,7 @@ def test_an_impossible_budget_names_the_cell(prepared):
 
 def test_a_build_that_needs_real_tensors_is_counted_on_the_cpu():
     from fixtures._unrunnable import UnrunnableTask
+
     from rnnbench import Profile
 
     class NeedsRealTensors(UnrunnableTask):

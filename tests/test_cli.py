@@ -11,19 +11,26 @@ from rnnbench.cli import main
 
 def test_list_and_help_never_import_torch():
     for command in ("list", "doctor"):
-        code = (f"import sys; from rnnbench.cli import main; main(['{command}']); "
-                "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
+        code = (
+            f"import sys; from rnnbench.cli import main; main(['{command}']); "
+            "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)"
+        )
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    code = "import sys; from rnnbench.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\nassert 'torch' not in sys.modules"
+    code = (
+        "import sys; from rnnbench.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "assert 'torch' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
 def test_leaderboard_never_imports_torch(tmp_path):
     committed = Path(__file__).resolve().parents[1] / "leaderboards" / "results" / "quick" / "stock-return"
     shutil.copytree(committed, tmp_path / "results" / "quick" / "stock-return")
-    code = (f"import sys; from rnnbench.cli import main; out = {str(tmp_path)!r}\n"
-            "assert main(['leaderboard', '--out', out]) == 0 and main(['leaderboard', '--check', '--out', out]) == 0\n"
-            "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)")
+    code = (
+        f"import sys; from rnnbench.cli import main; out = {str(tmp_path)!r}\n"
+        "assert main(['leaderboard', '--out', out]) == 0 and main(['leaderboard', '--check', '--out', out]) == 0\n"
+        "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
@@ -35,23 +42,26 @@ def test_list_json_describes_tasks_models_plugins(capsys):
     assert data["plugins"]["classic-rnn"]["models"] == ["elman", "lstm", "gru"]
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["run", "--task", "lm-chr"], "unknown task 'lm-chr'; did you mean 'lm-char'"),
-    (["run", "--all", "--model", "lstn"], "unknown model 'lstn'; did you mean 'lstm'"),
-    (["run", "--all", "--profile", "quik"], "unknown profile 'quik'; did you mean 'quick'"),
-    (["run"], "say what to run"),
-    (["info", "clasic-rnn"], "unknown plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
-    (["run", "--all", "-p", "no_such_plugin_module"], "--plugin no_such_plugin_module: no such module"),
-    (["run", "--all", "--workers", "0"], "--workers must be at least 1"),
-    (["run", "--all", "--workers", "-3"], "--workers must be at least 1"),
-    (["run", "--all", "--timeout", "0"], "--timeout must be a positive number of seconds"),
-    (["run", "--all", "--timeout", "-5"], "--timeout must be a positive number of seconds"),
-    (["run", "--all", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["run", "--task", "lm-chr"], "unknown task 'lm-chr'; did you mean 'lm-char'"),
+        (["run", "--all", "--model", "lstn"], "unknown model 'lstn'; did you mean 'lstm'"),
+        (["run", "--all", "--profile", "quik"], "unknown profile 'quik'; did you mean 'quick'"),
+        (["run"], "say what to run"),
+        (["info", "clasic-rnn"], "unknown plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
+        (["run", "--all", "-p", "no_such_plugin_module"], "--plugin no_such_plugin_module: no such module"),
+        (["run", "--all", "--workers", "0"], "--workers must be at least 1"),
+        (["run", "--all", "--workers", "-3"], "--workers must be at least 1"),
+        (["run", "--all", "--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["run", "--all", "--timeout", "-5"], "--timeout must be a positive number of seconds"),
+        (["run", "--all", "--timeout", "nan"], "--timeout must be a positive number of seconds"),
+    ],
+)
 def test_user_mistakes_get_one_line_and_exit_2(capsys, argv, expected, tmp_path):
     assert main(argv + (["--out", str(tmp_path)] if argv[0] == "run" else [])) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len([l for l in err if not l.startswith("warning:")]) == 1
+    assert len([line for line in err if not line.startswith("warning:")]) == 1
     assert expected in err[-1] and err[-1].startswith("rnnbench: error:")
 
 
@@ -76,11 +86,18 @@ def test_doctor_names_the_one_command_that_fixes_a_task(capsys):
     assert main(["doctor", "-p", "fixtures.needs_missing"]) == 1
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.strip().startswith("needs-missing"))
-    assert "missing: rnnbench-no-such-tool is not installed; its corpus (/nonexistent/rnnbench/corpus.txt) is missing" in row
-    assert ("sudo apt-get install rnnbench-no-such-package && sudo apt-get install rnnbench-no-such-corpus "
-            "&& pip install rnnbench-no-such-dist") in row
-    assert out.rstrip().endswith("To fix everything: sudo apt-get install rnnbench-no-such-package "
-                                 "rnnbench-no-such-corpus && pip install rnnbench-no-such-dist")
+    assert (
+        "missing: rnnbench-no-such-tool is not installed; its corpus (/nonexistent/rnnbench/corpus.txt) is missing"
+        in row
+    )
+    assert (
+        "sudo apt-get install rnnbench-no-such-package && sudo apt-get install rnnbench-no-such-corpus "
+        "&& pip install rnnbench-no-such-dist"
+    ) in row
+    assert out.rstrip().endswith(
+        "To fix everything: sudo apt-get install rnnbench-no-such-package "
+        "rnnbench-no-such-corpus && pip install rnnbench-no-such-dist"
+    )
     assert next(line for line in out.splitlines() if line.strip().startswith("lm-char")).split()[1] == "ok"
 
 
@@ -88,8 +105,15 @@ def test_end_of_run_summary_names_the_leaderboards_first_model_not_the_best_seed
     from rnnbench import cli, report
 
     def record(model, seed, value):
-        return {"task": "t", "model": model, "seed": seed, "profile": "quick", "status": "ok",
-                "primary": {"name": "mse", "direction": "min", "value": value}, "metrics": {"mse": value}}
+        return {
+            "task": "t",
+            "model": model,
+            "seed": seed,
+            "profile": "quick",
+            "status": "ok",
+            "primary": {"name": "mse", "direction": "min", "value": value},
+            "metrics": {"mse": value},
+        }
 
     # a lucky seed (0.1) must not beat the better mean (0.4 against 0.5)
     records = [record("lucky", 0, 0.1), record("lucky", 1, 0.9), record("steady", 0, 0.4), record("steady", 1, 0.4)]
@@ -124,7 +148,8 @@ def test_a_plugin_whose_hook_raises_does_not_block_list(monkeypatch, tmp_path, c
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: raising-plugin\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[rnnbench]\nraising = raising_plugin\n")
     (tmp_path / "raising_plugin.py").write_text(
-        "from rnnbench import hookimpl\n\n@hookimpl\ndef rnnbench_models():\n    raise KeyError('weights')\n")
+        "from rnnbench import hookimpl\n\n@hookimpl\ndef rnnbench_models():\n    raise KeyError('weights')\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert main(["list"]) == 0
     captured = capsys.readouterr()

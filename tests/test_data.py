@@ -46,8 +46,7 @@ def test_length_bucketed_batches_cover_each_item_once_per_epoch():
     items = [{"x": [0] * n} for n in range(1, 301)]
     train = LengthBucketedBatches(items, 8, lengths_of, epochs=3, seed=0)
     assert len(train) == 3 * math.ceil(300 / 8)
-    epochs = [[n for i in range(e * train.per_epoch, (e + 1) * train.per_epoch) for n in train[i]]
-              for e in range(3)]
+    epochs = [[n for i in range(e * train.per_epoch, (e + 1) * train.per_epoch) for n in train[i]] for e in range(3)]
     assert all(sorted(e) == list(range(1, 301)) for e in epochs)
     assert epochs[0] != epochs[1]  # reshuffled every epoch
     again = LengthBucketedBatches(items, 8, lengths_of, epochs=3, seed=0)

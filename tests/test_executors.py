@@ -16,8 +16,14 @@ TESTS = Path(__file__).parent
 def run_cli(*args, **popen):
     path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **popen.pop("env", {})}
-    return subprocess.Popen([sys.executable, "-m", "rnnbench.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rnnbench.cli", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
 
 
 def test_one_worker_per_gpu_with_threads_divided():
@@ -42,12 +48,24 @@ def test_visible_gpus_honours_cuda_visible_devices(monkeypatch):
     assert executors.visible_gpus() == []
 
 
-
 def test_kill_9_at_a_random_moment_then_resume(tmp_path):
     """The whole run (driver and workers) is SIGKILLed mid-matrix; the same command
     again keeps every finished cell, leaves no partial file, and finishes the suite."""
-    args = ["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--seeds", "12",
-            "--profile", "smoke", "--workers", "2", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "elman,gru,lstm",
+        "--seeds",
+        "12",
+        "--profile",
+        "smoke",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
     proc = run_cli(*args, start_new_session=True)
     results = tmp_path / "results" / "smoke" / "adding-50"
     deadline = time.monotonic() + 300
@@ -138,9 +156,24 @@ def wait_gone(pids: list[int], seconds: float) -> list[int]:
 def test_a_time_limit_ends_the_processes_a_cell_started(tmp_path):
     """A task's prepare() starts a helper process and hangs: the timeout takes both down."""
     pidfile = tmp_path / "pids"
-    proc = run_cli("run", "--task", "prepare-spawns-and-hangs", "--model", "lstm", "--profile", "smoke",
-                   "--timeout", "3", "--workers", "1", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
-                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    proc = run_cli(
+        "run",
+        "--task",
+        "prepare-spawns-and-hangs",
+        "--model",
+        "lstm",
+        "--profile",
+        "smoke",
+        "--timeout",
+        "3",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "-p",
+        "fixtures.escapes",
+        env={"RNNBENCH_TEST_PIDFILE": str(pidfile)},
+    )
     try:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 1, err
@@ -148,7 +181,7 @@ def test_a_time_limit_ends_the_processes_a_cell_started(tmp_path):
         (child,) = [int(line) for line in pidfile.read_text().split()]
         assert wait_gone([child], 5) == [], "the cell's child process outlived its time limit"
     finally:
-        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+        for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -156,9 +189,22 @@ def test_a_time_limit_ends_the_processes_a_cell_started(tmp_path):
 def test_workers_die_with_their_driver(tmp_path):
     """kill -9 of the driver alone, while its worker hangs in a cell: the worker follows."""
     pidfile = tmp_path / "pids"
-    proc = run_cli("run", "--task", "adding-50", "--model", "hangs-noting-pid", "--profile", "smoke",
-                   "--workers", "1", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
-                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    proc = run_cli(
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "hangs-noting-pid",
+        "--profile",
+        "smoke",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "-p",
+        "fixtures.escapes",
+        env={"RNNBENCH_TEST_PIDFILE": str(pidfile)},
+    )
     try:
         (worker,) = wait_for_pids(pidfile, 1, proc)
         proc.kill()
@@ -166,7 +212,7 @@ def test_workers_die_with_their_driver(tmp_path):
         assert wait_gone([worker], 5) == [], "the worker outlived its driver"
     finally:
         proc.kill()
-        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+        for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -174,9 +220,24 @@ def test_workers_die_with_their_driver(tmp_path):
 def test_ctrl_c_stops_busy_workers_together(tmp_path):
     """SIGINT to the driver alone, two workers busy: not 10 s per worker, one after the other."""
     pidfile = tmp_path / "pids"
-    proc = run_cli("run", "--task", "adding-50", "--model", "hangs-noting-pid", "--seeds", "2",
-                   "--profile", "smoke", "--workers", "2", "--out", str(tmp_path / "out"), "-p", "fixtures.escapes",
-                   env={"RNNBENCH_TEST_PIDFILE": str(pidfile)})
+    proc = run_cli(
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "hangs-noting-pid",
+        "--seeds",
+        "2",
+        "--profile",
+        "smoke",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+        "-p",
+        "fixtures.escapes",
+        env={"RNNBENCH_TEST_PIDFILE": str(pidfile)},
+    )
     try:
         workers = wait_for_pids(pidfile, 2, proc)
         started = time.monotonic()
@@ -188,7 +249,7 @@ def test_ctrl_c_stops_busy_workers_together(tmp_path):
         assert wait_gone(workers, 5) == []
     finally:
         proc.kill()
-        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+        for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
@@ -197,16 +258,20 @@ def test_where_the_kernel_cannot_tie_a_worker_to_its_driver_a_watchdog_does(tmp_
     """The non-Linux path of rnnbench.worker.die_with: the driver is killed, the watchdog
     ends the worker and every process in its group."""
     pidfile = tmp_path / "pids"
-    worker = ("import os, subprocess, sys, time\n"
-              "sys.platform = 'darwin'  # no PR_SET_PDEATHSIG: the watchdog alone\n"
-              "from rnnbench.worker import die_with\n"
-              "die_with(int(sys.argv[1]))\n"
-              "child = subprocess.Popen(['sleep', '600'])\n"
-              f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}\\n{{child.pid}}\\n')\n"
-              "time.sleep(600)\n")
-    driver = ("import os, subprocess, sys, time\n"
-              "subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid())])\n"
-              "time.sleep(600)\n")
+    worker = (
+        "import os, subprocess, sys, time\n"
+        "sys.platform = 'darwin'  # no PR_SET_PDEATHSIG: the watchdog alone\n"
+        "from rnnbench.worker import die_with\n"
+        "die_with(int(sys.argv[1]))\n"
+        "child = subprocess.Popen(['sleep', '600'])\n"
+        f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}}\\n{{child.pid}}\\n')\n"
+        "time.sleep(600)\n"
+    )
+    driver = (
+        "import os, subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', sys.argv[1], str(os.getpid())])\n"
+        "time.sleep(600)\n"
+    )
     path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
     proc = subprocess.Popen([sys.executable, "-c", driver, worker], env={**os.environ, "PYTHONPATH": path})
     try:
@@ -216,6 +281,6 @@ def test_where_the_kernel_cannot_tie_a_worker_to_its_driver_a_watchdog_does(tmp_
         assert wait_gone(pids, 5) == [], "the worker or its child outlived the driver"
     finally:
         proc.kill()
-        for pid in ([int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []):
+        for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -10,8 +10,24 @@ from rnnbench import store
 
 def test_every_builtin_cell_runs_on_the_smoke_profile(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "rnnbench.cli", "run", "--all", "--profile", "smoke",
-                           "--workers", "2", "--out", str(tmp_path)], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rnnbench.cli",
+            "run",
+            "--all",
+            "--profile",
+            "smoke",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     records, bad = store.load_records(tmp_path)
     assert not bad
     failed = [(r["task"], r["model"], r["reason"]) for r in records if r["status"] == "failed"]

@@ -61,14 +61,17 @@ def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("duplicate", r"model 'lstm' is already registered by plugin 'classic-rnn'"),
-    ("not-a-slug", r"model name 'My Model' is not a slug"),
-    ("wrong-type", r"returned str, not an rnnbench.Model instance"),
-    ("not-a-list", r"must return a list of Model"),
-    ("no-metrics", r"rnnbench_tasks\(\) raised TypeError: Can't instantiate abstract class NoMetrics.*metrics"),
-    ("raises", r"rnnbench_models\(\) raised RuntimeError: no weights here"),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("duplicate", r"model 'lstm' is already registered by plugin 'classic-rnn'"),
+        ("not-a-slug", r"model name 'My Model' is not a slug"),
+        ("wrong-type", r"returned str, not an rnnbench.Model instance"),
+        ("not-a-list", r"must return a list of Model"),
+        ("no-metrics", r"rnnbench_tasks\(\) raised TypeError: Can't instantiate abstract class NoMetrics.*metrics"),
+        ("raises", r"rnnbench_models\(\) raised RuntimeError: no weights here"),
+    ],
+)
 def test_registration_refuses_bad_contributions(monkeypatch, mode, message):
     """A bad contribution marks its plugin BROKEN (with the reason) and skips all it
     contributes; the other plugins keep working."""
@@ -104,13 +107,16 @@ def test_every_task_declares_the_contract():
         assert task.direction in ("min", "max") and task.primary_metric, task.name
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("trailing-newline", r"model name 'lstm\\n' is not a slug"),
-    ("task-trailing-newline", r"task name 'adding-x\\n' is not a slug"),
-    ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
-    ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
-    ("task-options", r"task 'fine-task' profile 'smoke' options are list, not a dataclass instance or a mapping"),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("trailing-newline", r"model name 'lstm\\n' is not a slug"),
+        ("task-trailing-newline", r"task name 'adding-x\\n' is not a slug"),
+        ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
+        ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
+        ("task-options", r"task 'fine-task' profile 'smoke' options are list, not a dataclass instance or a mapping"),
+    ],
+)
 def test_names_that_reach_paths_and_pages_must_be_whole_slugs(monkeypatch, mode, message):
     monkeypatch.syspath_prepend(str(FIXTURES.parent))
     monkeypatch.setenv("BAD_NAME", mode)

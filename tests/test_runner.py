@@ -28,14 +28,27 @@ def records(out):
 
 def test_each_way_a_cell_can_fail_fails_that_cell_only(tmp_path):
     """An exception, a non-finite loss and a dying worker, beside a good cell."""
-    proc = rnnbench("run", "--task", "adding-50", "--model", "lstm,raises-at-build,goes-nan,dies-hard",
-                    "--profile", "smoke", "--out", str(tmp_path), "-p", "fixtures.misbehaving", check_rc=1)
+    proc = rnnbench(
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "lstm,raises-at-build,goes-nan,dies-hard",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "-p",
+        "fixtures.misbehaving",
+        check_rc=1,
+    )
     got = records(tmp_path)
     assert got[("lstm", 0)]["status"] == "ok", proc.stderr
     reasons = {m: got[(m, 0)]["reason"] for m in ("raises-at-build", "goes-nan", "dies-hard")}
     assert all(got[(m, 0)]["status"] == "failed" for m in reasons)
     assert reasons["raises-at-build"] == (
-        "RuntimeError: this model cannot be built (in model plugin 'fixtures.misbehaving')")
+        "RuntimeError: this model cannot be built (in model plugin 'fixtures.misbehaving')"
+    )
     assert reasons["goes-nan"] == "non-finite loss at step 0"
     assert reasons["dies-hard"] == "worker process died (exit code 17)"
     assert "failed: adding-50 × dies-hard (seed 0): worker process died (exit code 17)" in proc.stdout
@@ -45,14 +58,41 @@ def test_each_way_a_cell_can_fail_fails_that_cell_only(tmp_path):
 
 
 def test_a_hanging_cell_is_stopped_at_its_time_limit(tmp_path):
-    proc = rnnbench("run", "--task", "adding-50", "--model", "hangs", "--profile", "smoke",
-                    "--timeout", "3", "--out", str(tmp_path), "-p", "fixtures.misbehaving", check_rc=1)
+    rnnbench(
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "hangs",
+        "--profile",
+        "smoke",
+        "--timeout",
+        "3",
+        "--out",
+        str(tmp_path),
+        "-p",
+        "fixtures.misbehaving",
+        check_rc=1,
+    )
     assert records(tmp_path)[("hangs", 0)]["reason"] == "timeout after 3 s"
 
 
 def test_interrupted_run_resumes_without_retraining(tmp_path, capsys):
-    args = ["run", "--task", "adding-50", "--model", "elman,gru", "--seeds", "2", "--profile", "smoke",
-            "--out", str(tmp_path), "--executor", "inprocess"]
+    args = [
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "elman,gru",
+        "--seeds",
+        "2",
+        "--profile",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--executor",
+        "inprocess",
+    ]
     assert main(args) == 0
     paths = sorted((tmp_path / "results").rglob("*.json"))
     assert len(paths) == 4
@@ -115,8 +155,14 @@ def inprocess():
 
 
 def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
-    result = run_suite(["adding-50"], ["elman", "lstm", "gru"], profile="smoke", param_budget=5000,
-                       out=tmp_path, make_executor=inprocess)
+    result = run_suite(
+        ["adding-50"],
+        ["elman", "lstm", "gru"],
+        profile="smoke",
+        param_budget=5000,
+        out=tmp_path,
+        make_executor=inprocess,
+    )
     assert result.exit_code == 0
     got = {(r["model"], r["seed"]): r for r in result.records}
     assert got == records(tmp_path)
@@ -129,8 +175,7 @@ def test_param_budget_sizes_every_model_to_the_same_count(tmp_path):
 
 
 def test_an_unreachable_param_budget_fails_the_cell_with_one_line(tmp_path):
-    result = run_suite(["lm-char"], ["lstm"], profile="smoke", param_budget=100, out=tmp_path,
-                       make_executor=inprocess)
+    result = run_suite(["lm-char"], ["lstm"], profile="smoke", param_budget=100, out=tmp_path, make_executor=inprocess)
     assert result.exit_code == 1
     (failed,) = result.failed
     assert failed["status"] == "failed"
@@ -138,6 +183,7 @@ def test_an_unreachable_param_budget_fails_the_cell_with_one_line(tmp_path):
 
 
 # --- nothing lost: every result reaches disk or the run says so --------------------------------
+
 
 def disk_fills_after(monkeypatch, n):
     """store.write_record succeeds ``n`` times, then the disk is full."""
@@ -158,8 +204,23 @@ def disk_fills_after(monkeypatch, n):
 @pytest.mark.parametrize("executor", ["inprocess", "local"])
 def test_a_result_that_cannot_be_written_is_reported_and_stops_the_run(tmp_path, capsys, monkeypatch, executor):
     calls = disk_fills_after(monkeypatch, 1)
-    rc = main(["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--profile", "smoke",
-               "--executor", executor, "--workers", "1", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--task",
+            "adding-50",
+            "--model",
+            "elman,gru,lstm",
+            "--profile",
+            "smoke",
+            "--executor",
+            executor,
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1, err
     assert len(calls) == 2, "a cell started after a result could not be written"
@@ -178,8 +239,21 @@ def test_an_unwritable_out_is_one_line_before_any_training(tmp_path, capsys, out
     if out == "file":
         out = tmp_path / "a-file"
         out.write_text("")
-    rc = main(["run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
-               "--executor", "inprocess", "--out", str(out)])
+    rc = main(
+        [
+            "run",
+            "--task",
+            "adding-50",
+            "--model",
+            "elman",
+            "--profile",
+            "smoke",
+            "--executor",
+            "inprocess",
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and err[0].startswith(f"rnnbench: error: cannot write to --out {out}"), err
@@ -194,14 +268,28 @@ def test_a_full_out_is_one_line_before_any_training(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(store, "write_json_atomic", full)
     trained = []
     monkeypatch.setattr("rnnbench.worker.CellRunner.run", lambda self, cell: trained.append(cell))
-    rc = main(["run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
-               "--executor", "inprocess", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--task",
+            "adding-50",
+            "--model",
+            "elman",
+            "--profile",
+            "smoke",
+            "--executor",
+            "inprocess",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and not trained
     assert err == [f"rnnbench: error: cannot write to --out {tmp_path}: [Errno 28] No space left on device"]
 
 
 # --- stale results: the hash covers everything that changes a result -----------------------
+
 
 def test_the_data_source_a_task_declares_is_part_of_the_hash(tmp_path, monkeypatch):
     from rnnbench.testing import load_registry
@@ -265,6 +353,7 @@ def test_versions_are_part_of_the_hash(monkeypatch):
 
 # --- one plugin's value never stops the suite ---------------------------------------------------
 
+
 def test_plugin_numbers_become_plain_json_in_the_worker(monkeypatch):
     from rnnbench.worker import CellRunner
 
@@ -287,8 +376,10 @@ def test_a_value_json_cannot_hold_fails_that_cell_naming_the_plugin(monkeypatch)
     cell = {"model": "elman", "seed": 0, "profile": "smoke", "param_budget": None}
     result = CellRunner(["fixtures.escapes"]).run({**cell, "task": "object-baselines"})
     assert result["status"] == "failed"
-    assert result["reason"] == ("task plugin 'fixtures.escapes': baselines['predict-1.0']['mse'] is an object, "
-                                "not a number, string, list or dict")
+    assert result["reason"] == (
+        "task plugin 'fixtures.escapes': baselines['predict-1.0']['mse'] is an object, "
+        "not a number, string, list or dict"
+    )
 
 
 def test_the_driver_records_a_result_it_cannot_serialise_as_failed(tmp_path, capsys, monkeypatch):
@@ -307,8 +398,21 @@ def test_the_driver_records_a_result_it_cannot_serialise_as_failed(tmp_path, cap
         return result
 
     monkeypatch.setattr(CellRunner, "run", run)
-    rc = main(["run", "--task", "adding-50", "--model", "elman,gru,lstm", "--profile", "smoke",
-               "--executor", "inprocess", "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--task",
+            "adding-50",
+            "--model",
+            "elman,gru,lstm",
+            "--profile",
+            "smoke",
+            "--executor",
+            "inprocess",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 1
     got = records(tmp_path)
     assert got[("elman", 0)]["status"] == got[("lstm", 0)]["status"] == "ok"

@@ -12,8 +12,22 @@ ROOT = Path(__file__).parent.parent
 
 def pip_install_target(source: Path, target: Path) -> None:
     """A real pip install of a plugin distribution (its dist-info and entry points included)."""
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(source)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def cli(target: Path, *args: str) -> subprocess.CompletedProcess:
@@ -32,8 +46,13 @@ def test_new_plugin_writes_an_installable_tested_plugin(tmp_path, kind, capsys):
     assert f'"my-{kind}"' in listed.stdout
     # the generated tests pass against the installed plugin
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "OMP_NUM_THREADS": "1"}
-    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
-                           env=env, capture_output=True, text=True, cwd=tmp_path)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert tests.returncode == 0, tests.stdout + tests.stderr
 
 
@@ -47,8 +66,9 @@ def test_example_plugin_installed_by_pip_reaches_the_leaderboard(tmp_path):
     listed = cli(tmp_path / "site", "info", "example")
     assert "distribution: rnnbench-example 0.1.0" in listed.stdout, listed.stderr
     out = tmp_path / "boards"
-    run = cli(tmp_path / "site", "run", "--task", "parity", "--model", "indrnn,lstm", "--profile", "smoke",
-              "--out", str(out))
+    run = cli(
+        tmp_path / "site", "run", "--task", "parity", "--model", "indrnn,lstm", "--profile", "smoke", "--out", str(out)
+    )
     assert run.returncode == 0, run.stderr
     board = (out / "smoke" / "parity.md").read_text()
     assert "| indrnn |" in board and "*coin-flip* (baseline)" in board

@@ -62,9 +62,19 @@ def _toy_net(beam_size):
     table[5] = [0, 0, 0, 0.9, 0.05, 0.05]  # ... while P(b </s>) = 0.36
     embedding = nn.Embedding(6, 6)
     embedding.weight.data = torch.eye(6)
-    return EncoderDecoder(nn.Embedding.from_pretrained(torch.eye(6)), _LastInput(), embedding, _LastInput(),
-                          _TableReadout(table), update=None, pad_id=0, bos_id=2, eos_id=3, max_len=5,
-                          beam_size=beam_size)
+    return EncoderDecoder(
+        nn.Embedding.from_pretrained(torch.eye(6)),
+        _LastInput(),
+        embedding,
+        _LastInput(),
+        _TableReadout(table),
+        update=None,
+        pad_id=0,
+        bos_id=2,
+        eos_id=3,
+        max_len=5,
+        beam_size=beam_size,
+    )
 
 
 def test_greedy_and_beam_search_on_a_hand_built_net():
@@ -86,8 +96,21 @@ class _LSTM(Model):
 
 def _lstm_net(beam_size=3, vocab=11):
     torch.manual_seed(0)
-    return EncoderDecoder.from_model(_LSTM(), nn.Embedding(vocab, 8, padding_idx=0), 8, vocab, 16, 2, 0.0,
-                                     update=None, pad_id=0, bos_id=2, eos_id=3, max_len=7, beam_size=beam_size)
+    return EncoderDecoder.from_model(
+        _LSTM(),
+        nn.Embedding(vocab, 8, padding_idx=0),
+        8,
+        vocab,
+        16,
+        2,
+        0.0,
+        update=None,
+        pad_id=0,
+        bos_id=2,
+        eos_id=3,
+        max_len=7,
+        beam_size=beam_size,
+    )
 
 
 def test_state_rows_are_selected_on_the_batch_dimension_of_any_core():
@@ -115,10 +138,17 @@ def test_beam_of_one_is_greedy_stepping_on_a_real_core():
 
 def test_padding_changes_neither_loss_nor_decoding():
     net = _lstm_net().eval()
-    batch = {"x": torch.tensor([[4, 5, 6], [7, 8, 0]]), "lengths": torch.tensor([3, 2]),
-             "y": torch.tensor([[5, 6, 3], [9, 3, 0]]), "y_lengths": torch.tensor([3, 2])}
-    padded = {**batch, "x": torch.cat([batch["x"], torch.zeros(2, 4, dtype=torch.long)], 1),
-              "y": torch.cat([batch["y"], torch.zeros(2, 3, dtype=torch.long)], 1)}
+    batch = {
+        "x": torch.tensor([[4, 5, 6], [7, 8, 0]]),
+        "lengths": torch.tensor([3, 2]),
+        "y": torch.tensor([[5, 6, 3], [9, 3, 0]]),
+        "y_lengths": torch.tensor([3, 2]),
+    }
+    padded = {
+        **batch,
+        "x": torch.cat([batch["x"], torch.zeros(2, 4, dtype=torch.long)], 1),
+        "y": torch.cat([batch["y"], torch.zeros(2, 3, dtype=torch.long)], 1),
+    }
     with torch.no_grad():
         assert net.training_loss(batch) == pytest.approx(float(net.training_loss(padded)), abs=1e-6)
         assert net.loss(net(batch), batch) == pytest.approx(float(net.training_loss(batch)), abs=1e-6)

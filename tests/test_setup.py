@@ -9,10 +9,10 @@ import ast
 import importlib.metadata
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from rnnbench.testing import load_registry
 
@@ -98,9 +98,12 @@ def test_every_system_path_a_plugin_names_is_a_declared_requirement():
     undeclared = []
     for source in sorted(PLUGINS.rglob("*.py")):  # packages too (speech/)
         for node in ast.walk(ast.parse(source.read_text())):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and re.match(r"^/(usr|var|opt|etc|srv)/", node.value) \
-                    and not any(d == node.value or d.startswith(node.value.rstrip("/") + "/") for d in declared):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.match(r"^/(usr|var|opt|etc|srv)/", node.value)
+                and not any(d == node.value or d.startswith(node.value.rstrip("/") + "/") for d in declared)
+            ):
                 undeclared.append(f"{source.relative_to(PLUGINS)}:{node.lineno} {node.value}")
     assert not undeclared, undeclared
 
@@ -115,8 +118,10 @@ def test_every_plugin_package_is_in_the_distribution():
     """setuptools ships only the packages pyproject lists: a plugin package missing there
     works from a checkout and breaks its entry point once installed."""
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    found = {".".join(("rnnbench_plugins",) + init.parent.relative_to(PLUGINS).parts)
-             for init in PLUGINS.rglob("__init__.py")}
+    found = {
+        ".".join(("rnnbench_plugins",) + init.parent.relative_to(PLUGINS).parts)
+        for init in PLUGINS.rglob("__init__.py")
+    }
     assert found - listed == set()
 
 
@@ -124,15 +129,21 @@ def test_the_core_imports_only_its_own_dependencies():
     """First-party tasks' data libraries are extras; the core must not need them."""
     import sys
 
-    allowed = pip_distributions(set()) | {_normal(re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0])
-                                          for s in PROJECT["dependencies"]}
+    allowed = pip_distributions(set()) | {
+        _normal(re.split(r"[\s<>=!~\[;]", s, maxsplit=1)[0]) for s in PROJECT["dependencies"]
+    }
     optional = pip_distributions({"ray"})  # the ray executor imports it only when chosen
     providers = importlib.metadata.packages_distributions()
     strays = []
     for source in sorted((ROOT / "rnnbench").rglob("*.py")):
         for node in ast.walk(ast.parse(source.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+                else []
+            )
             for top in {n.split(".")[0] for n in names} - set(sys.stdlib_module_names) - {"rnnbench"}:
                 dists = {_normal(d) for d in providers.get(top, [top])}
                 if not dists & (allowed | optional):

@@ -10,8 +10,15 @@ from rnnbench import store
 
 
 def test_records_are_written_atomically_and_read_back(tmp_path):
-    rec = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok", "metrics": {"x": 1.0},
-           "primary": {"name": "x", "value": 1.0, "direction": "max"}}
+    rec = {
+        "task": "t",
+        "model": "m",
+        "seed": 0,
+        "profile": "smoke",
+        "status": "ok",
+        "metrics": {"x": 1.0},
+        "primary": {"name": "x", "value": 1.0, "direction": "max"},
+    }
     path = store.write_record(tmp_path, rec)
     assert path == tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
     assert store.read_record(path) == rec
@@ -19,8 +26,15 @@ def test_records_are_written_atomically_and_read_back(tmp_path):
 
 
 def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
-    good = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok", "metrics": {"x": 1.0},
-            "primary": {"name": "x", "value": 1.0, "direction": "max"}}
+    good = {
+        "task": "t",
+        "model": "m",
+        "seed": 0,
+        "profile": "smoke",
+        "status": "ok",
+        "metrics": {"x": 1.0},
+        "primary": {"name": "x", "value": 1.0, "direction": "max"},
+    }
     store.write_record(tmp_path, good)
     bad = tmp_path / "results" / "smoke" / "t" / "x--seed0.json"
     bad.write_text('{"task": "t", "mod')
@@ -34,31 +48,41 @@ def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
 
 
 def full_record(**changes):
-    rec = {"task": "t", "model": "m", "seed": 0, "profile": "smoke", "status": "ok",
-           "primary": {"name": "x", "value": 1.0, "direction": "max"}, "metrics": {"x": 1.0}}
+    rec = {
+        "task": "t",
+        "model": "m",
+        "seed": 0,
+        "profile": "smoke",
+        "status": "ok",
+        "primary": {"name": "x", "value": 1.0, "direction": "max"},
+        "metrics": {"x": 1.0},
+    }
     return {**rec, **changes}
 
 
-@pytest.mark.parametrize("content, why", [
-    ("5", "not a JSON object"),
-    ("null", "not a JSON object"),
-    ("[1, 2]", "not a JSON object"),
-    (json.dumps(full_record(metrics=None)), "metrics"),
-    (json.dumps({k: v for k, v in full_record().items() if k != "metrics"}), "metrics"),
-    (json.dumps({k: v for k, v in full_record().items() if k != "primary"}), "primary"),
-    (json.dumps(full_record(primary={"name": "x", "direction": "sideways"})), "direction"),
-    (json.dumps(full_record(metrics={"y": 1.0})), "primary metric 'x'"),
-    (json.dumps(full_record(seed="0")), "seed"),
-    (json.dumps(full_record(seed=0.5)), "seed"),
-    (json.dumps(full_record(seed=True)), "seed"),
-    (json.dumps(full_record(status="great")), "status"),
-    (json.dumps(full_record(params="many")), "params"),
-    (json.dumps(full_record(throughput=3)), "throughput"),
-    (json.dumps(full_record(curve=[[1, 2, 3]])), "curve"),
-    (json.dumps(full_record(provenance="x")), "provenance"),
-    (json.dumps(full_record(schema=2)), "written by schema 2"),
-    (json.dumps(full_record(schema="1")), "written by schema '1'"),
-])
+@pytest.mark.parametrize(
+    "content, why",
+    [
+        ("5", "not a JSON object"),
+        ("null", "not a JSON object"),
+        ("[1, 2]", "not a JSON object"),
+        (json.dumps(full_record(metrics=None)), "metrics"),
+        (json.dumps({k: v for k, v in full_record().items() if k != "metrics"}), "metrics"),
+        (json.dumps({k: v for k, v in full_record().items() if k != "primary"}), "primary"),
+        (json.dumps(full_record(primary={"name": "x", "direction": "sideways"})), "direction"),
+        (json.dumps(full_record(metrics={"y": 1.0})), "primary metric 'x'"),
+        (json.dumps(full_record(seed="0")), "seed"),
+        (json.dumps(full_record(seed=0.5)), "seed"),
+        (json.dumps(full_record(seed=True)), "seed"),
+        (json.dumps(full_record(status="great")), "status"),
+        (json.dumps(full_record(params="many")), "params"),
+        (json.dumps(full_record(throughput=3)), "throughput"),
+        (json.dumps(full_record(curve=[[1, 2, 3]])), "curve"),
+        (json.dumps(full_record(provenance="x")), "provenance"),
+        (json.dumps(full_record(schema=2)), "written by schema 2"),
+        (json.dumps(full_record(schema="1")), "written by schema '1'"),
+    ],
+)
 def test_a_record_of_the_wrong_shape_is_skipped_with_one_warning_and_is_not_done(tmp_path, capsys, content, why):
     path = tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
     path.parent.mkdir(parents=True)
@@ -74,10 +98,20 @@ def test_a_record_of_the_wrong_shape_is_skipped_with_one_warning_and_is_not_done
     assert err.count("\n") == 1 and str(path) in err
 
 
-@pytest.mark.parametrize("changes", [
-    {"profile": ".."}, {"task": "../../x"}, {"model": "a/b"}, {"model": "lstm\n"}, {"profile": ""},
-    {"model": "other"}, {"seed": 1}, {"task": "u"}, {"profile": "quick"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"profile": ".."},
+        {"task": "../../x"},
+        {"model": "a/b"},
+        {"model": "lstm\n"},
+        {"profile": ""},
+        {"model": "other"},
+        {"seed": 1},
+        {"task": "u"},
+        {"profile": "quick"},
+    ],
+)
 def test_a_record_whose_identity_is_not_a_slug_or_disagrees_with_its_path_is_invalid(tmp_path, capsys, changes):
     path = tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
     path.parent.mkdir(parents=True)

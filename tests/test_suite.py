@@ -26,8 +26,14 @@ class Recorder(Reporter):
 
 def test_a_run_returns_its_records_and_resumes_from_the_store(tmp_path):
     recorder = Recorder()
-    result = run_suite(["adding-50"], ["elman", "bi-lstm"], profile="smoke", out=tmp_path,
-                       make_executor=lambda: InProcessExecutor([]), reporter=recorder)
+    result = run_suite(
+        ["adding-50"],
+        ["elman", "bi-lstm"],
+        profile="smoke",
+        out=tmp_path,
+        make_executor=lambda: InProcessExecutor([]),
+        reporter=recorder,
+    )
     assert result.exit_code == 0 and not result.lost and not result.interrupted
     assert sorted((r["model"], r["status"]) for r in result.records) == [("bi-lstm", "ok"), ("elman", "ok")]
     on_disk = {(r["model"], r["seed"]): r for r in store.load_records(tmp_path)[0]}
@@ -36,18 +42,22 @@ def test_a_run_returns_its_records_and_resumes_from_the_store(tmp_path):
     assert [e[0] for e in recorder.events[1:]] == ["started", "finished"] * 2
     assert (tmp_path / "smoke" / "adding-50.md").is_file()
 
-    again = run_suite(["adding-50"], ["elman", "bi-lstm"], profile="smoke", out=tmp_path,
-                      make_executor=lambda: InProcessExecutor([]))
+    again = run_suite(
+        ["adding-50"], ["elman", "bi-lstm"], profile="smoke", out=tmp_path, make_executor=lambda: InProcessExecutor([])
+    )
     assert again.records == [] and len(again.kept) == 2 and again.exit_code == 0
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"tasks": ["lm-chr"]}, "unknown task 'lm-chr'; did you mean 'lm-char'"),
-    ({"models": ["lstn"]}, "unknown model 'lstn'; did you mean 'lstm'"),
-    ({"profile": "quik"}, "unknown profile 'quik'; did you mean 'quick'"),
-    ({"seeds": 0}, "seeds must be at least 1"),
-    ({"timeout": -1.0}, "the time limit must be a positive number of seconds"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"tasks": ["lm-chr"]}, "unknown task 'lm-chr'; did you mean 'lm-char'"),
+        ({"models": ["lstn"]}, "unknown model 'lstn'; did you mean 'lstm'"),
+        ({"profile": "quik"}, "unknown profile 'quik'; did you mean 'quick'"),
+        ({"seeds": 0}, "seeds must be at least 1"),
+        ({"timeout": -1.0}, "the time limit must be a positive number of seconds"),
+    ],
+)
 def test_a_bad_request_is_refused_before_any_executor_starts(tmp_path, kwargs, message):
     def no_executor():
         raise AssertionError("the executor must not start")

@@ -20,29 +20,35 @@ def reason(runner, task, model):
 
 def test_a_failure_in_a_model_plugins_helper_module_names_the_model_plugin(runner):
     assert reason(runner, "adding-50", "fails-in-helper") == (
-        "RuntimeError: the layer's kernel is broken (in model plugin 'fixtures.blame_model')")
+        "RuntimeError: the layer's kernel is broken (in model plugin 'fixtures.blame_model')"
+    )
 
 
 def test_a_failure_in_a_module_of_a_task_plugins_package_names_the_task_plugin(runner):
     assert reason(runner, "fails-in-reader", "lstm") == (
-        "OSError: cannot read corpus.txt (in task plugin 'fixtures.blame_task')")
+        "OSError: cannot read corpus.txt (in task plugin 'fixtures.blame_task')"
+    )
 
 
 def test_a_helper_both_plugins_import_is_blamed_on_the_plugin_that_called_it(runner):
     assert reason(runner, "fails-in-shared-task", "fails-in-helper") == (
-        "ValueError: the shared helper fails (in task plugin 'fixtures.blame_task')")
+        "ValueError: the shared helper fails (in task plugin 'fixtures.blame_task')"
+    )
     assert reason(runner, "builds-the-model", "fails-in-shared") == (
-        "ValueError: the shared helper fails (in model plugin 'fixtures.blame_model')")
+        "ValueError: the shared helper fails (in model plugin 'fixtures.blame_model')"
+    )
 
 
 def test_a_core_that_breaks_the_contract_is_blamed_on_its_model_not_on_the_task(runner):
     # found in the core's shape net, before the task's loss trips over it
     assert reason(runner, "adding-50", "time-major") == (
         "CoreContractError: core Core returned y of shape (50, 32, 32) for x of shape (32, 50, 2), "
-        "not [batch, time, output_size] = [32, 50, 32] (in model plugin 'fixtures.blame_model')")
+        "not [batch, time, output_size] = [32, 50, 32] (in model plugin 'fixtures.blame_model')"
+    )
     # found in the task's build, on the model's object
     assert reason(runner, "adding-50", "no-output-size") == (
-        "AttributeError: 'Core' object has no attribute 'output_size' (in model plugin 'fixtures.blame_model')")
+        "AttributeError: 'Core' object has no attribute 'output_size' (in model plugin 'fixtures.blame_model')"
+    )
 
 
 def test_a_failure_with_no_frame_in_the_cells_plugins_names_none(runner):
@@ -53,7 +59,8 @@ def test_a_failure_with_no_frame_in_the_cells_plugins_names_none(runner):
     with pytest.raises(ValueError) as raised:
         FusedCore(nn.GRU(1, 1))  # the core refuses a time-major RNN
     assert runner._reason(raised.value, {"task": "adding-50", "model": "fails-in-helper"}) == (
-        "ValueError: FusedCore needs batch_first=True")
+        "ValueError: FusedCore needs batch_first=True"
+    )
 
 
 def test_a_plugin_owns_its_package_and_the_helpers_it_imports_even_inside_functions():

@@ -38,21 +38,25 @@ class FusedStack(nn.Module):
     The state is a tuple with one entry per layer, each in that layer's torch format.
     """
 
-    def __init__(self, rnn_class: type[nn.RNNBase], input_size: int, widths: list[int],
-                 dropout: float = 0.0, residual: bool = False, layer_norm: bool = False):
+    def __init__(
+        self,
+        rnn_class: type[nn.RNNBase],
+        input_size: int,
+        widths: list[int],
+        dropout: float = 0.0,
+        residual: bool = False,
+        layer_norm: bool = False,
+    ):
         super().__init__()
         sizes = [input_size, *widths]
-        self.layers = nn.ModuleList(
-            rnn_class(sizes[i], sizes[i + 1], batch_first=True) for i in range(len(widths))
-        )
+        self.layers = nn.ModuleList(rnn_class(sizes[i], sizes[i + 1], batch_first=True) for i in range(len(widths)))
         self.norms = nn.ModuleList(nn.LayerNorm(w) for w in widths[:-1]) if layer_norm else None
         self.residual = [residual and i > 0 and sizes[i] == sizes[i + 1] for i in range(len(widths))]
         self.drop = nn.Dropout(dropout)
         self.output_size = widths[-1]
 
     def forward(self, x, state=None, lengths=None):
-        seq = x if lengths is None else pack_padded_sequence(
-            x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        seq = x if lengths is None else pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         states = []
         for i, rnn in enumerate(self.layers):
             inp = seq if i == 0 else _with_rows(seq, self.drop(_rows(seq)))

@@ -26,14 +26,20 @@ def digit_images(cache_dir: str):
         split_of = {}
         for name, idx in stratified_split(digits.target, SPLIT_FRACTIONS, SPLIT_SEED).items():
             split_of.update({i: name for i in idx})
-        return datasets.Dataset.from_dict({
-            "pixels": (digits.data / MAX_GREY).astype("float32").tolist(),
-            "label": digits.target.tolist(),
-            "split": [split_of[i] for i in range(len(digits.target))],
-        })
+        return datasets.Dataset.from_dict(
+            {
+                "pixels": (digits.data / MAX_GREY).astype("float32").tolist(),
+                "label": digits.target.tolist(),
+                "split": [split_of[i] for i in range(len(digits.target))],
+            }
+        )
 
-    settings = {"fractions": SPLIT_FRACTIONS, "seed": SPLIT_SEED, "v": 1,
-                "sklearn": importlib.metadata.version("scikit-learn")}
+    settings = {
+        "fractions": SPLIT_FRACTIONS,
+        "seed": SPLIT_SEED,
+        "v": 1,
+        "sklearn": importlib.metadata.version("scikit-learn"),
+    }
     return cached(cache_dir, "sklearn-digits", settings, build)
 
 

@@ -29,8 +29,10 @@ def unigram_baselines(train_ids, test_targets, vocab_size: int, bits_name: str |
     counts = torch.bincount(train_ids, minlength=vocab_size).double() + 1.0
     nll = -(counts / counts.sum()).log()[test_targets].mean().item()
     uniform = math.log(vocab_size)
-    out = {"unigram": {"perplexity": math.exp(nll), "cross_entropy": nll},
-           "uniform": {"perplexity": float(vocab_size), "cross_entropy": uniform}}
+    out = {
+        "unigram": {"perplexity": math.exp(nll), "cross_entropy": nll},
+        "uniform": {"perplexity": float(vocab_size), "cross_entropy": uniform},
+    }
     if bits_name:
         for name, nats in (("unigram", nll), ("uniform", uniform)):
             out[name][bits_name] = nats / math.log(2)

@@ -91,8 +91,9 @@ def sequential_scan(lam: torch.Tensor, b: torch.Tensor, x0: torch.Tensor | None 
 class LRU(nn.Module):
     """One LRU layer, ``size`` features in and out, a complex state of ``state_size``."""
 
-    def __init__(self, size: int, state_size: int, r_min: float = 0.9, r_max: float = 0.999,
-                 max_phase: float = 2 * math.pi):
+    def __init__(
+        self, size: int, state_size: int, r_min: float = 0.9, r_max: float = 0.999, max_phase: float = 2 * math.pi
+    ):
         super().__init__()
         # |lambda|^2 uniform on [r_min^2, r_max^2]: uniform over the ring's area
         radius_sq = torch.rand(state_size) * (r_max**2 - r_min**2) + r_min**2

@@ -21,7 +21,6 @@ from torch.nn import functional as F
 
 from rnnbench.nn import last_valid
 
-
 LOG_2 = math.log(2.0)
 
 
@@ -117,8 +116,7 @@ class LogSpaceScan(torch.autograd.Function):
         return grad_log_a, grad_log_b, grad_h0
 
 
-def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor,
-                   h0: torch.Tensor | None = None) -> torch.Tensor:
+def log_space_scan(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
     """All ``h_t = a_t h_{t-1} + b_t`` of ``[batch, time, features]`` inputs given as
     ``log a``, ``log b``, from ``h0`` (positive; zero when None), in one parallel pass."""
     return LogSpaceScan.apply(log_a, log_b, h0)
@@ -182,8 +180,9 @@ class MinRNNCore(nn.Module):
     by the tests; a one-step input, as in decoding, always takes it).
     """
 
-    def __init__(self, layer_class: type[nn.Module], input_size: int, hidden_size: int,
-                 num_layers: int, dropout: float):
+    def __init__(
+        self, layer_class: type[nn.Module], input_size: int, hidden_size: int, num_layers: int, dropout: float
+    ):
         super().__init__()
         self.layers = nn.ModuleList(
             layer_class(input_size if i == 0 else hidden_size, hidden_size) for i in range(num_layers)

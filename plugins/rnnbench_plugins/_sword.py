@@ -30,6 +30,7 @@ installers (which lower-case the module's name). ``$SWORD_PATH`` comes before th
 
 # --- what the machine needs -----------------------------------------------------------------
 
+
 def unavailable(module: str) -> str:
     """One line for a module ``mod2imp`` cannot export."""
     if module in PACKAGES:
@@ -49,6 +50,7 @@ def module_requirement(module: str) -> Requirement:
 
 
 # --- an installed module ----------------------------------------------------------------------
+
 
 def sword_roots() -> list[Path]:
     roots = [os.environ["SWORD_PATH"]] if os.environ.get("SWORD_PATH") else []
@@ -88,6 +90,7 @@ def module_version(module: str) -> str | None:
 
 # --- its verses -------------------------------------------------------------------------------
 
+
 class Verse(NamedTuple):
     ref: str
     """``Book C:V`` as mod2imp writes it; both KJV-versified modules name a verse alike."""
@@ -126,8 +129,11 @@ def parse_imp(imp: str) -> list[Verse]:
             flush()
             ref = line[3:].strip()
             m = _VERSE_REF.match(ref)
-            key = (ref, m.group(1), int(m.group(2)), int(m.group(3))) \
-                if m and int(m.group(2)) > 0 and int(m.group(3)) > 0 else None
+            key = (
+                (ref, m.group(1), int(m.group(2)), int(m.group(3)))
+                if m and int(m.group(2)) > 0 and int(m.group(3)) > 0
+                else None
+            )
             body = []
         else:
             body.append(line)

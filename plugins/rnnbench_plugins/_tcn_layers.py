@@ -29,7 +29,7 @@ class CausalConv(nn.Module):
     def forward(self, h):
         steps = h.size(1)
         padded = F.pad(h, (0, 0, (self.kernel_size - 1) * self.dilation, 0))  # zeros before the start
-        taps = [padded[:, i * self.dilation: i * self.dilation + steps] for i in range(self.kernel_size)]
+        taps = [padded[:, i * self.dilation : i * self.dilation + steps] for i in range(self.kernel_size)]
         return self.taps(torch.cat(taps, dim=-1))  # the last tap is h itself
 
 
@@ -53,9 +53,9 @@ class TCNCore(nn.Module):
     def __init__(self, input_size: int, channels: int, levels: int, kernel_size: int, dropout: float):
         super().__init__()
         self.project = nn.Linear(input_size, channels)
-        self.blocks = nn.Sequential(*(
-            CausalConvBlock(channels, kernel_size, 2**level, dropout) for level in range(levels)
-        ))
+        self.blocks = nn.Sequential(
+            *(CausalConvBlock(channels, kernel_size, 2**level, dropout) for level in range(levels))
+        )
         self.output_size = channels
         self.receptive_field = 1 + (kernel_size - 1) * (2**levels - 1)
 

@@ -50,8 +50,13 @@ class AddingTask(Task):
         self.description = f"Adding problem, T={length}: sum the two marked values (baseline MSE 0.167)"
         sizes = {"train": 20000, "val": 1000, "test": 2000}
         self.profiles = {
-            "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
-                             options=AddingOptions(sizes={"train": 256, "val": 64, "test": 64})),
+            "smoke": Profile(
+                max_steps=20,
+                batch_size=32,
+                hidden_size=32,
+                val_every=10,
+                options=AddingOptions(sizes={"train": 256, "val": 64, "test": 64}),
+            ),
             # A narrow core and a high learning rate: on one CPU thread an LSTM needs
             # 800-2,100 updates to leave the MSE-0.167 plateau at T=200 (seeds 0-2), and
             # a 32-wide fused LSTM step is several times cheaper than a 128-wide one.
@@ -60,11 +65,25 @@ class AddingTask(Task):
             # quick budget is 1,100 steps: the LSTM's two quick seeds solve it by 1,000
             # (residual-lstm's at 1,100), and the models that never leave the plateau,
             # which train every step, decide how long the whole suite takes.
-            "quick": Profile(max_steps=quick_steps, batch_size=64, hidden_size=32, lr=2e-2,
-                             val_every=100, seeds=2, stop_at=0.01, options=AddingOptions(sizes=sizes)),
-            "full": Profile(max_steps=20000, batch_size=50, hidden_size=128, lr=1e-3,
-                            val_every=500, seeds=5,
-                            options=AddingOptions(sizes={"train": 100000, "val": 5000, "test": 10000})),
+            "quick": Profile(
+                max_steps=quick_steps,
+                batch_size=64,
+                hidden_size=32,
+                lr=2e-2,
+                val_every=100,
+                seeds=2,
+                stop_at=0.01,
+                options=AddingOptions(sizes=sizes),
+            ),
+            "full": Profile(
+                max_steps=20000,
+                batch_size=50,
+                hidden_size=128,
+                lr=1e-3,
+                val_every=500,
+                seeds=5,
+                options=AddingOptions(sizes={"train": 100000, "val": 5000, "test": 10000}),
+            ),
         }
 
     def prepare(self, profile, cache_dir):
@@ -77,7 +96,9 @@ class AddingTask(Task):
             x, y = make_split(self.length, sizes[split], seed=1000 + i)
             splits[split] = StackDataset(x=x, y=y)
         return TaskData(
-            train=splits["train"], val=splits["val"], test={"test": splits["test"]},
+            train=splits["train"],
+            val=splits["val"],
+            test={"test": splits["test"]},
             fingerprint=fingerprint(self.name, sizes, "v1"),
             sequence_length=self.length,
         )
@@ -112,8 +133,14 @@ class AddingTask(Task):
         y = torch.stack([data.test["test"][i]["y"] for i in range(len(data.test["test"]))])
         train_mean = float(torch.stack([data.train[i]["y"] for i in range(min(len(data.train), 5000))]).mean())
         return {
-            "predict-1.0": {"mse": float(((y - 1.0) ** 2).mean()), "solved": float(((y - 1.0).abs() < TOLERANCE).float().mean())},
-            "train-mean": {"mse": float(((y - train_mean) ** 2).mean()), "solved": float(((y - train_mean).abs() < TOLERANCE).float().mean())},
+            "predict-1.0": {
+                "mse": float(((y - 1.0) ** 2).mean()),
+                "solved": float(((y - 1.0).abs() < TOLERANCE).float().mean()),
+            },
+            "train-mean": {
+                "mse": float(((y - train_mean) ** 2).mean()),
+                "solved": float(((y - train_mean).abs() < TOLERANCE).float().mean()),
+            },
         }
 
 

@@ -24,15 +24,23 @@ class Bidirectional(Model):
         from rnnbench.nn import FusedCore
 
         rnn_class = getattr(nn, self.torch_class)
-        return FusedCore(rnn_class(
-            input_size, hidden_size, num_layers=num_layers, batch_first=True, bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        ))
+        return FusedCore(
+            rnn_class(
+                input_size,
+                hidden_size,
+                num_layers=num_layers,
+                batch_first=True,
+                bidirectional=True,
+                dropout=dropout if num_layers > 1 else 0.0,
+            )
+        )
 
     def unsupported(self, task):
         if task.shape not in self.cannot_serve and "causal" in task.requires:
-            return (f"{self.name} reads each sequence backwards from its end, so it is not "
-                    f"causal; {task.name} needs a causal model")
+            return (
+                f"{self.name} reads each sequence backwards from its end, so it is not "
+                f"causal; {task.name} needs a causal model"
+            )
         return super().unsupported(task)
 
 

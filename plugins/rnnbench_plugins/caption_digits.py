@@ -78,8 +78,10 @@ class CaptionOptions:
 class CaptionDigits(Task):
     name = "caption-digits"
     family = "captioning"
-    requirements = (Requirement.python("sklearn", pip="rnnbench[digits]"),
-                    Requirement.python("num2words", pip="rnnbench[digits]"))
+    requirements = (
+        Requirement.python("sklearn", pip="rnnbench[digits]"),
+        Requirement.python("num2words", pip="rnnbench[digits]"),
+    )
     shape = "one-to-many"
     description = "8×8 digit image (sklearn) -> its name spelled by num2words, char by char; exact match"
     primary_metric = "exact_match"
@@ -87,10 +89,19 @@ class CaptionDigits(Task):
     requires = frozenset({"causal", "stateful"})
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5, options=CaptionOptions(lang="en")),
-        "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50,
-                         options=CaptionOptions(lang="en")),
-        "full": Profile(max_steps=4000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2,
-                        val_every=200, seeds=5, options=CaptionOptions(lang="en")),
+        "quick": Profile(
+            max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50, options=CaptionOptions(lang="en")
+        ),
+        "full": Profile(
+            max_steps=4000,
+            batch_size=64,
+            hidden_size=256,
+            lr=1e-3,
+            dropout=0.2,
+            val_every=200,
+            seeds=5,
+            options=CaptionOptions(lang="en"),
+        ),
     }
 
     def prepare(self, profile, cache_dir):
@@ -108,10 +119,17 @@ class CaptionDigits(Task):
             for split in tensors
         }
         return TaskData(
-            train=splits["train"], val=splits["val"], test={"test": splits["test"]},
-            fingerprint=fingerprint(fp, lang, "v1"), collate=pad_captions,
-            info={"vocab": vocab, "captions": names, "train_digits": train_digits,
-                  "test_digits": tensors["test"][1].tolist()},
+            train=splits["train"],
+            val=splits["val"],
+            test={"test": splits["test"]},
+            fingerprint=fingerprint(fp, lang, "v1"),
+            collate=pad_captions,
+            info={
+                "vocab": vocab,
+                "captions": names,
+                "train_digits": train_digits,
+                "test_digits": tensors["test"][1].tolist(),
+            },
         )
 
     def metrics(self, data):
@@ -119,8 +137,10 @@ class CaptionDigits(Task):
 
         vocab_size = len(data.info["vocab"])
         # ignore_index=0 skips the <pad> positions of the targets
-        return {"exact_match": MulticlassExactMatch(num_classes=vocab_size, ignore_index=0),
-                "token_accuracy": MulticlassAccuracy(num_classes=vocab_size, average="micro", ignore_index=0)}
+        return {
+            "exact_match": MulticlassExactMatch(num_classes=vocab_size, ignore_index=0),
+            "token_accuracy": MulticlassAccuracy(num_classes=vocab_size, average="micro", ignore_index=0),
+        }
 
     def build(self, data, model, profile):
         from torch import nn
@@ -151,11 +171,22 @@ class CaptionDigits(Task):
             x = torch.stack([e["x"] for e in examples]).to(next(net.parameters()).device)
             decoded = net.decode(x, max(len(e["y"]) for e in examples) + 2).tolist()
             net.train(was_training)
-            return {"captions": [{"digit": e["digit"], "decoded": decode_text(ids, vocab)}
-                                 for e, ids in zip(examples, decoded)]}
+            return {
+                "captions": [
+                    {"digit": e["digit"], "decoded": decode_text(ids, vocab)} for e, ids in zip(examples, decoded)
+                ]
+            }
 
-        return OneToMany(image_encoder, nn.Embedding(len(vocab), width), core, head, loss, update,
-                         eos_id=vocab.index(EOS), samples=samples)
+        return OneToMany(
+            image_encoder,
+            nn.Embedding(len(vocab), width),
+            core,
+            head,
+            loss,
+            update,
+            eos_id=vocab.index(EOS),
+            samples=samples,
+        )
 
     def baselines(self, data):
         names, vocab = data.info["captions"], data.info["vocab"]

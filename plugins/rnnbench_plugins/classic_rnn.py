@@ -22,7 +22,10 @@ class FusedModel(Model):
         rnn_class = getattr(nn, self.torch_class)
         return FusedCore(
             rnn_class(
-                input_size, hidden_size, num_layers=num_layers, batch_first=True,
+                input_size,
+                hidden_size,
+                num_layers=num_layers,
+                batch_first=True,
                 dropout=dropout if num_layers > 1 else 0.0,
             )
         )

@@ -59,12 +59,30 @@ class CopyMemory(Task):
     direction = "min"
     throughput_unit = "tokens"
     profiles = {
-        "smoke": Profile(max_steps=20, batch_size=32, hidden_size=32, val_every=10,
-                         options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64})),
-        "quick": Profile(max_steps=400, batch_size=64, hidden_size=128, lr=5e-3, val_every=100,
-                         options=CopyMemoryOptions(delay=20, sizes={"train": 20000, "val": 500, "test": 1000})),
-        "full": Profile(max_steps=20000, batch_size=128, hidden_size=128, lr=1e-3, val_every=500, seeds=5,
-                        options=CopyMemoryOptions(delay=100, sizes={"train": 200000, "val": 2000, "test": 10000})),
+        "smoke": Profile(
+            max_steps=20,
+            batch_size=32,
+            hidden_size=32,
+            val_every=10,
+            options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64}),
+        ),
+        "quick": Profile(
+            max_steps=400,
+            batch_size=64,
+            hidden_size=128,
+            lr=5e-3,
+            val_every=100,
+            options=CopyMemoryOptions(delay=20, sizes={"train": 20000, "val": 500, "test": 1000}),
+        ),
+        "full": Profile(
+            max_steps=20000,
+            batch_size=128,
+            hidden_size=128,
+            lr=1e-3,
+            val_every=500,
+            seeds=5,
+            options=CopyMemoryOptions(delay=100, sizes={"train": 200000, "val": 2000, "test": 10000}),
+        ),
     }
 
     def prepare(self, profile, cache_dir):
@@ -77,7 +95,9 @@ class CopyMemory(Task):
             x, y = make_split(delay, sizes[split], seed=2000 + i)
             splits[split] = StackDataset(x=x, y=y)
         return TaskData(
-            train=splits["train"], val=splits["val"], test={"test": splits["test"]},
+            train=splits["train"],
+            val=splits["val"],
+            test={"test": splits["test"]},
             fingerprint=fingerprint(self.name, delay, sizes, "v1"),
             sequence_length=delay + 2 * RECALL,
             info={"delay": delay},
@@ -87,8 +107,11 @@ class CopyMemory(Task):
         from torchmetrics import MeanMetric
         from torchmetrics.classification import MulticlassAccuracy
 
-        return {"cross_entropy": MeanMetric(), "recall_cross_entropy": MeanMetric(),
-                "recall_accuracy": MulticlassAccuracy(num_classes=OUTPUT_CLASSES, average="micro")}
+        return {
+            "cross_entropy": MeanMetric(),
+            "recall_cross_entropy": MeanMetric(),
+            "recall_accuracy": MulticlassAccuracy(num_classes=OUTPUT_CLASSES, average="micro"),
+        }
 
     def build(self, data, model, profile):
         from torch import nn
@@ -108,17 +131,22 @@ class CopyMemory(Task):
             metrics["recall_cross_entropy"].update(nll[:, -RECALL:])
             metrics["recall_accuracy"].update(logits[:, -RECALL:].argmax(-1), batch["y"][:, -RECALL:])
 
-        return AlignedManyToMany(nn.Embedding(INPUT_VOCAB, width), core,
-                                 nn.Linear(core.output_size, OUTPUT_CLASSES), loss, update)
+        return AlignedManyToMany(
+            nn.Embedding(INPUT_VOCAB, width), core, nn.Linear(core.output_size, OUTPUT_CLASSES), loss, update
+        )
 
     def baselines(self, data):
         delay = data.info["delay"]
         recall_targets = data.test["test"].datasets["y"][:, -RECALL:]
         # a memoryless model may as well always guess symbol 1 at the recall steps
         guess_accuracy = float((recall_targets == 1).float().mean())
-        return {"memoryless": {"cross_entropy": memoryless_cross_entropy(delay),
-                               "recall_cross_entropy": math.log(SYMBOLS),
-                               "recall_accuracy": guess_accuracy}}
+        return {
+            "memoryless": {
+                "cross_entropy": memoryless_cross_entropy(delay),
+                "recall_cross_entropy": math.log(SYMBOLS),
+                "recall_accuracy": guess_accuracy,
+            }
+        }
 
 
 @hookimpl

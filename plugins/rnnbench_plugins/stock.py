@@ -46,6 +46,7 @@ DATA_VERSION = "v1"  # bump when the features or the windowing change
 
 # --- reading daily OHLCV frames -----------------------------------------------------------
 
+
 def arch_frames(names=ARCH_SERIES) -> dict:
     """Series name -> daily OHLCV DataFrame, from the data PyPI ``arch`` ships."""
     import importlib
@@ -55,7 +56,9 @@ def arch_frames(names=ARCH_SERIES) -> dict:
         try:
             module = importlib.import_module(f"arch.data.{name}")
         except ImportError:
-            raise DataUnavailable(f"arch has no data set '{name}' (or arch is not installed: pip install arch)") from None
+            raise DataUnavailable(
+                f"arch has no data set '{name}' (or arch is not installed: pip install arch)"
+            ) from None
         frames[name] = check_frame(module.load().reset_index(), f"arch.data.{name}")
     return frames
 
@@ -77,10 +80,13 @@ def csv_frames(paths, cache_dir: str) -> dict:
             if not os.path.isfile(path):
                 raise StockDataError(f"stock CSV {path} does not exist")
             if os.path.getsize(path) == 0:
-                raise StockDataError(f"stock CSV {path} is empty; it needs a header {','.join(REQUIRED_COLUMNS)} and one row per day")
+                raise StockDataError(
+                    f"stock CSV {path} is empty; it needs a header {','.join(REQUIRED_COLUMNS)} and one row per day"
+                )
         try:
-            table = datasets.load_dataset("csv", data_files=path, split="train",
-                                          cache_dir=os.path.join(cache_dir, "hf-csv"))
+            table = datasets.load_dataset(
+                "csv", data_files=path, split="train", cache_dir=os.path.join(cache_dir, "hf-csv")
+            )
         except Exception as exc:
             if remote:
                 offline = os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1"
@@ -107,15 +113,19 @@ def check_frame(frame, source: str):
     missing = [c for c in REQUIRED_COLUMNS if c.lower() not in by_key]
     if missing:
         found = ", ".join(str(c) for c in frame.columns)
-        raise StockDataError(f"{source} lacks column(s) {', '.join(missing)}; found: {found}; "
-                             f"a daily OHLCV file needs {', '.join(REQUIRED_COLUMNS)}")
+        raise StockDataError(
+            f"{source} lacks column(s) {', '.join(missing)}; found: {found}; "
+            f"a daily OHLCV file needs {', '.join(REQUIRED_COLUMNS)}"
+        )
     numeric = [c for c in NUMERIC_COLUMNS if c.lower() in by_key]
     frame = frame[[by_key[c.lower()] for c in ("Date", *numeric)]].set_axis(["Date", *numeric], axis=1)
 
     dates = pd.to_datetime(frame["Date"], errors="coerce")
     if dates.isna().any():
         row = int(np.flatnonzero(dates.isna())[0])
-        raise StockDataError(f"{source}: column Date has a value that is not a date, {frame['Date'].iloc[row]!r} (line {row + 2})")
+        raise StockDataError(
+            f"{source}: column Date has a value that is not a date, {frame['Date'].iloc[row]!r} (line {row + 2})"
+        )
     out = pd.DataFrame({"Date": dates.dt.tz_localize(None) if dates.dt.tz else dates})
     for col in numeric:
         values = pd.to_numeric(frame[col], errors="coerce")
@@ -128,14 +138,18 @@ def check_frame(frame, source: str):
         if not finite.all():
             # an inf would pass the floor below and surface only as a non-finite loss
             row = int(np.flatnonzero(~finite)[0])
-            raise StockDataError(f"{source}: column {col} has a non-finite value {values.iloc[row]} "
-                                 f"(line {row + 2}, {out['Date'].iloc[row].date()})")
+            raise StockDataError(
+                f"{source}: column {col} has a non-finite value {values.iloc[row]} "
+                f"(line {row + 2}, {out['Date'].iloc[row].date()})"
+            )
         floor_ok = values >= 0 if col == "Volume" else values > 0
         if not floor_ok.all():
             row = int(np.flatnonzero(~floor_ok)[0])
             kind = "a negative" if col == "Volume" else "a non-positive"
-            raise StockDataError(f"{source}: column {col} has {kind} value {values.iloc[row]} "
-                                 f"(line {row + 2}, {out['Date'].iloc[row].date()})")
+            raise StockDataError(
+                f"{source}: column {col} has {kind} value {values.iloc[row]} "
+                f"(line {row + 2}, {out['Date'].iloc[row].date()})"
+            )
         out[col] = values.astype("float64")
     out = out.sort_values("Date", kind="stable").reset_index(drop=True)
     duplicated = out["Date"].duplicated()
@@ -145,6 +159,7 @@ def check_frame(frame, source: str):
 
 
 # --- features, split, windows -----------------------------------------------------------
+
 
 def daily_features(frame):
     """``(dates, features [days, 4], log_returns [days])`` from a checked frame.
@@ -187,9 +202,10 @@ def make_windows(frames: dict, window: int, split) -> dict:
     Returns ``{"splits": {split: {"x", "next", "last", "first", "day"}}, "normaliser":
     {"mean", "std"}, "starts": (val, test)}`` where ``x`` [n, window, 4] holds the raw
     features, ``next`` the target day's log return, ``last`` the window's last log return,
-    ``first`` the window's first date and ``day`` the target date. A window is kept only when its first day and its target day lie in
-    the same split (splits are contiguous in time, so all its days do); the normaliser's
-    statistics come from training-period days only.
+    ``first`` the window's first date and ``day`` the target date. A window is kept only
+    when its first day and its target day lie in the same split (splits are contiguous in
+    time, so all its days do); the normaliser's statistics come from training-period days
+    only.
     """
     import numpy as np
 
@@ -219,8 +235,10 @@ def make_windows(frames: dict, window: int, split) -> dict:
         joined = {key: np.concatenate(vals) for key, vals in parts[name].items()}
         if len(joined["next"]) == 0:
             span = ", ".join(f"{d[0]!s:.10}..{d[-1]!s:.10}" for d, _, _ in series.values())
-            raise ValueError(f"the {name} split has no {window}-day window (data covers {span}; "
-                             f"val starts {val_start!s:.10}, test {test_start!s:.10})")
+            raise ValueError(
+                f"the {name} split has no {window}-day window (data covers {span}; "
+                f"val starts {val_start!s:.10}, test {test_start!s:.10})"
+            )
         splits[name] = joined
     train_rows = np.concatenate(train_rows)
     std = train_rows.std(axis=0)
@@ -243,6 +261,7 @@ def frames_digest(frames: dict) -> str:
 
 # --- the tasks ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StockOptions:
     window: int
@@ -258,13 +277,30 @@ class StockOptions:
 def _profiles() -> dict:
     arch = {"series": ARCH_SERIES, "split": ARCH_SPLIT, "csv": ()}
     return {
-        "smoke": Profile(max_steps=20, batch_size=64, hidden_size=32, val_every=10,
-                         options=StockOptions(window=20, **arch)),
+        "smoke": Profile(
+            max_steps=20, batch_size=64, hidden_size=32, val_every=10, options=StockOptions(window=20, **arch)
+        ),
         # validation accuracy and MAE stop moving by step 100-200 for every model (seeds 0-2)
-        "quick": Profile(max_steps=200, batch_size=64, hidden_size=64, lr=2e-3, val_every=100,
-                         seeds=3, options=StockOptions(window=30, **arch)),
-        "full": Profile(max_steps=6000, batch_size=128, hidden_size=128, num_layers=2, dropout=0.2,
-                        lr=1e-3, val_every=250, seeds=5, options=StockOptions(window=60, **arch)),
+        "quick": Profile(
+            max_steps=200,
+            batch_size=64,
+            hidden_size=64,
+            lr=2e-3,
+            val_every=100,
+            seeds=3,
+            options=StockOptions(window=30, **arch),
+        ),
+        "full": Profile(
+            max_steps=6000,
+            batch_size=128,
+            hidden_size=128,
+            num_layers=2,
+            dropout=0.2,
+            lr=1e-3,
+            val_every=250,
+            seeds=5,
+            options=StockOptions(window=60, **arch),
+        ),
     }
 
 
@@ -329,15 +365,22 @@ class StockTask(Task):
         parts = windows["splits"]
         val_start, test_start = windows["starts"]
         return TaskData(
-            train=dataset(parts["train"]), val=dataset(parts["val"]), test={"test": dataset(parts["test"])},
-            fingerprint=fingerprint(self.name, DATA_VERSION, frames_digest(frames), window, [str(s) for s in (val_start, test_start)]),
+            train=dataset(parts["train"]),
+            val=dataset(parts["val"]),
+            test={"test": dataset(parts["test"])},
+            fingerprint=fingerprint(
+                self.name, DATA_VERSION, frames_digest(frames), window, [str(s) for s in (val_start, test_start)]
+            ),
             info={
-                "series": list(frames), "features": FEATURES, "window": window,
+                "series": list(frames),
+                "features": FEATURES,
+                "window": window,
                 "split_starts": {"val": str(val_start)[:10], "test": str(test_start)[:10]},
                 "windows": {k: len(v["next"]) for k, v in parts.items()},
                 "normaliser": {"mean": norm["mean"].tolist(), "std": norm["std"].tolist()},
                 "return_scale": scale,
-                "train_next": parts["train"]["next"], "test_next": parts["test"]["next"],
+                "train_next": parts["train"]["next"],
+                "test_next": parts["test"]["next"],
                 "test_last": parts["test"]["last"],
             },
         )
@@ -375,8 +418,10 @@ class StockTask(Task):
 
 class StockDirection(StockTask):
     name = "stock-direction"
-    description = ("Next-day up/down of the S&P 500 and NASDAQ from a window of daily returns and volume "
-                   "(arch, walk-forward 1999-2012 / 2013-15 / 2016-18)")
+    description = (
+        "Next-day up/down of the S&P 500 and NASDAQ from a window of daily returns and volume "
+        "(arch, walk-forward 1999-2012 / 2013-15 / 2016-18)"
+    )
     primary_metric = "accuracy"
     direction = "max"
 
@@ -410,8 +455,10 @@ class StockDirection(StockTask):
 
 class StockReturn(StockTask):
     name = "stock-return"
-    description = ("Next-day log return of the S&P 500 and NASDAQ from a window of daily returns and volume "
-                   "(arch, walk-forward 1999-2012 / 2013-15 / 2016-18)")
+    description = (
+        "Next-day log return of the S&P 500 and NASDAQ from a window of daily returns and volume "
+        "(arch, walk-forward 1999-2012 / 2013-15 / 2016-18)"
+    )
     # MAE, not RMSE: daily returns are heavy-tailed, and RMSE over three years is decided by
     # a handful of crash days; MAE weighs every day alike.
     primary_metric = "mae"
@@ -431,8 +478,11 @@ class StockReturn(StockTask):
         from torchmetrics import MeanAbsoluteError, MeanSquaredError
         from torchmetrics.classification import BinaryAccuracy
 
-        return {"mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False),
-                "directional_accuracy": BinaryAccuracy()}
+        return {
+            "mae": MeanAbsoluteError(),
+            "rmse": MeanSquaredError(squared=False),
+            "directional_accuracy": BinaryAccuracy(),
+        }
 
     def score(self, metrics, out, y, scale):
         predicted = out * scale

@@ -22,8 +22,10 @@ RECEPTIVE_FIELD = 1 + (KERNEL_SIZE - 1) * (2**LEVELS - 1)
 class TCN(Model):
     name = "tcn"
     family = "convolutional"
-    description = (f"Causal dilated TCN, {LEVELS} levels of kernel {KERNEL_SIZE}, receptive field "
-                   f"{RECEPTIVE_FIELD} steps: the non-recurrent reference")
+    description = (
+        f"Causal dilated TCN, {LEVELS} levels of kernel {KERNEL_SIZE}, receptive field "
+        f"{RECEPTIVE_FIELD} steps: the non-recurrent reference"
+    )
     provides = frozenset({"causal"})
 
     def build_core(self, input_size, hidden_size, num_layers, dropout):
@@ -35,8 +37,10 @@ class TCN(Model):
 
     def unsupported(self, task):
         if task.shape not in self.cannot_serve and "stateful" in task.requires:
-            return (f"{self.name} is a convolution with no hidden state to carry across batches "
-                    f"or decoding steps; {task.name} needs a stateful model")
+            return (
+                f"{self.name} is a convolution with no hidden state to carry across batches "
+                f"or decoding steps; {task.name} needs a stateful model"
+            )
         return super().unsupported(task)
 
 

@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import LengthBucketedBatches, cached, epochs_for_steps, file_digest, fingerprint, hub_dataset
-from rnnbench_plugins._sword import DATA_ENVIRONMENT, MOD2IMP, clean_osis, module_requirement, module_version, read_verses
+from rnnbench_plugins._sword import (
+    DATA_ENVIRONMENT,
+    MOD2IMP,
+    clean_osis,
+    module_requirement,
+    module_version,
+    read_verses,
+)
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(len(SPECIALS))
@@ -72,6 +79,7 @@ class TranslationOptions:
     test_fraction: float = 0.05
     train_size: int = 0
     """Training pairs drawn (with a fixed seed); 0: all of them."""
+
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _NO_SPACE_BEFORE = set(".,;:!?)]}»'’-")
@@ -162,13 +170,15 @@ def rows_to_pairs(rows, split: str, src_lang: str, tgt_lang: str, ref_prefix: st
         if src_lang not in texts or tgt_lang not in texts:
             raise ValueError(f"dataset rows lack a '{src_lang}' or '{tgt_lang}' text: columns are {sorted(texts)}")
         ref = f"{ref_prefix}:{split}:{row.get('id', i)}"
-        pairs.append({
-            "ref": ref,
-            "unit": f"{ref_prefix}:{split}:block{i // unit_size}" if unit_size else ref,
-            "split": "" if unit_size else split,
-            "src": " ".join((texts[src_lang] or "").split()),
-            "tgt": " ".join((texts[tgt_lang] or "").split()),
-        })
+        pairs.append(
+            {
+                "ref": ref,
+                "unit": f"{ref_prefix}:{split}:block{i // unit_size}" if unit_size else ref,
+                "split": "" if unit_size else split,
+                "src": " ".join((texts[src_lang] or "").split()),
+                "tgt": " ".join((texts[tgt_lang] or "").split()),
+            }
+        )
     return pairs
 
 
@@ -189,8 +199,7 @@ def hub_pairs(options: TranslationOptions) -> list[dict]:
     unit_size = options.unit_size if set(splits) == {"train"} else 0
     pairs = []
     for split, rows in splits.items():
-        pairs += rows_to_pairs(rows, names.get(split, split), options.src_lang, options.tgt_lang,
-                               source, unit_size)
+        pairs += rows_to_pairs(rows, names.get(split, split), options.src_lang, options.tgt_lang, source, unit_size)
     return pairs
 
 
@@ -207,16 +216,24 @@ def pairs_table(options: TranslationOptions, cache_dir: str):
     source = options.source
     if source == "sword":
         modules = [options.src_module, options.tgt_module]
-        settings = {"source": source, "modules": modules, "versions": [module_version(m) for m in modules],
-                    "cleaning": CLEANING}
+        settings = {
+            "source": source,
+            "modules": modules,
+            "versions": [module_version(m) for m in modules],
+            "cleaning": CLEANING,
+        }
 
         def build():
             return datasets.Dataset.from_list(sword_pairs(*modules))
     elif source in HUB_SOURCES:
         files = options.data_files or {}
-        settings = {"source": source, "hub": {**HUB_SOURCES[source], **options.hub},
-                    "langs": [options.src_lang, options.tgt_lang], "unit_size": options.unit_size,
-                    "files": {k: file_digest(v) for k, v in sorted(files.items())}}
+        settings = {
+            "source": source,
+            "hub": {**HUB_SOURCES[source], **options.hub},
+            "langs": [options.src_lang, options.tgt_lang],
+            "unit_size": options.unit_size,
+            "files": {k: file_digest(v) for k, v in sorted(files.items())},
+        }
 
         def build():
             return datasets.Dataset.from_list(hub_pairs(options))
@@ -231,14 +248,22 @@ def cached_splits(options: TranslationOptions, cache_dir: str) -> tuple[dict, st
     import datasets
 
     table, source_fp = pairs_table(options, cache_dir)
-    settings = {"pairs": source_fp, "max_len": options.max_len, "tokenizer": "v1",
-                "fractions": [options.val_fraction, options.test_fraction]}
+    settings = {
+        "pairs": source_fp,
+        "max_len": options.max_len,
+        "tokenizer": "v1",
+        "fractions": [options.val_fraction, options.test_fraction],
+    }
 
     def build():
         splits = tokenized_splits(table.to_list(), settings["max_len"], *settings["fractions"])
         empty = {"ref": [], "src": [], "tgt": []}
-        return datasets.DatasetDict({s: datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(empty)
-                                     for s, rows in splits.items()})
+        return datasets.DatasetDict(
+            {
+                s: datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(empty)
+                for s, rows in splits.items()
+            }
+        )
 
     tables, _ = cached(cache_dir, f"translation-{options.source}-tokenized", settings, build)
     return {s: tables[s].to_list() for s in ("train", "val", "test")}, source_fp
@@ -294,17 +319,28 @@ def collate(items: list[dict]) -> dict:
 
     x, lengths = pad([it["x"] for it in items])
     y, y_lengths = pad([it["y"] for it in items])
-    return {"x": x, "lengths": lengths, "y": y, "y_lengths": y_lengths, "target_tokens": int(y_lengths.sum()),
-            "source_tokens": [it["source_tokens"] for it in items],
-            "source": [it["source"] for it in items], "reference": [it["reference"] for it in items]}
+    return {
+        "x": x,
+        "lengths": lengths,
+        "y": y,
+        "y_lengths": y_lengths,
+        "target_tokens": int(y_lengths.sum()),
+        "source_tokens": [it["source_tokens"] for it in items],
+        "source": [it["source"] for it in items],
+        "reference": [it["reference"] for it in items],
+    }
 
 
 # --- the task ---------------------------------------------------------------------------
 class TranslationTask(Task):
     family = "translation"
     data_environment = DATA_ENVIRONMENT
-    requirements = (MOD2IMP, module_requirement("engKJV2006eb"), module_requirement("spaRV1909eb"),
-                    Requirement.python("sacrebleu", pip="rnnbench[translation]"))
+    requirements = (
+        MOD2IMP,
+        module_requirement("engKJV2006eb"),
+        module_requirement("spaRV1909eb"),
+        Requirement.python("sacrebleu", pip="rnnbench[translation]"),
+    )
     shape = "seq2seq"
     primary_metric = "bleu"
     direction = "max"
@@ -326,8 +362,16 @@ class TranslationTask(Task):
         tgt_vocab = Vocab.build([p["tgt"] for p in splits["train"]], opts.vocab_size, opts.min_freq)
 
         def items(split):
-            return [{"x": src_vocab.encode(p["src"]), "y": tgt_vocab.encode(p["tgt"], eos=True), "source_tokens": p["src"],
-                     "source": detokenize(p["src"]), "reference": detokenize(p["tgt"])} for p in splits[split]]
+            return [
+                {
+                    "x": src_vocab.encode(p["src"]),
+                    "y": tgt_vocab.encode(p["tgt"], eos=True),
+                    "source_tokens": p["src"],
+                    "source": detokenize(p["src"]),
+                    "reference": detokenize(p["tgt"]),
+                }
+                for p in splits[split]
+            ]
 
         encoded = {s: items(s) for s in splits}
         bs = profile.batch_size
@@ -338,11 +382,17 @@ class TranslationTask(Task):
             test={"test": LengthBucketedBatches(encoded["test"], bs, collate, length=pair_length)},
             # v2: training batches are length-bucketed, no longer a shuffled DataLoader
             fingerprint=fingerprint(source_fp, option_settings(opts), "v2"),
-            batched=True, shuffle=False,
-            info={"src_vocab": src_vocab, "tgt_vocab": tgt_vocab, "train_pairs": splits["train"],
-                  "test_pairs": splits["test"], "refs": {s: [p["ref"] for p in splits[s]] for s in splits},
-                  "sizes": {s: len(splits[s]) for s in splits},
-                  "max_target_len": max(len(p["tgt"]) for p in splits["train"])},
+            batched=True,
+            shuffle=False,
+            info={
+                "src_vocab": src_vocab,
+                "tgt_vocab": tgt_vocab,
+                "train_pairs": splits["train"],
+                "test_pairs": splits["test"],
+                "refs": {s: [p["ref"] for p in splits[s]] for s in splits},
+                "sizes": {s: len(splits[s]) for s in splits},
+                "max_target_len": max(len(p["tgt"]) for p in splits["train"]),
+            },
         )
 
     def metrics(self, data):
@@ -363,8 +413,10 @@ class TranslationTask(Task):
         src_vocab, tgt_vocab = data.info["src_vocab"], data.info["tgt_vocab"]
 
         def update(metrics, out, batch):
-            hypotheses = [output_text(t, a, s, tgt_vocab, src_vocab) for t, a, s in
-                          zip(out["tokens"], out["alignments"], batch["source_tokens"])]
+            hypotheses = [
+                output_text(t, a, s, tgt_vocab, src_vocab)
+                for t, a, s in zip(out["tokens"], out["alignments"], batch["source_tokens"])
+            ]
             references = [[r] for r in batch["reference"]]
             metrics["bleu"].update(hypotheses, references)
             metrics["chrf"].update(hypotheses, references)
@@ -374,17 +426,30 @@ class TranslationTask(Task):
 
         def samples(net):
             device = next(net.parameters()).device
-            batch = {k: v.to(device) if isinstance(v, torch.Tensor) and k != "lengths" else v
-                     for k, v in examples.items()}
+            batch = {
+                k: v.to(device) if isinstance(v, torch.Tensor) and k != "lengths" else v for k, v in examples.items()
+            }
             outputs = zip(*net.translate(batch, alignments=True), examples["source_tokens"])
-            return {f"example {i + 1}": f"{src} => {output_text(*out, tgt_vocab, src_vocab)} (reference: {ref})"
-                    for i, (src, out, ref) in enumerate(zip(examples["source"], outputs, examples["reference"]))}
+            return {
+                f"example {i + 1}": f"{src} => {output_text(*out, tgt_vocab, src_vocab)} (reference: {ref})"
+                for i, (src, out, ref) in enumerate(zip(examples["source"], outputs, examples["reference"]))
+            }
 
         embed = opts.embed_size
         return EncoderDecoder.from_model(
-            model, nn.Embedding(len(src_vocab), embed, padding_idx=PAD), embed, len(tgt_vocab),
-            profile.hidden_size, profile.num_layers, profile.dropout, update,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, max_len=data.info["max_target_len"] + 5, beam_size=opts.beam,
+            model,
+            nn.Embedding(len(src_vocab), embed, padding_idx=PAD),
+            embed,
+            len(tgt_vocab),
+            profile.hidden_size,
+            profile.num_layers,
+            profile.dropout,
+            update,
+            pad_id=PAD,
+            bos_id=BOS,
+            eos_id=EOS,
+            max_len=data.info["max_target_len"] + 5,
+            beam_size=opts.beam,
             samples=samples,
         )
 
@@ -425,26 +490,88 @@ SWORD = {"source": "sword", "src_module": "engKJV2006eb", "tgt_module": "spaRV19
 
 @hookimpl
 def rnnbench_tasks():
-    return [TranslationTask(
-        "translate-en-es",
-        "English->Spanish Bible verses (SWORD KJV / Reina-Valera 1909), split by chapter; SacreBLEU",
-        {
-            "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10, options=TranslationOptions(
-                **SWORD, max_len=12, vocab_size=500, min_freq=1, embed_size=32, beam=2, train_size=300, eval_size=16)),
-            # Short verses only: on one CPU thread a few hundred steps is all a quick cell
-            # affords, enough for the formulaic verses and names (copied through <unk>).
-            "quick": Profile(max_steps=180, batch_size=64, hidden_size=128, lr=1e-2, val_every=90,
-                             options=TranslationOptions(**SWORD, max_len=15, vocab_size=2000, min_freq=2, embed_size=64,
-                                                        beam=4, eval_size=200, val_fraction=0.08, test_fraction=0.08)),
-            "full": Profile(max_steps=40000, batch_size=64, hidden_size=512, num_layers=2, dropout=0.3,
-                            val_every=2000, seeds=3, options=TranslationOptions(
-                source="bible_para", src_lang="en", tgt_lang="es", max_len=50,
-                vocab_size=32000, min_freq=2, embed_size=256, beam=5, eval_size=2000)),
-            # The same net on the de->en benchmark of the GRU-with-attention tutorials
-            # (about 28 BLEU on the Multi30k test set, with a bidirectional GRU encoder).
-            "full-multi30k": Profile(max_steps=3000, batch_size=128, hidden_size=512, dropout=0.5,
-                                     val_every=250, seeds=3, options=TranslationOptions(
-                source="multi30k", src_lang="de", tgt_lang="en", max_len=0,
-                vocab_size=0, min_freq=2, embed_size=256, beam=5, eval_size=0)),
-        },
-    )]
+    return [
+        TranslationTask(
+            "translate-en-es",
+            "English->Spanish Bible verses (SWORD KJV / Reina-Valera 1909), split by chapter; SacreBLEU",
+            {
+                "smoke": Profile(
+                    max_steps=20,
+                    batch_size=16,
+                    hidden_size=32,
+                    val_every=10,
+                    options=TranslationOptions(
+                        **SWORD,
+                        max_len=12,
+                        vocab_size=500,
+                        min_freq=1,
+                        embed_size=32,
+                        beam=2,
+                        train_size=300,
+                        eval_size=16,
+                    ),
+                ),
+                # Short verses only: on one CPU thread a few hundred steps is all a quick cell
+                # affords, enough for the formulaic verses and names (copied through <unk>).
+                "quick": Profile(
+                    max_steps=180,
+                    batch_size=64,
+                    hidden_size=128,
+                    lr=1e-2,
+                    val_every=90,
+                    options=TranslationOptions(
+                        **SWORD,
+                        max_len=15,
+                        vocab_size=2000,
+                        min_freq=2,
+                        embed_size=64,
+                        beam=4,
+                        eval_size=200,
+                        val_fraction=0.08,
+                        test_fraction=0.08,
+                    ),
+                ),
+                "full": Profile(
+                    max_steps=40000,
+                    batch_size=64,
+                    hidden_size=512,
+                    num_layers=2,
+                    dropout=0.3,
+                    val_every=2000,
+                    seeds=3,
+                    options=TranslationOptions(
+                        source="bible_para",
+                        src_lang="en",
+                        tgt_lang="es",
+                        max_len=50,
+                        vocab_size=32000,
+                        min_freq=2,
+                        embed_size=256,
+                        beam=5,
+                        eval_size=2000,
+                    ),
+                ),
+                # The same net on the de->en benchmark of the GRU-with-attention tutorials
+                # (about 28 BLEU on the Multi30k test set, with a bidirectional GRU encoder).
+                "full-multi30k": Profile(
+                    max_steps=3000,
+                    batch_size=128,
+                    hidden_size=512,
+                    dropout=0.5,
+                    val_every=250,
+                    seeds=3,
+                    options=TranslationOptions(
+                        source="multi30k",
+                        src_lang="de",
+                        tgt_lang="en",
+                        max_len=0,
+                        vocab_size=0,
+                        min_freq=2,
+                        embed_size=256,
+                        beam=5,
+                        eval_size=0,
+                    ),
+                ),
+            },
+        )
+    ]

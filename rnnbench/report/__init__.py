@@ -42,9 +42,11 @@ def render(records: list[dict]) -> tuple[dict[str, str], ChartSets]:
     data = build(records)
     tables = build_tables(data)
     chart_sets = _charts(data)
-    files = {"README.md": markdown.index_page(data, tables, chart_sets),
-             "leaderboard.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-             "index.html": html.page(data, tables, chart_sets)}
+    files = {
+        "README.md": markdown.index_page(data, tables, chart_sets),
+        "leaderboard.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+        "index.html": html.page(data, tables, chart_sets),
+    }
     for profile, boards in data["profiles"].items():
         for name, board in boards.items():
             table = tables.tasks[profile][name]
@@ -158,6 +160,9 @@ def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):
             folder = (Path(out) / rel).parent
-            stale += [f"{folder.relative_to(out)}/{slug}.png" for slug in json.loads(content)
-                      if not (folder / f"{slug}.png").exists()]
+            stale += [
+                f"{folder.relative_to(out)}/{slug}.png"
+                for slug in json.loads(content)
+                if not (folder / f"{slug}.png").exists()
+            ]
     return stale + _orphans(out, files), bad

@@ -19,8 +19,22 @@ from pathlib import Path
 
 from rnnbench import store
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"]
+PALETTE = [
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#ff7f0e",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+]
 
 
 @dataclass
@@ -35,8 +49,10 @@ class Chart:
     baselines: dict[str, float] = field(default_factory=dict)
 
     def digest(self) -> str:
-        blob = json.dumps([self.title, self.x_label, self.y_label, self.series, self.lines,
-                           self.log_x, self.baselines], sort_keys=True)
+        blob = json.dumps(
+            [self.title, self.x_label, self.y_label, self.series, self.lines, self.log_x, self.baselines],
+            sort_keys=True,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -63,16 +79,40 @@ def task_charts(board: dict) -> list[Chart]:
     y = f"{p} ({'lower' if board['primary']['direction'] == 'min' else 'higher'} is better)"
     charts = []
     if rows:
-        charts.append(Chart(f"{board['task']}-params", f"{board['task']}: {p} against parameters",
-                            "parameters", y, {r["model"]: [(r["params"], r["metrics"][p]["mean"])] for r in rows if r["params"]},
-                            log_x=True, baselines=base))
-        charts.append(Chart(f"{board['task']}-time", f"{board['task']}: {p} against train time",
-                            "train seconds", y, {r["model"]: [(r["train_seconds"], r["metrics"][p]["mean"])] for r in rows if r["train_seconds"]},
-                            log_x=True, baselines=base))
+        charts.append(
+            Chart(
+                f"{board['task']}-params",
+                f"{board['task']}: {p} against parameters",
+                "parameters",
+                y,
+                {r["model"]: [(r["params"], r["metrics"][p]["mean"])] for r in rows if r["params"]},
+                log_x=True,
+                baselines=base,
+            )
+        )
+        charts.append(
+            Chart(
+                f"{board['task']}-time",
+                f"{board['task']}: {p} against train time",
+                "train seconds",
+                y,
+                {r["model"]: [(r["train_seconds"], r["metrics"][p]["mean"])] for r in rows if r["train_seconds"]},
+                log_x=True,
+                baselines=base,
+            )
+        )
         curves = {r["model"]: [tuple(pt) for pt in r.get("curve", []) if _finite(pt[1])] for r in rows}
         if any(len(c) > 1 for c in curves.values()):
-            charts.append(Chart(f"{board['task']}-curves", f"{board['task']}: validation {p} during training",
-                                "optimiser step", f"validation {p}", {m: c for m, c in curves.items() if c}, lines=True))
+            charts.append(
+                Chart(
+                    f"{board['task']}-curves",
+                    f"{board['task']}: validation {p} during training",
+                    "optimiser step",
+                    f"validation {p}",
+                    {m: c for m, c in curves.items() if c},
+                    lines=True,
+                )
+            )
     return charts
 
 
@@ -94,8 +134,16 @@ def length_charts(profile: str, tasks: dict[str, dict]) -> list[Chart]:
             if slug in slugs:  # e.g. family "a-b" with metric "c" and family "a" with metric "b-c"
                 slug = f"{file_part(family + '/' + metric)}-by-length"
             slugs.add(slug)
-            charts.append(Chart(slug, f"{family}: {metric} against sequence length",
-                                "sequence length", metric, {m: sorted(v) for m, v in sorted(series.items())}, lines=True))
+            charts.append(
+                Chart(
+                    slug,
+                    f"{family}: {metric} against sequence length",
+                    "sequence length",
+                    metric,
+                    {m: sorted(v) for m, v in sorted(series.items())},
+                    lines=True,
+                )
+            )
     return charts
 
 
@@ -110,7 +158,7 @@ W, H, ML, MR, MT, MB = 560, 300, 64, 150, 28, 44
 
 def _ticks(lo: float, hi: float, log: bool) -> list[float]:
     if log:
-        return [10.0 ** e for e in range(math.floor(lo), math.ceil(hi) + 1)]
+        return [10.0**e for e in range(math.floor(lo), math.ceil(hi) + 1)]
     span = hi - lo or 1.0
     step = 10 ** math.floor(math.log10(span / 4))
     for mult in (1, 2, 5, 10):
@@ -122,7 +170,9 @@ def _ticks(lo: float, hi: float, log: bool) -> list[float]:
 
 
 def svg(chart: Chart) -> str:
-    pts = [(x, y) for s in chart.series.values() for x, y in s if _finite(x) and _finite(y) and (x > 0 or not chart.log_x)]
+    pts = [
+        (x, y) for s in chart.series.values() for x, y in s if _finite(x) and _finite(y) and (x > 0 or not chart.log_x)
+    ]
     ys = [y for _, y in pts] + [v for v in chart.baselines.values() if _finite(v)]
     if not pts:
         return ""
@@ -138,35 +188,52 @@ def svg(chart: Chart) -> str:
     px = lambda v: ML + (tx(v) - x0) / (x1 - x0) * (W - ML - MR)  # noqa: E731
     py = lambda v: MT + (y1 - v) / (y1 - y0) * (H - MT - MB)  # noqa: E731
     e = html.escape
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
-           f'aria-label="{e(chart.title)}" font-family="sans-serif" font-size="11">',
-           f'<text x="{W / 2:.0f}" y="16" text-anchor="middle" font-size="13">{e(chart.title)}</text>',
-           f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" fill="none" stroke="#999"/>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" '
+        f'aria-label="{e(chart.title)}" font-family="sans-serif" font-size="11">',
+        f'<text x="{W / 2:.0f}" y="16" text-anchor="middle" font-size="13">{e(chart.title)}</text>',
+        f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" fill="none" stroke="#999"/>',
+    ]
     for t in _ticks(y0, y1, False):
         if y0 <= t <= y1:
-            out.append(f'<line x1="{ML}" x2="{W - MR}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
-                       f'<text x="{ML - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>')
+            out.append(
+                f'<line x1="{ML}" x2="{W - MR}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                f'<text x="{ML - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t)}</text>'
+            )
     for t in _ticks(x0, x1, chart.log_x):
         if x0 - 1e-9 <= tx(t) <= x1 + 1e-9:
             out.append(f'<text x="{px(t):.1f}" y="{H - MB + 14}" text-anchor="middle">{_label(t)}</text>')
-    out.append(f'<text x="{(ML + W - MR) / 2:.0f}" y="{H - 8}" text-anchor="middle">{e(chart.x_label)}'
-               f'{" (log)" if chart.log_x else ""}</text>')
-    out.append(f'<text transform="translate(12 {(MT + H - MB) / 2:.0f}) rotate(-90)" text-anchor="middle">{e(chart.y_label)}</text>')
+    out.append(
+        f'<text x="{(ML + W - MR) / 2:.0f}" y="{H - 8}" text-anchor="middle">{e(chart.x_label)}'
+        f"{' (log)' if chart.log_x else ''}</text>"
+    )
+    out.append(
+        f'<text transform="translate(12 {(MT + H - MB) / 2:.0f}) rotate(-90)" text-anchor="middle">'
+        f"{e(chart.y_label)}</text>"
+    )
     for i, (name, v) in enumerate(sorted(chart.baselines.items())):
         if _finite(v) and y0 <= v <= y1:
-            out.append(f'<line x1="{ML}" x2="{W - MR}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#555" stroke-dasharray="4 3"/>'
-                       f'<text x="{W - MR - 2}" y="{py(v) - 3:.1f}" text-anchor="end" fill="#555">{e(name)}</text>')
+            out.append(
+                f'<line x1="{ML}" x2="{W - MR}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
+                f'stroke="#555" stroke-dasharray="4 3"/>'
+                f'<text x="{W - MR - 2}" y="{py(v) - 3:.1f}" text-anchor="end" fill="#555">{e(name)}</text>'
+            )
     for i, (name, series) in enumerate(sorted(chart.series.items())):
         color = PALETTE[i % len(PALETTE)]
         pts_ = [(px(x), py(y)) for x, y in series if _finite(x) and _finite(y) and (x > 0 or not chart.log_x)]
         if chart.lines and len(pts_) > 1:
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="'
-                       + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts_) + '"/>')
+            out.append(
+                f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="'
+                + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts_)
+                + '"/>'
+            )
         for a, b in pts_:
             out.append(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{color}"><title>{e(name)}</title></circle>')
         ly = MT + 10 + i * 14
-        out.append(f'<rect x="{W - MR + 10}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
-                   f'<text x="{W - MR + 24}" y="{ly + 1}">{e(name)}</text>')
+        out.append(
+            f'<rect x="{W - MR + 10}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
+            f'<text x="{W - MR + 24}" y="{ly + 1}">{e(name)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -204,14 +271,17 @@ def write_pngs(charts: list[Chart], folder: Path) -> None:
                         ax.plot(xs, ys, marker="o", linestyle="-" if c.lines else "none", label=name)
                     for name, v in sorted(c.baselines.items()):
                         ax.axhline(v, color="#555", linestyle="--", linewidth=1)
-                        ax.annotate(name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8)
+                        ax.annotate(
+                            name, (1, v), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=8
+                        )
                     if c.log_x:
                         ax.set_xscale("log")
                     ax.set(title=c.title, xlabel=c.x_label, ylabel=c.y_label)
                     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
                     fig.tight_layout()
-                    store.write_atomic(folder / f"{c.slug}.png",
-                                       lambda f: fig.savefig(f, format="png", metadata={"Software": None}))
+                    store.write_atomic(
+                        folder / f"{c.slug}.png", lambda f: fig.savefig(f, format="png", metadata={"Software": None})
+                    )
                 finally:
                     plt.close(fig)
     keep = {c.slug for c in charts}

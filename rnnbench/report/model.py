@@ -82,21 +82,28 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         by_model[r["model"]].append(r)
     for model, mrecs in by_model.items():
         mrecs.sort(key=lambda r: r["seed"])
-        rows.append({
-            "model": model,
-            "seeds": [r["seed"] for r in mrecs],
-            "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
-            "params": max(r.get("params") or 0 for r in mrecs),
-            "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
-            "throughput": _stats([_num(records.throughput(r)) for r in mrecs])["mean"],
-            "throughput_unit": records.throughput_unit(mrecs[0]),
-            "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
-            "samples": mrecs[0].get("samples") or {},
-            "curve": mrecs[0].get("curve") or [],
-        })
+        rows.append(
+            {
+                "model": model,
+                "seeds": [r["seed"] for r in mrecs],
+                "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
+                "params": max(r.get("params") or 0 for r in mrecs),
+                "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
+                "throughput": _stats([_num(records.throughput(r)) for r in mrecs])["mean"],
+                "throughput_unit": records.throughput_unit(mrecs[0]),
+                "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
+                "samples": mrecs[0].get("samples") or {},
+                "curve": mrecs[0].get("curve") or [],
+            }
+        )
     sign = 1 if direction == "min" else -1
-    rows.sort(key=lambda row: (row["metrics"][primary]["mean"] is None,
-                               sign * (row["metrics"][primary]["mean"] or 0), row["model"]))
+    rows.sort(
+        key=lambda row: (
+            row["metrics"][primary]["mean"] is None,
+            sign * (row["metrics"][primary]["mean"] or 0),
+            row["model"],
+        )
+    )
     baselines = _baselines(ok, metric_names)
     best_baseline = _best_baseline(baselines, primary, direction)
     prev = None
@@ -105,26 +112,39 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         row["rank"] = i
         # within one standard deviation of the row above: the ranking there is not meaningful
         row["tied_with_above"] = bool(
-            prev and s["mean"] is not None and prev["mean"] is not None and (s["n"] > 1 or prev["n"] > 1)
+            prev
+            and s["mean"] is not None
+            and prev["mean"] is not None
+            and (s["n"] > 1 or prev["n"] > 1)
             and abs(s["mean"] - prev["mean"]) <= max(s["std"], prev["std"])
         )
-        row["beats_baselines"] = None if best_baseline is None or s["mean"] is None else _better(s["mean"], best_baseline, direction)
+        row["beats_baselines"] = (
+            None if best_baseline is None or s["mean"] is None else _better(s["mean"], best_baseline, direction)
+        )
         prev = s
     problems = [
         {"model": r["model"], "seed": r["seed"], "status": r["status"], "reason": r.get("reason") or ""}
-        for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"])) if r["status"] != "ok"
+        for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"]))
+        if r["status"] != "ok"
     ]
     # a non-finite metric leaves its seed out of mean ± std; say so rather than show a smaller n
     notes = [
         {"model": r["model"], "seed": r["seed"], "note": f"{m} is not finite"}
-        for r in sorted(ok, key=lambda r: (r["model"], r["seed"])) for m in metric_names
+        for r in sorted(ok, key=lambda r: (r["model"], r["seed"]))
+        for m in metric_names
         if r["metrics"].get(m) is not None and _num(r["metrics"][m]) is None
     ]
     return {
-        "task": task, "profile": first["profile"], "description": first.get("task_description", ""),
-        "shape": first.get("task_shape", ""), "family": first.get("task_family", ""),
+        "task": task,
+        "profile": first["profile"],
+        "description": first.get("task_description", ""),
+        "shape": first.get("task_shape", ""),
+        "family": first.get("task_family", ""),
         "primary": {"name": primary, "direction": direction},
-        "metric_names": metric_names, "rows": rows, "baselines": baselines, "not_ok": problems,
+        "metric_names": metric_names,
+        "rows": rows,
+        "baselines": baselines,
+        "not_ok": problems,
         "notes": notes,
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
     }
@@ -253,27 +273,61 @@ def task_table(board: dict) -> Table:
     """A task's ranked models, then its baselines, then the cells that did not run."""
     p, d = board["primary"]["name"], board["primary"]["direction"]
     columns = [
-        Column("rank", ("rank",), {MODEL: lambda r: _shown(r["rank"], ("≈" if r["tied_with_above"] else "") + str(r["rank"]))},
-               identifies=True),
-        Column("model", ("model",), {MODEL: lambda r: _shown(r["model"]),
-                                     BASELINE: lambda b: _shown(b["name"], note="(baseline)", muted=True),
-                                     NOT_RUN: lambda x: _shown(x["model"])}, left=True, identifies=True),
-        Column(None, ("kind",), {MODEL: lambda r: _shown(MODEL), BASELINE: lambda b: _shown(BASELINE),
-                                 NOT_RUN: lambda x: _shown(x["status"])}, identifies=True),
+        Column(
+            "rank",
+            ("rank",),
+            {MODEL: lambda r: _shown(r["rank"], ("≈" if r["tied_with_above"] else "") + str(r["rank"]))},
+            identifies=True,
+        ),
+        Column(
+            "model",
+            ("model",),
+            {
+                MODEL: lambda r: _shown(r["model"]),
+                BASELINE: lambda b: _shown(b["name"], note="(baseline)", muted=True),
+                NOT_RUN: lambda x: _shown(x["model"]),
+            },
+            left=True,
+            identifies=True,
+        ),
+        Column(
+            None,
+            ("kind",),
+            {
+                MODEL: lambda r: _shown(MODEL),
+                BASELINE: lambda b: _shown(BASELINE),
+                NOT_RUN: lambda x: _shown(x["status"]),
+            },
+            identifies=True,
+        ),
         _metric_column(p, f"{p} {ARROW[d]}"),
         Column("n", ("n",), {MODEL: lambda r: _shown(r["metrics"][p]["n"])}, identifies=True),
         *[_metric_column(m, m) for m in board["metric_names"][1:]],
         Column("params", ("params",), {MODEL: lambda r: _shown(r["params"], f"{r['params']:,}")}),
-        Column("train s", ("train_seconds",), {MODEL: lambda r: _shown(r["train_seconds"], fmt(r["train_seconds"], 3))}),
-        Column("throughput", ("throughput", "throughput_unit"), {MODEL: lambda r: Cell(
-            f"{fmt(r['throughput'], 3)} {r['throughput_unit']}", (r["throughput"], r["throughput_unit"]))}),
-        Column("peak MB", ("peak_memory_mb",), {MODEL: lambda r: _shown(r["peak_memory_mb"], fmt(r["peak_memory_mb"], 4))}),
+        Column(
+            "train s", ("train_seconds",), {MODEL: lambda r: _shown(r["train_seconds"], fmt(r["train_seconds"], 3))}
+        ),
+        Column(
+            "throughput",
+            ("throughput", "throughput_unit"),
+            {
+                MODEL: lambda r: Cell(
+                    f"{fmt(r['throughput'], 3)} {r['throughput_unit']}", (r["throughput"], r["throughput_unit"])
+                )
+            },
+        ),
+        Column(
+            "peak MB", ("peak_memory_mb",), {MODEL: lambda r: _shown(r["peak_memory_mb"], fmt(r["peak_memory_mb"], 4))}
+        ),
         Column("vs baselines", ("beats_baselines",), {MODEL: lambda r: _vs_baselines(r["beats_baselines"])}),
         Column(None, ("status",), {MODEL: lambda r: _shown("ok"), NOT_RUN: lambda x: _shown(x["status"])}),
         Column(None, ("reason",), {MODEL: lambda r: _shown(""), NOT_RUN: lambda x: _shown(x["reason"])}),
     ]
-    items = ([(MODEL, r) for r in board["rows"]] + [(BASELINE, b) for b in board["baselines"]]
-             + [(NOT_RUN, x) for x in board["not_ok"]])
+    items = (
+        [(MODEL, r) for r in board["rows"]]
+        + [(BASELINE, b) for b in board["baselines"]]
+        + [(NOT_RUN, x) for x in board["not_ok"]]
+    )
     return _table(columns, items)
 
 
@@ -282,9 +336,15 @@ def _overview_item(name: str, board: dict) -> dict:
     best = leader(board)
     ran = sum(len(r["seeds"]) for r in board["rows"])
     na, failed = (sum(1 for x in board["not_ok"] if x["status"] == s) for s in ("n/a", "failed"))
-    return {"task": name, "shape": board["shape"], "primary": f"{p} {ARROW[d]}",
-            "best": best["model"] if best else "–", "value": fmt_stat(best["metrics"][p]) if best else "–",
-            "best_baseline": fmt(_best_baseline(board["baselines"], p, d)), "counts": f"{ran} / {na} / {failed}"}
+    return {
+        "task": name,
+        "shape": board["shape"],
+        "primary": f"{p} {ARROW[d]}",
+        "best": best["model"] if best else "–",
+        "value": fmt_stat(best["metrics"][p]) if best else "–",
+        "best_baseline": fmt(_best_baseline(board["baselines"], p, d)),
+        "counts": f"{ran} / {na} / {failed}",
+    }
 
 
 def overview_table(tasks: dict[str, dict]) -> Table:
@@ -314,6 +374,7 @@ def summary_table(summary: list[dict]) -> Table:
 @dataclass(frozen=True)
 class Tables:
     """Every table of the leaderboards, built once for all writers (per profile)."""
+
     tasks: dict[str, dict[str, Table]]
     overview: dict[str, Table]
     summary: dict[str, Table]

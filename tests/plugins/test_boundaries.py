@@ -17,7 +17,7 @@ def imported_plugin_modules(tree: ast.AST):
                     yield node.lineno, parts[1]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "rnnbench_plugins":
             parts = node.module.split(".")
-            for name in ([parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]):
+            for name in [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]:
                 yield node.lineno, name
 
 

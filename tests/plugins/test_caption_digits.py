@@ -6,8 +6,16 @@ import torch
 from rnnbench import Model
 from rnnbench.testing import fit_smoke, load_registry
 from rnnbench_plugins._labels import majority_label
-from rnnbench_plugins.caption_digits import (EOS, PAD, build_vocab, caption_scores, captions,
-                                             decode_text, encode, pad_captions)
+from rnnbench_plugins.caption_digits import (
+    EOS,
+    PAD,
+    build_vocab,
+    caption_scores,
+    captions,
+    decode_text,
+    encode,
+    pad_captions,
+)
 
 VOCAB = build_vocab(captions("en"))
 
@@ -84,7 +92,7 @@ def test_one_to_many_shapes_and_greedy_decoding_agrees_with_teacher_forcing(task
     assert tokens.shape == (8, 7)
     for row in tokens.tolist():  # nothing but <pad> after the first <eos>
         if 1 in row:
-            assert set(row[row.index(1) + 1:]) <= {0}
+            assert set(row[row.index(1) + 1 :]) <= {0}
     # stepping the decoder on its own choices == one teacher-forced pass over them
     own = {"x": batch["x"], "y": tokens, "lengths": torch.full((8,), 7)}
     forced = net(own).argmax(-1)

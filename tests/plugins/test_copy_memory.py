@@ -26,7 +26,7 @@ def test_sequences_follow_the_published_layout():
     data = x[:, :10]
     assert int(data.min()) >= 1 and int(data.max()) <= 8
     assert (x[:, 10 + delay - 1] == DELIMITER).all()
-    rest = torch.cat([x[:, 10:10 + delay - 1], x[:, 10 + delay:]], 1)
+    rest = torch.cat([x[:, 10 : 10 + delay - 1], x[:, 10 + delay :]], 1)
     assert (rest == 0).all()
     assert (y[:, :-10] == 0).all() and torch.equal(y[:, -10:], data)
     assert torch.equal(x, make_split(delay, 50, seed=0)[0])

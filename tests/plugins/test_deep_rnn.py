@@ -37,7 +37,7 @@ def test_residual_adds_each_layers_input():
         if name.startswith("bias"):
             # an output gate of sigmoid(-inf) = 0 zeroes h; the LSTM's gate order is i, f, g, o
             param.zero_()
-            param[3 * checks.HIDDEN:] = -1e4
+            param[3 * checks.HIDDEN :] = -1e4
         else:
             param.zero_()
     y, _ = core(x)

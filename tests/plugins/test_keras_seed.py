@@ -11,7 +11,8 @@ from rnnbench.testing import fit_smoke
 def test_is_the_articles_two_tanh_elman_layers():
     core = checks.build_core("keras-seed", num_layers=5, hidden=128)
     assert [(layer.mode, layer.nonlinearity, layer.hidden_size, layer.num_layers) for layer in core.layers] == [
-        ("RNN_TANH", "tanh", 128, 1), ("RNN_TANH", "tanh", 64, 1)
+        ("RNN_TANH", "tanh", 128, 1),
+        ("RNN_TANH", "tanh", 64, 1),
     ]  # the article's depth, whatever num_layers asks
     assert core.output_size == 64
 

@@ -11,7 +11,16 @@ from rnnbench.data import default_cache_dir  # noqa: E402
 from rnnbench.testing import fit_smoke  # noqa: E402
 from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
 from rnnbench_plugins.lm_char import (  # noqa: E402
-    PROMPT, TEST_PLAYS, UNK, VAL_PLAYS, CharLM, build_vocab, clean_markdown, encode, shakespeare_plays, split_of,
+    PROMPT,
+    TEST_PLAYS,
+    UNK,
+    VAL_PLAYS,
+    CharLM,
+    build_vocab,
+    clean_markdown,
+    encode,
+    shakespeare_plays,
+    split_of,
 )
 
 
@@ -21,7 +30,10 @@ def one_thread():
 
 
 def test_markdown_becomes_play_text():
-    md = "# Macbeth\n\n## Act 1\n\n**FIRST WITCH**\n\n_Thunder._ When shall we three meet again\n\n\n\n\nIn **thunder**?\n"
+    md = (
+        "# Macbeth\n\n## Act 1\n\n**FIRST WITCH**\n\n_Thunder._ When shall we three meet again"
+        "\n\n\n\n\nIn **thunder**?\n"
+    )
     assert clean_markdown(md) == "FIRST WITCH:\n\nThunder. When shall we three meet again\n\nIn thunder?\n"
 
 

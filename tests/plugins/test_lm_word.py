@@ -17,7 +17,16 @@ from rnnbench_plugins import lm_word  # noqa: E402
 from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
 from rnnbench_plugins._sword import parse_imp  # noqa: E402
 from rnnbench_plugins.lm_word import (  # noqa: E402
-    EOS, TEST_BOOKS, UNK, VAL_BOOKS, WordLM, WordLMOptions, bible_verses, build_vocab, encode_lines, tokenize_words,
+    EOS,
+    TEST_BOOKS,
+    UNK,
+    VAL_BOOKS,
+    WordLM,
+    WordLMOptions,
+    bible_verses,
+    build_vocab,
+    encode_lines,
+    tokenize_words,
 )
 
 
@@ -28,15 +37,27 @@ def one_thread():
 
 # --- the offline corpus -------------------------------------------------------------------
 
+
 def test_verses_left_empty_by_cleaning_are_dropped():
-    imp = "\n".join([
-        "$$$[ Module Heading ]", "", "$$$Genesis 1:0", '<chapter n="1"/>',
-        "$$$Genesis 1:1", "In the beginning,", "God created.",
-        "$$$Susanna 1:1", "",
-        "$$$I Samuel 2:10", "<w>Hannah</w> prayed.",
-    ])
-    assert lm_word.clean_verses(parse_imp(imp)) == [("Genesis", 1, 1, "In the beginning, God created."),
-                                                    ("I Samuel", 2, 10, "Hannah prayed.")]
+    imp = "\n".join(
+        [
+            "$$$[ Module Heading ]",
+            "",
+            "$$$Genesis 1:0",
+            '<chapter n="1"/>',
+            "$$$Genesis 1:1",
+            "In the beginning,",
+            "God created.",
+            "$$$Susanna 1:1",
+            "",
+            "$$$I Samuel 2:10",
+            "<w>Hannah</w> prayed.",
+        ]
+    )
+    assert lm_word.clean_verses(parse_imp(imp)) == [
+        ("Genesis", 1, 1, "In the beginning, God created."),
+        ("I Samuel", 2, 10, "Hannah prayed."),
+    ]
 
 
 def test_missing_bible_module_says_what_to_install(monkeypatch):
@@ -44,15 +65,35 @@ def test_missing_bible_module_says_what_to_install(monkeypatch):
     with pytest.raises(DataUnavailable) as err:
         bible_verses("/nonexistent")
     assert str(err.value).startswith("SWORD module engWEB2015eb (/usr/share/sword/mods.d/engWEB2015eb.conf) is missing")
-    assert str(err.value).endswith("sudo apt-get install sword-text-web") or "--reinstall sword-text-web" in str(err.value)
+    assert str(err.value).endswith("sudo apt-get install sword-text-web") or "--reinstall sword-text-web" in str(
+        err.value
+    )
 
 
 # --- tokens and vocabulary --------------------------------------------------------------
 
+
 def test_tokenizer_splits_punctuation_clitics_and_quotes():
     assert tokenize_words("“Don’t,” said Jesus’ disciples—‘God’s people’ 12:3!") == [
-        '"', "don", "'t", ",", '"', "said", "jesus", "'", "disciples", "—", "'", "god", "'s",
-        "people", "'", "12", ":", "3", "!",
+        '"',
+        "don",
+        "'t",
+        ",",
+        '"',
+        "said",
+        "jesus",
+        "'",
+        "disciples",
+        "—",
+        "'",
+        "god",
+        "'s",
+        "people",
+        "'",
+        "12",
+        ":",
+        "3",
+        "!",
     ]
     assert tokenize_words("") == [] and tokenize_words("   \t ") == []
     assert tokenize_words("Yahweh", lowercase=False) == ["Yahweh"]
@@ -82,6 +123,7 @@ def test_a_corpus_that_spells_unk_out_keeps_one_unk_token():
 
 # --- the real corpus --------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def verses():
     table, _ = bible_verses(default_cache_dir())
@@ -102,9 +144,15 @@ def test_splits_share_no_book_and_no_verse(verses):
 
 
 def test_the_corpus_is_clean_text(verses):
-    first = dict(zip(("book", "chapter", "verse", "text"), (verses[0][k] for k in ("book", "chapter", "verse", "text"))))
-    assert first == {"book": "Genesis", "chapter": 1, "verse": 1,
-                     "text": "In the beginning, God created the heavens and the earth."}
+    first = dict(
+        zip(("book", "chapter", "verse", "text"), (verses[0][k] for k in ("book", "chapter", "verse", "text")))
+    )
+    assert first == {
+        "book": "Genesis",
+        "chapter": 1,
+        "verse": 1,
+        "text": "In the beginning, God created the heavens and the earth.",
+    }
     sample = " ".join(verses["text"][:5000])
     assert "<" not in sample and ">" not in sample and "&amp;" not in sample
 
@@ -126,6 +174,7 @@ def test_prepared_streams_follow_the_vocabulary_rules(smoke_data):
 
 # --- metrics ----------------------------------------------------------------------------
 
+
 def test_perplexity_and_cross_entropy_match_a_hand_computed_example(smoke_data):
     task, data = smoke_data
     metrics = task.metrics(data)
@@ -141,8 +190,13 @@ def test_unigram_baseline_matches_a_hand_computed_example(smoke_data):
     task, data = smoke_data
     from rnnbench.api import TaskData
 
-    tiny = TaskData(train=[], val=[], test={"test": [{"x": torch.tensor([[0, 1]]), "y": torch.tensor([[1, 2]])}]},
-                    fingerprint="", info={"vocab": ["<unk>", "<eos>", "a"], "train_ids": torch.tensor([0, 1, 1, 2])})
+    tiny = TaskData(
+        train=[],
+        val=[],
+        test={"test": [{"x": torch.tensor([[0, 1]]), "y": torch.tensor([[1, 2]])}]},
+        fingerprint="",
+        info={"vocab": ["<unk>", "<eos>", "a"], "train_ids": torch.tensor([0, 1, 1, 2])},
+    )
     base = task.baselines(tiny)
     nll = -(math.log(3 / 7) + math.log(2 / 7)) / 2  # add-one counts 2, 3, 2 of 7
     assert base["unigram"]["cross_entropy"] == pytest.approx(nll)
@@ -153,8 +207,14 @@ def test_unigram_baseline_matches_a_hand_computed_example(smoke_data):
 # --- the hub sources --------------------------------------------------------------------
 
 WIKITEXT_ROWS = {
-    "train": ["", " = Valkyria Chronicles = \n", "", " the game was released in japan . \n",
-              " the game 's story was praised . \n", " "],
+    "train": [
+        "",
+        " = Valkyria Chronicles = \n",
+        "",
+        " the game was released in japan . \n",
+        " the game 's story was praised . \n",
+        " ",
+    ],
     "validation": ["", " the story was released . \n", " the zebra was praised . \n"],
     "test": [" the game was praised in japan . \n", " the game was released . \n"],
 }
@@ -169,21 +229,31 @@ def test_wikitext_loader_on_a_local_copy_in_the_hubs_format(tmp_path):
     files = {s: write_jsonl(tmp_path / f"{s}.jsonl", "text", rows) for s, rows in WIKITEXT_ROWS.items()}
     task = WordLM()
     profile = task.profiles["smoke"].replace(
-        batch_size=2, options=WordLMOptions(source="wikitext-2", data_files=files, vocab_size=100,
-                                            bptt=4, embedding=8, val_tokens=0, test_tokens=0))
+        batch_size=2,
+        options=WordLMOptions(
+            source="wikitext-2", data_files=files, vocab_size=100, bptt=4, embedding=8, val_tokens=0, test_tokens=0
+        ),
+    )
     data = task.prepare(profile, str(tmp_path / "cache"))
     vocab = data.info["vocab"]
     assert "zebra" not in vocab and "japan" in vocab and "=" in vocab  # built on train only
     train = " ".join(vocab[i] for i in data.info["train_ids"].tolist())
-    assert train == ("= Valkyria Chronicles = <eos> the game was released in japan . <eos> "
-                     "the game 's story was praised . <eos>")  # blank rows carry no tokens
+    assert train == (
+        "= Valkyria Chronicles = <eos> the game was released in japan . <eos> the game 's story was praised . <eos>"
+    )  # blank rows carry no tokens
     val = torch.cat([torch.cat([b["x"][:, :1], b["y"]], 1) for b in data.val], 1)  # rows of the stream
     assert (val == 0).sum() == 1  # the one unknown word, "zebra"
 
     from rnnbench.training import fit_cell
 
-    record = fit_cell(task, load_registry().models["lstm"], profile.replace(max_steps=4, val_every=2, hidden_size=8),
-                      0, data, accelerator="cpu")
+    record = fit_cell(
+        task,
+        load_registry().models["lstm"],
+        profile.replace(max_steps=4, val_every=2, hidden_size=8),
+        0,
+        data,
+        accelerator="cpu",
+    )
     assert math.isfinite(record["primary"]["value"])
     assert record["samples"]["prompt"] == "the game was"
 
@@ -192,8 +262,11 @@ def test_ptb_loader_on_a_local_parquet_copy(tmp_path):
     import datasets
 
     files = {}
-    for split, rows in {"train": [" aer banknote <unk> ", " the <unk> said ", ""],
-                        "validation": [" the company said "], "test": [" the banknote said "]}.items():
+    for split, rows in {
+        "train": [" aer banknote <unk> ", " the <unk> said ", ""],
+        "validation": [" the company said "],
+        "test": [" the banknote said "],
+    }.items():
         files[split] = str(tmp_path / f"{split}.parquet")
         datasets.Dataset.from_dict({"sentence": rows}).to_parquet(files[split])
     options = dataclasses.replace(WordLM.profiles["full-ptb"].options, data_files=files)
@@ -207,8 +280,9 @@ def test_ptb_loader_on_a_local_parquet_copy(tmp_path):
 def test_a_local_copy_without_the_hubs_column_is_one_clear_line(tmp_path):
     files = {s: write_jsonl(tmp_path / f"{s}.jsonl", "body", ["a b"]) for s in ("train", "validation", "test")}
     with pytest.raises(DataUnavailable) as err:
-        lm_word.encoded_corpus(dataclasses.replace(WordLM.profiles["full"].options, data_files=files, vocab_size=10),
-                               str(tmp_path))
+        lm_word.encoded_corpus(
+            dataclasses.replace(WordLM.profiles["full"].options, data_files=files, vocab_size=10), str(tmp_path)
+        )
     assert "no column 'text'" in str(err.value) and "\n" not in str(err.value)
 
 
@@ -233,6 +307,7 @@ def test_full_profile_is_the_zaremba_medium_recipe():
 
 
 # --- the cell ---------------------------------------------------------------------------
+
 
 def test_a_non_causal_model_is_not_applicable():
     class Bidirectional(Model):

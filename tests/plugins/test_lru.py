@@ -31,8 +31,9 @@ def test_parallel_scan_matches_the_recurrence(steps, with_x0):
 def test_parallel_scan_gradient_is_exact(with_x0):
     """The hand-written backward (the adjoint recurrence) against finite differences."""
     gen = torch.Generator().manual_seed(2)
-    lam = torch.polar(torch.rand(3, generator=gen, dtype=torch.double) * 0.95,
-                      torch.rand(3, generator=gen, dtype=torch.double) * 6).requires_grad_()
+    lam = torch.polar(
+        torch.rand(3, generator=gen, dtype=torch.double) * 0.95, torch.rand(3, generator=gen, dtype=torch.double) * 6
+    ).requires_grad_()
     b = torch.randn(2, 11, 3, generator=gen, dtype=torch.cdouble).requires_grad_()
     x0 = torch.randn(2, 3, generator=gen, dtype=torch.cdouble).requires_grad_() if with_x0 else None
     assert torch.autograd.gradcheck(parallel_scan, (lam, b, x0))
@@ -49,7 +50,7 @@ def test_eigenvalues_start_on_the_ring_and_stay_in_the_unit_disk():
     radius = lru.lam().abs()
     assert radius.min() >= 0.9 - 1e-6 and radius.max() <= 0.999 + 1e-6
     # gamma normalises the input: gamma^2 = 1 - |lambda|^2, the stationary state variance
-    torch.testing.assert_close(torch.exp(2 * lru.gamma_log), 1 - radius ** 2)
+    torch.testing.assert_close(torch.exp(2 * lru.gamma_log), 1 - radius**2)
     with torch.no_grad():  # any parameter values, however far an optimiser pushes them
         lru.nu_log.uniform_(-12, 5)
         lru.theta_log.uniform_(-5, 5)

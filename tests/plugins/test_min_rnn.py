@@ -67,7 +67,7 @@ def test_mingru_is_the_papers_recurrence():
     h0 = torch.rand(checks.BATCH, checks.HIDDEN)
     w, bias = layer.linear.weight, layer.linear.bias
     k = x[:, 0] @ w[: checks.HIDDEN].T + bias[: checks.HIDDEN]
-    pre_h = x[:, 0] @ w[checks.HIDDEN:].T + bias[checks.HIDDEN:]
+    pre_h = x[:, 0] @ w[checks.HIDDEN :].T + bias[checks.HIDDEN :]
     z = torch.sigmoid(k)
     expected = (1 - z) * h0 + z * g(pre_h)
     with torch.no_grad():

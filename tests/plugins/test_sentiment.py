@@ -8,8 +8,15 @@ import torch
 
 from rnnbench.data import DataUnavailable
 from rnnbench.testing import fit_smoke, load_registry
-from rnnbench_plugins.sentiment import (build_vocab, encode, length_batches, majority_scores,
-                                        offline_splits, stack_reviews, tokenize)
+from rnnbench_plugins.sentiment import (
+    build_vocab,
+    encode,
+    length_batches,
+    majority_scores,
+    offline_splits,
+    stack_reviews,
+    tokenize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +52,9 @@ def test_length_batches_have_no_padding_and_cover_every_review_once_per_pass():
     assert len(schedule) == 12  # three passes of four batches
     for one_pass in (schedule[:4], schedule[4:8], schedule[8:]):
         assert sorted(int(item["x"][0]) for batch in one_pass for item in batch) == list(range(7))
-    assert [[int(i["x"][0]) for i in b] for b in schedule] == \
-        [[int(i["x"][0]) for i in b] for b in length_batches(items, 2, shuffle_seed=0, min_batches=9)]
+    assert [[int(i["x"][0]) for i in b] for b in schedule] == [
+        [int(i["x"][0]) for i in b] for b in length_batches(items, 2, shuffle_seed=0, min_batches=9)
+    ]
 
 
 @pytest.mark.parametrize("source, size", [("rotten_tomatoes", 8530), ("imdb", 25000)])
@@ -100,12 +108,14 @@ def test_hub_format_local_copy_and_clear_errors(task, tmp_path):
     assert "great" in prepared.info["vocab"]
 
     with pytest.raises(DataUnavailable, match="unreachable") as err:
-        task.prepare(profile.replace(options=dataclasses.replace(profile.options, source="hub:imdb")),
-                     str(tmp_path / "c2"))
+        task.prepare(
+            profile.replace(options=dataclasses.replace(profile.options, source="hub:imdb")), str(tmp_path / "c2")
+        )
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="unknown"):
-        task.prepare(profile.replace(options=dataclasses.replace(profile.options, source="netflix")),
-                     str(tmp_path / "c3"))
+        task.prepare(
+            profile.replace(options=dataclasses.replace(profile.options, source="netflix")), str(tmp_path / "c3")
+        )
 
     (folder / "test.csv").write_text("review,label\nfine,1\n")
     (folder / "train.csv").write_text("review,label\nfine,1\n")

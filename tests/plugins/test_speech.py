@@ -74,8 +74,13 @@ def padding_check(task_name, model_name):
     reg = load_registry()
     task, model = reg.tasks[task_name], reg.models[model_name]
     items, _ = items_of([(spoken([3], speed=250), [3]), (spoken([8, 0, 5], speed=140), [8, 0, 5])], stack=2)
-    data = TaskData(train=items, val=items, test={"test": items, "real": items}, fingerprint="t",
-                    info={"input_size": 2 * features.FEATURES["n_mels"]})
+    data = TaskData(
+        train=items,
+        val=items,
+        test={"test": items, "real": items},
+        fingerprint="t",
+        info={"input_size": 2 * features.FEATURES["n_mels"]},
+    )
     torch.manual_seed(0)
     net = task.build(data, model, task.profiles["smoke"]).eval()
     batch = task.collate(items)
@@ -147,7 +152,9 @@ def test_voices_of_the_synthetic_test_split_are_never_heard_in_training():
 
 
 def test_missing_espeak_says_which_package_to_install(monkeypatch):
-    monkeypatch.setattr(sources, "ESPEAK", sources.ESPEAK.__class__.binary("espeak-ng-absent", apt="no-such-package-rnnbench"))
+    monkeypatch.setattr(
+        sources, "ESPEAK", sources.ESPEAK.__class__.binary("espeak-ng-absent", apt="no-such-package-rnnbench")
+    )
     task = load_registry().tasks["speech-digits"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], "/nonexistent-cache")
@@ -155,8 +162,11 @@ def test_missing_espeak_says_which_package_to_install(monkeypatch):
 
 
 def test_missing_asterisk_sounds_say_which_package_to_install(monkeypatch, tmp_path):
-    monkeypatch.setattr(sources, "ASTERISK_DIGITS", dataclasses.replace(
-        sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="no-such-package-rnnbench"))
+    monkeypatch.setattr(
+        sources,
+        "ASTERISK_DIGITS",
+        dataclasses.replace(sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="no-such-package-rnnbench"),
+    )
     task = load_registry().tasks["speech-asr"]
     with pytest.raises(DataUnavailable) as err:
         task.prepare(task.profiles["smoke"], str(tmp_path))
@@ -166,8 +176,11 @@ def test_missing_asterisk_sounds_say_which_package_to_install(monkeypatch, tmp_p
 
 def test_an_installed_package_whose_recordings_are_gone_is_reinstalled(monkeypatch, tmp_path):
     # the user already has the package: telling them to install it again helps nobody
-    monkeypatch.setattr(sources, "ASTERISK_DIGITS", dataclasses.replace(
-        sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="dpkg"))
+    monkeypatch.setattr(
+        sources,
+        "ASTERISK_DIGITS",
+        dataclasses.replace(sources.ASTERISK_DIGITS, paths=(str(tmp_path / "absent"),), apt="dpkg"),
+    )
     with pytest.raises(DataUnavailable, match=r"sudo apt-get install --reinstall dpkg$"):
         sources.asterisk_digit_files()
 
@@ -207,14 +220,20 @@ def write_hub_copy(path, words=("yes", "zero", "seven", "marvin", "three")):
         soundfile.write(buf, np.repeat(wave, 2), 16000, format="WAV")  # 16 kHz, as speech_commands
         audio.append({"bytes": buf.getvalue(), "path": f"{word}/clip_{i}.wav"})
     names = ["yes", "no", "marvin"] + list(sources.DIGIT_WORDS)
-    features = datasets.Features({"audio": datasets.Audio(sampling_rate=16000),
-                                  "label": datasets.ClassLabel(names=names),
-                                  "speaker_id": datasets.Value("string")})
-    table = pa.table({
-        "audio": pa.array(audio, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        "label": pa.array([names.index(w) for w in words], type=pa.int64()),
-        "speaker_id": ["s1"] * len(words),
-    }).replace_schema_metadata({"huggingface": json.dumps({"info": {"features": features.to_dict()}})})
+    features = datasets.Features(
+        {
+            "audio": datasets.Audio(sampling_rate=16000),
+            "label": datasets.ClassLabel(names=names),
+            "speaker_id": datasets.Value("string"),
+        }
+    )
+    table = pa.table(
+        {
+            "audio": pa.array(audio, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+            "label": pa.array([names.index(w) for w in words], type=pa.int64()),
+            "speaker_id": ["s1"] * len(words),
+        }
+    ).replace_schema_metadata({"huggingface": json.dumps({"info": {"features": features.to_dict()}})})
     pq.write_table(table, path)
     return path
 
@@ -254,15 +273,22 @@ def test_hub_format_loader_reads_fsdd_style_json_with_paths_and_digit_labels(tmp
 def test_full_profile_path_trains_on_local_hub_copies(tmp_path):
     from rnnbench.training import fit_cell
 
-    files = {split: str(write_hub_copy(tmp_path / f"{split}.parquet", words))
-             for split, words in {"train": ("zero", "one", "yes", "two", "three"), "validation": ("four", "five"),
-                                  "test": ("six", "seven", "no")}.items()}
+    files = {
+        split: str(write_hub_copy(tmp_path / f"{split}.parquet", words))
+        for split, words in {
+            "train": ("zero", "one", "yes", "two", "three"),
+            "validation": ("four", "five"),
+            "test": ("six", "seven", "no"),
+        }.items()
+    }
     reg = load_registry()
     task = reg.tasks["speech-digits"]
     full = task.profiles["full"]
     options = dataclasses.replace(
-        full.options, hub={**full.options.hub, "path": "parquet", "data_files": files, "name": None, "revision": None},
-        tests={"fsdd": {"path": "json", "data_files": str(write_fsdd_copy(tmp_path)), "split": "train"}})
+        full.options,
+        hub={**full.options.hub, "path": "parquet", "data_files": files, "name": None, "revision": None},
+        tests={"fsdd": {"path": "json", "data_files": str(write_fsdd_copy(tmp_path)), "split": "train"}},
+    )
     profile = full.replace(options=options, max_steps=2, val_every=1, batch_size=4, hidden_size=8, num_layers=1)
     data = task.prepare(profile, str(tmp_path / "cache"))
     assert list(data.test) == ["test", "real", "fsdd"]

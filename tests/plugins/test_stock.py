@@ -12,8 +12,20 @@ import torch
 
 from rnnbench import Profile
 from rnnbench.data import DataUnavailable
-from rnnbench_plugins.stock import (ARCH_SERIES, ARCH_SPLIT, CSV_ENV, FEATURES, StockDirection, StockOptions,
-                                    StockReturn, arch_frames, check_frame, csv_frames, daily_features, make_windows)
+from rnnbench_plugins.stock import (
+    ARCH_SERIES,
+    ARCH_SPLIT,
+    CSV_ENV,
+    FEATURES,
+    StockDirection,
+    StockOptions,
+    StockReturn,
+    arch_frames,
+    check_frame,
+    csv_frames,
+    daily_features,
+    make_windows,
+)
 
 WINDOW = 30
 VAL_START, TEST_START = (np.datetime64(d, "ns") for d in ARCH_SPLIT)
@@ -30,8 +42,11 @@ def windows(frames):
 
 
 def profile_for(csv_paths, split=ARCH_SPLIT, window=WINDOW):
-    return Profile(max_steps=1, batch_size=8, options=StockOptions(
-        csv=tuple(map(str, csv_paths)), split=split, window=window, series=ARCH_SERIES))
+    return Profile(
+        max_steps=1,
+        batch_size=8,
+        options=StockOptions(csv=tuple(map(str, csv_paths)), split=split, window=window, series=ARCH_SERIES),
+    )
 
 
 def write_csv(frame, path):
@@ -52,6 +67,7 @@ def perturb_from(frame, start, seed):
 
 
 # --- windows and split boundaries ------------------------------------------------------------
+
 
 def test_windows_have_the_right_shape_and_content(frames, windows):
     parts = windows["splits"]
@@ -123,6 +139,7 @@ def test_prepared_training_tensors_ignore_test_period_csv_values(frames, tmp_pat
 
 # --- normalisation ----------------------------------------------------------------------------
 
+
 def test_normaliser_is_fitted_on_training_days_only(frames, windows):
     rows = []
     for frame in frames.values():
@@ -157,6 +174,7 @@ def test_zero_volume_days_do_not_make_infinite_features(frames):
 
 
 # --- CSV input --------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def good_frame(frames):
@@ -245,15 +263,16 @@ def test_split_with_no_windows_says_so(good_frame):
 # A 25-day series whose daily log returns are these percentages. Feature days 0-9 are the
 # training period, 10-13 validation and 14-23 test; with a 2-day window the test targets
 # are days 16-23 and their "yesterdays" days 15-22.
-RETURNS_PCT = [1, -1, 2, 1, -1, 1, 1, -2, 1, 1,   1, -1, 1, -1,   1, 1, -1, 2, -2, 1, -1, -1, 3, 1]
+RETURNS_PCT = [1, -1, 2, 1, -1, 1, 1, -2, 1, 1, 1, -1, 1, -1, 1, 1, -1, 2, -2, 1, -1, -1, 3, 1]
 
 
 @pytest.fixture
 def tiny_data(tmp_path):
     dates = pd.bdate_range("2020-01-06", periods=len(RETURNS_PCT) + 1)
     close = 100 * np.exp(np.concatenate([[0.0], np.cumsum(RETURNS_PCT) / 100]))
-    frame = pd.DataFrame({"Date": dates, "Open": close, "High": close * 1.01, "Low": close * 0.99,
-                          "Close": close, "Volume": 1e6})
+    frame = pd.DataFrame(
+        {"Date": dates, "Open": close, "High": close * 1.01, "Low": close * 0.99, "Close": close, "Volume": 1e6}
+    )
     path = write_csv(frame, tmp_path / "tiny.csv")
     split = (str(dates[11].date()), str(dates[15].date()))
 
@@ -324,9 +343,12 @@ def test_return_metrics_are_in_log_return_units():
 
 # --- the tasks as the registry sees them ----------------------------------------------------
 
+
 def test_plugin_imports_without_torch_or_pandas():
-    code = ("import sys, rnnbench_plugins.stock as s; heavy = {'torch', 'pandas', 'datasets', 'numpy'}"
-            " & set(sys.modules); assert not heavy, heavy; print(len(s.rnnbench_tasks()))")
+    code = (
+        "import sys, rnnbench_plugins.stock as s; heavy = {'torch', 'pandas', 'datasets', 'numpy'}"
+        " & set(sys.modules); assert not heavy, heavy; print(len(s.rnnbench_tasks()))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "2"

@@ -8,26 +8,32 @@ from rnnbench.data import DataUnavailable
 from rnnbench_plugins import _sword
 from rnnbench_plugins._sword import Verse, clean_osis, parse_imp
 
-
 # --- markup ---------------------------------------------------------------------------------
 
+
 def test_footnotes_go_before_tags_so_words_do_not_run_together():
-    markup = ('<w lemma="strong:H0430">God</w><note placement="foot"><reference type="annotateRef">'
-              '1:1 </reference>The Hebrew word rendered “God” is “אֱלֹהִ֑ים”.</note><w>created</w> '
-              'the &amp; earth.<div eID="gen25" type="x-p"/>')
+    markup = (
+        '<w lemma="strong:H0430">God</w><note placement="foot"><reference type="annotateRef">'
+        "1:1 </reference>The Hebrew word rendered “God” is “אֱלֹהִ֑ים”.</note><w>created</w> "
+        'the &amp; earth.<div eID="gen25" type="x-p"/>'
+    )
     assert clean_osis(markup) == "God created the & earth."
 
 
 def test_notes_headings_usfm_markers_and_paragraph_marks_dropped():
-    markup = ('<title type="main">Chapter heading</title>In the <w lemma="strong:H7225">beginning</w>'
-              '<note placement="foot"><reference>1.1</reference>Heb. at first</note> God \\nd <w>LORD</w>'
-              ' &amp; ¶ heaven.')
+    markup = (
+        '<title type="main">Chapter heading</title>In the <w lemma="strong:H7225">beginning</w>'
+        '<note placement="foot"><reference>1.1</reference>Heb. at first</note> God \\nd <w>LORD</w>'
+        " &amp; ¶ heaven."
+    )
     assert clean_osis(markup) == "In the beginning God LORD & heaven."
 
 
 def test_editorial_headings_and_speakers_dropped_canonical_psalm_title_kept():
-    markup = ('<title level="2" type="main">The Fall</title><speaker>Beloved</speaker> '
-              '<title canonical="true" type="psalm">A Psalm by David.</title> <l level="1"/>Yahweh, hear!')
+    markup = (
+        '<title level="2" type="main">The Fall</title><speaker>Beloved</speaker> '
+        '<title canonical="true" type="psalm">A Psalm by David.</title> <l level="1"/>Yahweh, hear!'
+    )
     assert clean_osis(markup) == "A Psalm by David. Yahweh, hear!"
     psalm = '<title canonical="true" type="psalm">A Psalm of David.</title> LORD, how'
     assert clean_osis(psalm) == "A Psalm of David. LORD, how"
@@ -35,17 +41,30 @@ def test_editorial_headings_and_speakers_dropped_canonical_psalm_title_kept():
 
 # --- mod2imp's export -------------------------------------------------------------------------
 
+
 def test_parse_imp_keeps_verses_and_skips_headings():
-    imp = "\n".join([
-        "$$$[ Module Heading ]", "", "$$$Genesis 0:0", "<title>Preface</title> words",
-        "$$$Genesis 1:0", '<chapter n="1"/>',
-        "$$$Genesis 1:1", "In the beginning,", "God created.",
-        "$$$Susanna 1:1", "",
-        "$$$I Samuel 2:10", "<w>Hannah</w> prayed.",
-    ])
-    assert parse_imp(imp) == [Verse("Genesis 1:1", "Genesis", 1, 1, "In the beginning,\nGod created."),
-                              Verse("Susanna 1:1", "Susanna", 1, 1, ""),
-                              Verse("I Samuel 2:10", "I Samuel", 2, 10, "<w>Hannah</w> prayed.")]
+    imp = "\n".join(
+        [
+            "$$$[ Module Heading ]",
+            "",
+            "$$$Genesis 0:0",
+            "<title>Preface</title> words",
+            "$$$Genesis 1:0",
+            '<chapter n="1"/>',
+            "$$$Genesis 1:1",
+            "In the beginning,",
+            "God created.",
+            "$$$Susanna 1:1",
+            "",
+            "$$$I Samuel 2:10",
+            "<w>Hannah</w> prayed.",
+        ]
+    )
+    assert parse_imp(imp) == [
+        Verse("Genesis 1:1", "Genesis", 1, 1, "In the beginning,\nGod created."),
+        Verse("Susanna 1:1", "Susanna", 1, 1, ""),
+        Verse("I Samuel 2:10", "I Samuel", 2, 10, "<w>Hannah</w> prayed."),
+    ]
 
 
 def test_missing_mod2imp_or_module_is_one_line(monkeypatch):
@@ -60,6 +79,7 @@ def test_missing_mod2imp_or_module_is_one_line(monkeypatch):
 
 
 # --- an installed module ----------------------------------------------------------------------
+
 
 def test_a_module_is_found_by_its_section_under_sword_path(monkeypatch, tmp_path):
     # SWORD's installers lower-case the conf's name; the section keeps the module's case
@@ -81,7 +101,9 @@ def test_a_module_is_found_by_its_section_under_sword_path(monkeypatch, tmp_path
 
 def test_requirement_names_debian_first_then_the_other_roots():
     req = _sword.module_requirement("engKJV2006eb")
-    assert req.paths == ("/usr/share/sword/mods.d/engKJV2006eb.conf",
-                         "/usr/local/share/sword/mods.d/engkjv2006eb.conf",
-                         "~/.sword/mods.d/engkjv2006eb.conf")
+    assert req.paths == (
+        "/usr/share/sword/mods.d/engKJV2006eb.conf",
+        "/usr/local/share/sword/mods.d/engkjv2006eb.conf",
+        "~/.sword/mods.d/engkjv2006eb.conf",
+    )
     assert req.apt == "sword-text-kjv"

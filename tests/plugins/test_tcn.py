@@ -45,8 +45,9 @@ def test_parameter_count_is_an_lstms_at_the_same_hidden_size(hidden):
     task = reg.tasks["adding-50"]
     prof = task.profiles["smoke"].replace(hidden_size=hidden)
     data = task.prepare(prof, "")
-    counts = {name: sum(p.numel() for p in task.build(data, reg.models[name], prof).parameters())
-              for name in ("tcn", "lstm")}
+    counts = {
+        name: sum(p.numel() for p in task.build(data, reg.models[name], prof).parameters()) for name in ("tcn", "lstm")
+    }
     assert abs(counts["tcn"] / counts["lstm"] - 1) < 0.05, counts
 
 

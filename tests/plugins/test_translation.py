@@ -56,7 +56,9 @@ def test_unk_is_replaced_by_the_attended_rare_source_word_once():
     source = ["and", "ibzan", ","]
     # <unk> attending "ibzan" copies it; a second copy and an <unk> on punctuation or a
     # known word are left out
-    assert tr.output_text([y, tr.UNK, tr.UNK, tr.UNK, tr.UNK], [0, 1, 1, 2, 0], source, tgt_vocab, src_vocab) == "y ibzan"
+    assert (
+        tr.output_text([y, tr.UNK, tr.UNK, tr.UNK, tr.UNK], [0, 1, 1, 2, 0], source, tgt_vocab, src_vocab) == "y ibzan"
+    )
 
 
 def test_filter_drops_empty_and_overlong_pairs_and_keeps_chapters_together():
@@ -117,7 +119,7 @@ def test_batches_are_bucketed_by_length_and_evaluation_sees_every_pair_once(task
     for key, side in (("lengths", "x"), ("y_lengths", "y")):
         bucketed = sum(padding(b[key].tolist()) for b in first_epoch)
         in_order = [len(it[side]) for it in train.items]
-        unsorted = sum(padding(in_order[i:i + 4]) for i in range(0, len(in_order), 4))
+        unsorted = sum(padding(in_order[i : i + 4]) for i in range(0, len(in_order), 4))
         assert bucketed < unsorted / 3, (key, bucketed, unsorted)
     references = sorted(r for k in range(len(test)) for r in test[k]["reference"])
     assert references == sorted(tr.detokenize(p["tgt"]) for p in data.info["test_pairs"])
@@ -132,8 +134,10 @@ def _write_jsonl(path, rows):
 
 
 def test_bible_para_format_is_split_by_blocks_of_verses(tmp_path, task, cache_dir):
-    rows = [{"id": str(i), "translation": {"en": f"verse {i} of the lord", "es": f"versículo {i} del señor"}}
-            for i in range(400)]
+    rows = [
+        {"id": str(i), "translation": {"en": f"verse {i} of the lord", "es": f"versículo {i} del señor"}}
+        for i in range(400)
+    ]
     files = {"train": _write_jsonl(tmp_path / "train.jsonl", rows)}
     options = dataclasses.replace(task.profiles["full"].options, data_files=files, unit_size=10)
     assert (options.source, options.src_lang, options.tgt_lang) == ("bible_para", "en", "es")

@@ -28,10 +28,25 @@ def test_the_cross_task_summary_is_the_mean_rank_over_the_tasks_served():
 def test_a_task_table_has_one_row_per_model_baseline_and_cell_that_did_not_run(results):
     table = model.task_table(sample_board(results))
     assert [(r.kind, r.cells[1].text) for r in table.rows] == [
-        (model.MODEL, "lstm"), (model.MODEL, "gru"), (model.MODEL, "elman"), (model.BASELINE, "predict-1.0"),
-        (model.NOT_RUN, "tcn"), (model.NOT_RUN, "bi-lstm")]
+        (model.MODEL, "lstm"),
+        (model.MODEL, "gru"),
+        (model.MODEL, "elman"),
+        (model.BASELINE, "predict-1.0"),
+        (model.NOT_RUN, "tcn"),
+        (model.NOT_RUN, "bi-lstm"),
+    ]
     assert [c.title for c in table.columns if c.title] == [
-        "rank", "model", "mse ↓", "n", "solved", "params", "train s", "throughput", "peak MB", "vs baselines"]
+        "rank",
+        "model",
+        "mse ↓",
+        "n",
+        "solved",
+        "params",
+        "train s",
+        "throughput",
+        "peak MB",
+        "vs baselines",
+    ]
     column = {c.title or c.fields[0]: i for i, c in enumerate(table.columns)}
     gru, baseline, tcn = table.rows[1], table.rows[3], table.rows[4]
     assert gru.cells[column["rank"]] == model.Cell("≈2", (2,))
@@ -65,6 +80,8 @@ def test_the_writers_import_the_model_never_the_other_way():
 
 
 def test_rendering_imports_no_torch():
-    code = ("import sys; from rnnbench import report\n"
-            "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets', 'matplotlib'} & set(sys.modules)")
+    code = (
+        "import sys; from rnnbench import report\n"
+        "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets', 'matplotlib'} & set(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

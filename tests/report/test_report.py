@@ -62,16 +62,24 @@ def test_write_builds_the_data_and_the_charts_once(results, monkeypatch):
 
 def test_a_killed_write_leaves_nothing_behind_after_the_next(results):
     report.write(results)
-    leftovers = [results / ".README.md.k3_x9q2a.tmp", results / ".index.html.abcdefgh.tmp",
-                 results / "quick" / ".adding-50.md.12345678.tmp", results / "quick" / ".gone-task.csv.a1b2c3d4.tmp"]
+    leftovers = [
+        results / ".README.md.k3_x9q2a.tmp",
+        results / ".index.html.abcdefgh.tmp",
+        results / "quick" / ".adding-50.md.12345678.tmp",
+        results / "quick" / ".gone-task.csv.a1b2c3d4.tmp",
+    ]
     fd, made = tempfile.mkstemp(dir=results / "quick", prefix=".adding-50.csv.", suffix=".tmp")  # as store makes them
     os.close(fd)
     leftovers.append(Path(made))
     for path in leftovers:
         path.write_text("partial")
     # names this renderer never writes stay, whatever they look like
-    kept = [results / ".notes.md.abcdefgh.tmp", results / "quick" / ".Hand Made.md.abcdefgh.tmp",
-            results / "quick" / "adding-50.md.tmp", results / "quick" / ".adding-50.md.short.tmp"]
+    kept = [
+        results / ".notes.md.abcdefgh.tmp",
+        results / "quick" / ".Hand Made.md.abcdefgh.tmp",
+        results / "quick" / "adding-50.md.tmp",
+        results / "quick" / ".adding-50.md.short.tmp",
+    ]
     for path in kept:
         path.write_text("mine")
     report.write(results)
@@ -212,5 +220,6 @@ def test_a_failed_write_is_one_store_error_and_leaves_no_partial_files(results, 
         report.write(results)
     monkeypatch.undo()
     assert {p: b for p, b in _files(results).items() if "results" not in p.parts} == {
-        p: b for p, b in before.items() if "results" not in p.parts}
+        p: b for p, b in before.items() if "results" not in p.parts
+    }
     assert not [p for p in results.rglob(".*.tmp")]

@@ -35,8 +35,12 @@ class Parity(Task):
             bits = torch.randint(0, 2, (size, 16), generator=g)
             return StackDataset(x=bits.float().unsqueeze(-1), y=bits.sum(1) % 2)
 
-        return TaskData(train=split(4096, 1), val=split(512, 2), test={"test": split(1024, 3)},
-                        fingerprint=fingerprint("parity", 16, "v1"))
+        return TaskData(
+            train=split(4096, 1),
+            val=split(512, 2),
+            test={"test": split(1024, 3)},
+            fingerprint=fingerprint("parity", 16, "v1"),
+        )
 
     def metrics(self, data):
         from torchmetrics.classification import BinaryAccuracy

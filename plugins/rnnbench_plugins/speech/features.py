@@ -49,8 +49,14 @@ def log_mel(wave, features: dict, seed: int = 0):
         wave = trimmed
     n_fft = 1 << (win - 1).bit_length()
     mel = librosa.feature.melspectrogram(
-        y=wave, sr=rate, n_fft=n_fft, win_length=win, hop_length=hop,
-        n_mels=features["n_mels"], fmin=20.0, fmax=rate / 2,
+        y=wave,
+        sr=rate,
+        n_fft=n_fft,
+        win_length=win,
+        hop_length=hop,
+        n_mels=features["n_mels"],
+        fmin=20.0,
+        fmax=rate / 2,
     )
     logmel = np.log(mel + 1e-10).T
     logmel = (logmel - logmel.mean(0)) / (logmel.std(0) + 1e-3)
@@ -69,12 +75,14 @@ def rows(feats: list, digits: list[list[int]], speakers: list[str]) -> dict[str,
 def to_dataset(columns: dict[str, list]):
     import datasets
 
-    schema = datasets.Features({
-        "features": datasets.Sequence(datasets.Value("float32")),
-        "frames": datasets.Value("int32"),
-        "digits": datasets.Sequence(datasets.Value("int8")),
-        "speaker": datasets.Value("string"),
-    })
+    schema = datasets.Features(
+        {
+            "features": datasets.Sequence(datasets.Value("float32")),
+            "frames": datasets.Value("int32"),
+            "digits": datasets.Sequence(datasets.Value("int8")),
+            "speaker": datasets.Value("string"),
+        }
+    )
     return datasets.Dataset.from_dict(columns, features=schema)
 
 
@@ -95,9 +103,9 @@ def utterances(table, n_mels: int, stack: int) -> list[dict]:
     label_bounds = np.asarray(digits.offsets)
     items = []
     for i in range(len(arrow)):
-        x = values[bounds[i]:bounds[i + 1]].view(-1, n_mels)
+        x = values[bounds[i] : bounds[i + 1]].view(-1, n_mels)
         if stack > 1:
             pad = (-len(x)) % stack
             x = torch.cat([x, x[-1:].expand(pad, -1)]).reshape(-1, n_mels * stack)
-        items.append({"x": x, "digits": torch.from_numpy(labels[label_bounds[i]:label_bounds[i + 1]])})
+        items.append({"x": x, "digits": torch.from_numpy(labels[label_bounds[i] : label_bounds[i + 1]])})
     return items

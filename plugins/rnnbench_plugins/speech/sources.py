@@ -41,11 +41,16 @@ ASTERISK_DIGITS = Requirement.path(
     "/var/lib/asterisk/sounds/en/digits",  # Asterisk installed from source
     apt="asterisk-core-sounds-en-wav",
 )
-REQUIREMENTS = (ESPEAK, ASTERISK_DIGITS, Requirement.python("soundfile", pip="rnnbench[speech]"),
-                Requirement.python("librosa", pip="rnnbench[speech]"))
+REQUIREMENTS = (
+    ESPEAK,
+    ASTERISK_DIGITS,
+    Requirement.python("soundfile", pip="rnnbench[speech]"),
+    Requirement.python("librosa", pip="rnnbench[speech]"),
+)
 
 
 # --- espeak-ng ----------------------------------------------------------------------------
+
 
 def espeak_binary() -> str:
     return require(ESPEAK)
@@ -57,8 +62,13 @@ def espeak_voices() -> tuple[str, list[str], list[str]]:
     exe = espeak_binary()
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
     listing = subprocess.run([exe, "--voices=en"], capture_output=True, text=True).stdout
-    accents = sorted({line.split()[1] for line in listing.splitlines()[1:]
-                      if len(line.split()) > 4 and line.split()[4].startswith("gmw/")})
+    accents = sorted(
+        {
+            line.split()[1]
+            for line in listing.splitlines()[1:]
+            if len(line.split()) > 4 and line.split()[4].startswith("gmw/")
+        }
+    )
     listing = subprocess.run([exe, "--voices=variant"], capture_output=True, text=True).stdout
     # a variant whose file name holds a space cannot be named on the command line: skipped
     variants = sorted(set(re.findall(r"!v/(\S+)(?=\s{2,}|\s*$)", listing, flags=re.M)))
@@ -70,9 +80,9 @@ def espeak_voices() -> tuple[str, list[str], list[str]]:
 def synthesize(text: str, voice: str, speed: int, pitch: int, word_gap: int = 0):
     """espeak-ng speaking ``text``, as float32 samples at ``SAMPLE_RATE``."""
     out = subprocess.run(
-        [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(word_gap),
-         "--stdout", text],
-        capture_output=True, check=True,
+        [espeak_binary(), "-v", voice, "-s", str(speed), "-p", str(pitch), "-g", str(word_gap), "--stdout", text],
+        capture_output=True,
+        check=True,
     ).stdout
     return read_audio(out)
 
@@ -84,11 +94,12 @@ def split_voices(variants: list[str]) -> dict[str, list[str]]:
     order = [variants[i] for i in np.random.default_rng(0).permutation(len(variants))]
     n_test = max(1, round(VOICE_SPLIT["test"] * len(order)))
     n_val = max(1, round(VOICE_SPLIT["val"] * len(order)))
-    return {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+    return {"test": order[:n_test], "val": order[n_test : n_test + n_val], "train": order[n_test + n_val :]}
 
 
-def utterance_specs(split: str, size: int, lengths: tuple[int, int], voices, accents, seed: int,
-                    speed_wpm: tuple[int, int] = (120, 250)) -> list[dict]:
+def utterance_specs(
+    split: str, size: int, lengths: tuple[int, int], voices, accents, seed: int, speed_wpm: tuple[int, int] = (120, 250)
+) -> list[dict]:
     """What each synthetic utterance says and how: digits, voice, rate, pitch, pauses.
 
     Single digits cycle through 0-9 so every class is equally frequent."""
@@ -99,13 +110,16 @@ def utterance_specs(split: str, size: int, lengths: tuple[int, int], voices, acc
     for i in range(size):
         n = int(rng.integers(lengths[0], lengths[1] + 1))
         digits = [i % 10] if lengths == (1, 1) else [int(d) for d in rng.integers(0, 10, n)]
-        specs.append({
-            "digits": digits,
-            "voice": f"{accents[rng.integers(len(accents))]}+{voices[rng.integers(len(voices))]}",
-            "speed": int(rng.integers(*speed_wpm)), "pitch": int(rng.integers(*PITCH)),
-            "gap": int(rng.integers(WORD_GAP_10MS[0], WORD_GAP_10MS[1] + 1)) if n > 1 else 0,
-            "seed": int(rng.integers(2**31)),
-        })
+        specs.append(
+            {
+                "digits": digits,
+                "voice": f"{accents[rng.integers(len(accents))]}+{voices[rng.integers(len(voices))]}",
+                "speed": int(rng.integers(*speed_wpm)),
+                "pitch": int(rng.integers(*PITCH)),
+                "gap": int(rng.integers(WORD_GAP_10MS[0], WORD_GAP_10MS[1] + 1)) if n > 1 else 0,
+                "seed": int(rng.integers(2**31)),
+            }
+        )
     return specs
 
 
@@ -126,6 +140,7 @@ def render_specs(specs: list[dict], features: dict) -> dict[str, list]:
 
 # --- the real recordings ------------------------------------------------------------------
 
+
 def asterisk_digit_files() -> list[Path]:
     folder = Path(require(ASTERISK_DIGITS))
     files = [folder / f"{d}.wav" for d in range(10)]
@@ -137,8 +152,7 @@ def asterisk_digit_files() -> list[Path]:
 def asterisk_rows(features: dict) -> dict[str, list]:
     """The ten real recordings, one utterance per digit."""
     waves = [read_audio(str(f)) for f in asterisk_digit_files()]
-    return rows([log_mel(w, features, d) for d, w in enumerate(waves)], [[d] for d in range(10)],
-                ["asterisk"] * 10)
+    return rows([log_mel(w, features, d) for d, w in enumerate(waves)], [[d] for d in range(10)], ["asterisk"] * 10)
 
 
 def spliced_asterisk_rows(size: int, lengths: tuple[int, int], features: dict, seed: int) -> dict[str, list]:
@@ -163,6 +177,7 @@ def spliced_asterisk_rows(size: int, lengths: tuple[int, int], features: dict, s
 
 
 # --- hub datasets -------------------------------------------------------------------------
+
 
 def digit_label(value, names=None) -> int | None:
     """A hub row's label as a digit 0-9, or None for a word that is not a digit.

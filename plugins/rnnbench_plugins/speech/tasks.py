@@ -11,8 +11,19 @@ from rnnbench_plugins.speech.batching import collate_digits, collate_strings
 from rnnbench_plugins.speech.ctc import BLANK, decode
 from rnnbench_plugins.speech.features import FEATURES, to_dataset, utterances
 from rnnbench_plugins.speech.sources import (
-    DIGIT_WORDS, PITCH, REQUIREMENTS, VOICE_SPLIT, WORD_GAP_10MS, asterisk_digit_files, asterisk_rows,
-    espeak_voices, hub_rows, render_specs, spliced_asterisk_rows, split_voices, utterance_specs,
+    DIGIT_WORDS,
+    PITCH,
+    REQUIREMENTS,
+    VOICE_SPLIT,
+    WORD_GAP_10MS,
+    asterisk_digit_files,
+    asterisk_rows,
+    espeak_voices,
+    hub_rows,
+    render_specs,
+    spliced_asterisk_rows,
+    split_voices,
+    utterance_specs,
 )
 
 DATA_VERSION = "v1"
@@ -63,13 +74,27 @@ class SpeechTask(Task):
 
     def data_settings(self, profile: Profile) -> dict:
         opts = profile.options
-        settings = {"version": DATA_VERSION, "features": FEATURES, "lengths": self.digit_range(opts),
-                    "sizes": opts.sizes, "source": opts.source, "hub": opts.hub, "tests": opts.tests,
-                    "real": file_digest(*asterisk_digit_files())}
+        settings = {
+            "version": DATA_VERSION,
+            "features": FEATURES,
+            "lengths": self.digit_range(opts),
+            "sizes": opts.sizes,
+            "source": opts.source,
+            "hub": opts.hub,
+            "tests": opts.tests,
+            "real": file_digest(*asterisk_digit_files()),
+        }
         if opts.source == "espeak":
             version, accents, variants = espeak_voices()
-            settings.update(espeak=version, accents=accents, variants=variants, voice_split=VOICE_SPLIT,
-                            speed=self.speed_wpm, pitch=PITCH, word_gap=WORD_GAP_10MS)
+            settings.update(
+                espeak=version,
+                accents=accents,
+                variants=variants,
+                voice_split=VOICE_SPLIT,
+                speed=self.speed_wpm,
+                pitch=PITCH,
+                word_gap=WORD_GAP_10MS,
+            )
         return settings
 
     def prepare(self, profile, cache_dir):
@@ -90,9 +115,13 @@ class SpeechTask(Task):
             train=LengthBucketedBatches(split["train"], batch_size, self.collate, epochs=epochs, seed=0),
             val=LengthBucketedBatches(split["val"], batch_size, self.collate),
             test={n: LengthBucketedBatches(split[n], batch_size, self.collate) for n in test_names},
-            fingerprint=fingerprint(fp, stack), batched=True, shuffle=False,
-            info={"input_size": FEATURES["n_mels"] * stack,
-                  "speakers": {n: sorted(set(tables[n]["speaker"])) for n in ("val", "test")}},
+            fingerprint=fingerprint(fp, stack),
+            batched=True,
+            shuffle=False,
+            info={
+                "input_size": FEATURES["n_mels"] * stack,
+                "speakers": {n: sorted(set(tables[n]["speaker"])) for n in ("val", "test")},
+            },
         )
 
     def espeak_tables(self, profile: Profile) -> dict[str, dict[str, list]]:
@@ -100,35 +129,67 @@ class SpeechTask(Task):
         _, accents, variants = espeak_voices()
         voices = split_voices(variants)
         lengths = tuple(self.digit_range(opts))
-        return {split: render_specs(utterance_specs(split, opts.sizes[split], lengths, voices[split], accents,
-                                                    seed=1234, speed_wpm=self.speed_wpm), FEATURES)
-                for split in ("train", "val", "test")}
+        return {
+            split: render_specs(
+                utterance_specs(
+                    split, opts.sizes[split], lengths, voices[split], accents, seed=1234, speed_wpm=self.speed_wpm
+                ),
+                FEATURES,
+            )
+            for split in ("train", "val", "test")
+        }
 
 
 class SpokenDigits(SpeechTask):
     name = "speech-digits"
     shape = "many-to-one"
-    description = ("Spoken-digit classification from log-mel features; espeak-ng voices, tested on held-out "
-                   "voices and on a real human voice (Asterisk): accuracy")
+    description = (
+        "Spoken-digit classification from log-mel features; espeak-ng voices, tested on held-out "
+        "voices and on a real human voice (Asterisk): accuracy"
+    )
     primary_metric = "accuracy"
     direction = "max"
     collate = staticmethod(collate_digits)
     speed_wpm = (80, 250)  # down to 80: the real recordings are slow, careful speech
     profiles = {
-        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options=SpeechOptions(source="espeak", sizes={"train": 160, "val": 40, "test": 40}, stack=2)),
+        "smoke": Profile(
+            max_steps=20,
+            batch_size=16,
+            hidden_size=32,
+            val_every=10,
+            options=SpeechOptions(source="espeak", sizes={"train": 160, "val": 40, "test": 40}, stack=2),
+        ),
         # most models' validation accuracy has levelled off by step 300
-        "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
-                         options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400},
-                                               stack=2)),
-        "full": Profile(max_steps=30000, batch_size=128, hidden_size=256, num_layers=2, dropout=0.2, lr=1e-3,
-                        val_every=1000, seeds=3, time_limit=4 * 3600,
-                        options=SpeechOptions(source="hub", sizes={},
-                                              hub={"path": "google/speech_commands", "name": "v0.02",
-                                                   "revision": "refs/convert/parquet",
-                                                   "splits": {"train": "train", "val": "validation", "test": "test"}},
-                                              tests={"fsdd": {"path": "mteb/free-spoken-digit-dataset",
-                                                              "split": "test"}})),
+        "quick": Profile(
+            max_steps=300,
+            batch_size=32,
+            hidden_size=128,
+            lr=3e-3,
+            val_every=100,
+            options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400}, stack=2),
+        ),
+        "full": Profile(
+            max_steps=30000,
+            batch_size=128,
+            hidden_size=256,
+            num_layers=2,
+            dropout=0.2,
+            lr=1e-3,
+            val_every=1000,
+            seeds=3,
+            time_limit=4 * 3600,
+            options=SpeechOptions(
+                source="hub",
+                sizes={},
+                hub={
+                    "path": "google/speech_commands",
+                    "name": "v0.02",
+                    "revision": "refs/convert/parquet",
+                    "splits": {"train": "train", "val": "validation", "test": "test"},
+                },
+                tests={"fsdd": {"path": "mteb/free-spoken-digit-dataset", "split": "test"}},
+            ),
+        ),
     }
 
     def build_tables(self, profile):
@@ -137,8 +198,9 @@ class SpokenDigits(SpeechTask):
             tables = self.espeak_tables(profile)
         else:
             hub = opts.hub
-            tables = {split: hub_rows(hub, name, FEATURES, opts.sizes.get(split, 0))
-                      for split, name in hub["splits"].items()}
+            tables = {
+                split: hub_rows(hub, name, FEATURES, opts.sizes.get(split, 0)) for split, name in hub["splits"].items()
+            }
         tables["real"] = asterisk_rows(FEATURES)
         for name, source in opts.tests.items():
             tables[name] = hub_rows(source, source["split"], FEATURES)
@@ -165,8 +227,15 @@ class SpokenDigits(SpeechTask):
 
         pool = "last" if "causal" in model.provides else "mean"
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 10))
-        return ManyToOne(nn.Identity(), core, head, loss, update, pool,
-                         samples=lambda net: {"real_voice": self.predict_real(net, data)})
+        return ManyToOne(
+            nn.Identity(),
+            core,
+            head,
+            loss,
+            update,
+            pool,
+            samples=lambda net: {"real_voice": self.predict_real(net, data)},
+        )
 
     @staticmethod
     def predict_real(net, data) -> dict[str, str]:
@@ -197,26 +266,60 @@ class SpokenDigits(SpeechTask):
 class DigitStrings(SpeechTask):
     name = "speech-asr"
     shape = "seq2seq"
-    description = ("Connected digit strings spoken by espeak-ng, recognised with a CTC head; "
-                   "word and character error rates, also on spliced real recordings")
+    description = (
+        "Connected digit strings spoken by espeak-ng, recognised with a CTC head; "
+        "word and character error rates, also on spliced real recordings"
+    )
     primary_metric = "wer"
     direction = "min"
     lengths = (1, 4)
     collate = staticmethod(collate_strings)
     profiles = {
-        "smoke": Profile(max_steps=20, batch_size=16, hidden_size=32, val_every=10,
-                         options=DigitStringsOptions(source="espeak",
-                                                     sizes={"train": 120, "val": 30, "test": 30, "real": 20},
-                                                     lengths=(1, 4), stack=4, beam_width=1)),
-        "quick": Profile(max_steps=300, batch_size=32, hidden_size=128, lr=3e-3, val_every=100,
-                         options=DigitStringsOptions(source="espeak",
-                                                     sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
-                                                     lengths=(1, 4), stack=4, beam_width=1)),
-        "full": Profile(max_steps=40000, batch_size=64, hidden_size=256, num_layers=3, dropout=0.2, lr=1e-3,
-                        val_every=1000, seeds=3, time_limit=6 * 3600,
-                        options=DigitStringsOptions(source="espeak", lengths=(1, 7),
-                                                    sizes={"train": 60000, "val": 2000, "test": 4000, "real": 1000},
-                                                    stack=2, beam_width=8)),
+        "smoke": Profile(
+            max_steps=20,
+            batch_size=16,
+            hidden_size=32,
+            val_every=10,
+            options=DigitStringsOptions(
+                source="espeak",
+                sizes={"train": 120, "val": 30, "test": 30, "real": 20},
+                lengths=(1, 4),
+                stack=4,
+                beam_width=1,
+            ),
+        ),
+        "quick": Profile(
+            max_steps=300,
+            batch_size=32,
+            hidden_size=128,
+            lr=3e-3,
+            val_every=100,
+            options=DigitStringsOptions(
+                source="espeak",
+                sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
+                lengths=(1, 4),
+                stack=4,
+                beam_width=1,
+            ),
+        ),
+        "full": Profile(
+            max_steps=40000,
+            batch_size=64,
+            hidden_size=256,
+            num_layers=3,
+            dropout=0.2,
+            lr=1e-3,
+            val_every=1000,
+            seeds=3,
+            time_limit=6 * 3600,
+            options=DigitStringsOptions(
+                source="espeak",
+                lengths=(1, 7),
+                sizes={"train": 60000, "val": 2000, "test": 4000, "real": 1000},
+                stack=2,
+                beam_width=8,
+            ),
+        ),
     }
 
     def build_tables(self, profile):
@@ -224,8 +327,7 @@ class DigitStrings(SpeechTask):
         if opts.source != "espeak":
             raise ValueError(f"{self.name}: unknown source {opts.source!r}; connected strings come from espeak-ng")
         tables = self.espeak_tables(profile)
-        tables["real"] = spliced_asterisk_rows(opts.sizes["real"], tuple(self.digit_range(opts)),
-                                               FEATURES, seed=99)
+        tables["real"] = spliced_asterisk_rows(opts.sizes["real"], tuple(self.digit_range(opts)), FEATURES, seed=99)
         return tables
 
     def metrics(self, data):
@@ -255,17 +357,23 @@ class DigitStrings(SpeechTask):
             log_probs = out.log_softmax(-1).transpose(0, 1)
             # zero_infinity: a core that shortened nothing can still meet an utterance too
             # short for its string; that one contributes no gradient instead of inf
-            return F.ctc_loss(log_probs, batch["y"], batch["lengths"], batch["y_lengths"],
-                              blank=BLANK, zero_infinity=True)
+            return F.ctc_loss(
+                log_probs, batch["y"], batch["lengths"], batch["y_lengths"], blank=BLANK, zero_infinity=True
+            )
 
         def update(metrics, out, batch):
             refs = [(y[:n] - 1).tolist() for y, n in zip(batch["y"].cpu(), batch["y_lengths"].tolist())]
             self.score(metrics, decode(out, batch["lengths"], beam_width), refs)
 
-        return AlignedManyToMany(nn.Identity(), core,
-                                 nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 11)),
-                                 loss, update, count=batch_size,  # utterances, not the labels counted by default
-                                 samples=lambda net: self.transcribe_examples(net, data, beam_width))
+        return AlignedManyToMany(
+            nn.Identity(),
+            core,
+            nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 11)),
+            loss,
+            update,
+            count=batch_size,  # utterances, not the labels counted by default
+            samples=lambda net: self.transcribe_examples(net, data, beam_width),
+        )
 
     @staticmethod
     def transcribe_examples(net, data, beam_width: int, n: int = 5) -> dict[str, list[dict]]:
@@ -280,8 +388,9 @@ class DigitStrings(SpeechTask):
                 items = data.test[name].items[:n]
                 batch = {k: v.to(device) for k, v in collate_strings(items).items()}
                 hyps = decode(net(batch, "eval"), batch["lengths"], beam_width)
-                out[name] = [{"reference": transcript(it["digits"]), "hypothesis": transcript(h)}
-                             for it, h in zip(items, hyps)]
+                out[name] = [
+                    {"reference": transcript(it["digits"]), "hypothesis": transcript(h)} for it, h in zip(items, hyps)
+                ]
         net.train(was_training)
         return out
 
