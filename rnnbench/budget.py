@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from rnnbench.api import Model, Profile, Task, TaskData
 
 DEFAULT_TOLERANCE = 0.10
-MIN_WIDTH = 2  # some models split the width in half (keras-seed's second layer, tcn)
+MIN_WIDTH = 2  # some models split the width in half (a narrower second layer, a TCN's channels)
 MAX_WIDTH = 1 << 16
 
 

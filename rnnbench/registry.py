@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from rnnbench import hookspecs
-from rnnbench.api import NAME_RE, PROFILES, SHAPES, Model, Task
+from rnnbench.api import NAME_RE, PROFILES, SHAPES, Model, Profile, Task
 
 GROUP = "rnnbench"
 ENV_VAR = "RNNBENCH_PLUGINS"
@@ -202,7 +202,12 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         for profile in item.profiles:
             if not (isinstance(profile, str) and NAME_RE.fullmatch(profile)):
                 raise PluginError(f"{info.label}: task '{name}' profile {profile!r} is not a slug ([a-z0-9][a-z0-9-]*)")
-            options = getattr(item.profiles[profile], "options", None)
+            if not isinstance(item.profiles[profile], Profile):
+                raise PluginError(
+                    f"{info.label}: task '{name}' profile '{profile}' is a "
+                    f"{type(item.profiles[profile]).__name__}, not an rnnbench.Profile"
+                )
+            options = item.profiles[profile].options
             # the hashes read a dataclass's fields or a mapping's items; anything else has neither
             if not (
                 isinstance(options, Mapping) or dataclasses.is_dataclass(options) and not isinstance(options, type)

@@ -58,7 +58,7 @@ def data_source(task) -> dict:
     with each file a value names replaced by its content digest: the same bytes under
     another name are the same data, and an edited file is other data."""
     source = {}
-    for var in getattr(task, "data_environment", ()):
+    for var in task.data_environment:
         value = os.environ.get(var)
         if value is not None:
             source[var] = [_content(part.strip()) for part in value.split(",")]

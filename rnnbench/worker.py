@@ -334,8 +334,9 @@ def die_with(parent: int) -> None:
     A cell may hang and a plugin may start processes; none of them may outlive the run.
     Its own session lets the driver end the whole group at a time limit (os.killpg),
     children included, and keeps a Ctrl-C in the terminal for the driver to handle. On
-    Linux the kernel kills this process when the driver dies, however it dies; elsewhere
-    a watchdog thread notices the driver is gone and ends the group."""
+    Linux the kernel signals this process when the driver dies, however it dies, and the
+    whole group ends; everywhere a watchdog thread notices the driver is gone and ends the
+    group, should the signal's handler be delayed or replaced."""
     import signal
     import threading
 
@@ -343,24 +344,31 @@ def die_with(parent: int) -> None:
         os.setsid()
     except OSError:  # already a group leader
         pass
+
+    def end_group(*_: Any) -> None:
+        # SIGKILL to our own group: the processes a plugin started die with us
+        try:
+            os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(1)
+
     if sys.platform.startswith("linux"):
         # The kernel sends this when the driver thread that started us ends; the local
-        # executor starts its workers from the thread that runs (and outlives) them.
+        # executor starts its workers from the thread that runs (and outlives) them. Not
+        # SIGKILL: a process killed outright leaves its children behind.
         try:
             import ctypes
 
+            signal.signal(signal.SIGTERM, end_group)
             PR_SET_PDEATHSIG = 1
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError, ValueError):
             pass  # the watchdog below still covers it
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        try:
-            os.killpg(0, signal.SIGKILL)
-        finally:
-            os._exit(1)
+        end_group()
 
     if os.getppid() != parent:  # the driver died before prctl took effect
         os._exit(1)

@@ -186,15 +186,23 @@ def test_a_time_limit_ends_the_processes_a_cell_started(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_workers_die_with_their_driver(tmp_path):
-    """kill -9 of the driver alone, while its worker hangs in a cell: the worker follows."""
+@pytest.mark.parametrize(
+    "task, model, noted",
+    [
+        ("adding-50", "hangs-noting-pid", "the worker"),  # the model notes its worker's pid
+        ("prepare-spawns-and-hangs", "elman", "a process the cell started"),  # the task notes its child's
+    ],
+)
+def test_workers_and_what_they_started_die_with_their_driver(tmp_path, task, model, noted):
+    """kill -9 of the driver alone, while its worker hangs in a cell: the worker follows,
+    and so does a process the cell started."""
     pidfile = tmp_path / "pids"
     proc = run_cli(
         "run",
         "--task",
-        "adding-50",
+        task,
         "--model",
-        "hangs-noting-pid",
+        model,
         "--profile",
         "smoke",
         "--workers",
@@ -206,10 +214,10 @@ def test_workers_die_with_their_driver(tmp_path):
         env={"RNNBENCH_TEST_PIDFILE": str(pidfile)},
     )
     try:
-        (worker,) = wait_for_pids(pidfile, 1, proc)
+        (pid,) = wait_for_pids(pidfile, 1, proc)
         proc.kill()
         proc.wait()
-        assert wait_gone([worker], 5) == [], "the worker outlived its driver"
+        assert wait_gone([pid], 5) == [], f"{noted} outlived its driver"
     finally:
         proc.kill()
         for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:

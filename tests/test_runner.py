@@ -436,3 +436,15 @@ def test_every_record_the_runner_builds_is_of_the_current_schema_and_valid(tmp_p
     for record in (ok, failed, na):
         assert record["schema"] == SCHEMA_VERSION
         assert store.validate_record(record) is record
+
+
+def test_the_committed_quick_results_are_current(monkeypatch):
+    """`make run` on a clone reuses every committed cell (README): none is stale for this code."""
+    from rnnbench.testing import load_registry
+
+    for name in ("RNNBENCH_STOCK_CSV", "SWORD_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    reg = load_registry()
+    committed = Path(__file__).resolve().parents[1] / "leaderboards"
+    to_run, kept, na = runner.plan(reg, sorted(reg.tasks), sorted(reg.models), "quick", None, committed)
+    assert [c.label for c in to_run] == [] and kept and na
