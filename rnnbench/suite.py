@@ -181,15 +181,17 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
     try:
         try:
             record = runner.finish_record(registry, cell, measured)
+            # what every reader will demand: a plugin value of the wrong shape fails this
+            # cell now, not every later run and leaderboard that reads the record
+            store.validate_record(record)
             store.write_record(out, record)
         except (TypeError, ValueError) as exc:
-            # a value the worker should have made plain: this cell fails, the run goes on
             why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
             wall = measured.get("wall_seconds")
             record = runner.failed_record(
                 registry,
                 cell,
-                f"the result cannot be saved: {why}",
+                f"the result cannot be saved ({registry.plugin_of('task', cell.task).label}): {why}",
                 wall_seconds=wall if isinstance(wall, (int, float)) else 0.0,
             )
             store.write_record(out, record)

@@ -65,3 +65,20 @@ def test_a_bad_request_is_refused_before_any_executor_starts(tmp_path, kwargs, m
     with pytest.raises(RunRefused, match=message):
         run_suite(**{"tasks": ["adding-50"], "models": ["elman"], **kwargs}, out=tmp_path, make_executor=no_executor)
     assert not (tmp_path / "results").exists()
+
+
+def test_a_result_of_the_wrong_shape_fails_its_cell_and_the_leaderboard_still_renders(tmp_path):
+    result = run_suite(
+        ["flat-baselines", "adding-50"],
+        ["elman"],
+        profile="smoke",
+        out=tmp_path,
+        plugins=["fixtures.escapes"],
+        make_executor=lambda: InProcessExecutor(["fixtures.escapes"]),
+    )
+    (failed,) = result.failed
+    assert failed["task"] == "flat-baselines" and "baselines" in failed["reason"]
+    assert "plugin 'fixtures.escapes'" in failed["reason"] and "\n" not in failed["reason"]
+    assert result.board_error is None and (tmp_path / "smoke" / "adding-50.md").is_file()
+    records, bad = store.load_records(tmp_path, warn=False)
+    assert bad == [] and len(records) == 2  # both on disk, both readable: nothing re-runs forever
