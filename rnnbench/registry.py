@@ -19,6 +19,7 @@ import pluggy
 
 from rnnbench import hookspecs
 from rnnbench.api import NAME_RE, PROFILES, SHAPES, Model, Profile, Task
+from rnnbench.requirements import Requirement
 
 GROUP = "rnnbench"
 ENV_VAR = "RNNBENCH_PLUGINS"
@@ -193,8 +194,16 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         missing = [p for p in PROFILES if p not in item.profiles]
         if missing:
             raise PluginError(f"{info.label}: task '{name}' lacks profile(s) {', '.join(missing)}")
-        if not item.primary_metric:
+        if not (isinstance(item.primary_metric, str) and item.primary_metric):
             raise PluginError(f"{info.label}: task '{name}' names no primary_metric")
+        # doctor, the run's notes and the config hash read these as declared
+        if not (isinstance(item.requirements, tuple) and all(isinstance(r, Requirement) for r in item.requirements)):
+            raise PluginError(f"{info.label}: task '{name}' requirements must be a tuple of rnnbench.Requirement")
+        env = item.data_environment
+        if not (isinstance(env, tuple) and all(isinstance(v, str) and v for v in env)):
+            raise PluginError(
+                f"{info.label}: task '{name}' data_environment must be a tuple of environment variable names"
+            )
         # the family names a chart file and the profile a results folder
         family = item.family
         if family and not (isinstance(family, str) and NAME_RE.fullmatch(family)):

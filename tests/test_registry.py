@@ -114,6 +114,8 @@ def test_every_task_declares_the_contract():
         ("task-trailing-newline", r"task name 'adding-x\\n' is not a slug"),
         ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
         ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
+        ("task-requirements", r"task 'fine-task' requirements must be a tuple of rnnbench.Requirement"),
+        ("task-data-environment", r"task 'fine-task' data_environment must be a tuple of environment variable names"),
         ("task-options", r"task 'fine-task' profile 'smoke' options are list, not a dataclass instance or a mapping"),
     ],
 )
