@@ -6,6 +6,7 @@ killed at any moment leaves either the old file or the new one, never half of on
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -98,8 +99,19 @@ def remove(path: Path) -> None:
         raise StoreWriteError(path, exc, "remove") from exc
 
 
+def within(out: str | Path, path: Path) -> Path:
+    """``path`` if no folder between ``out`` and it is a symbolic link, else
+    StoreWriteError: writing through one would land outside the folder the user named."""
+    folder = Path(out)
+    for part in path.relative_to(out).parts[:-1]:
+        folder = folder / part
+        if folder.is_symlink():
+            raise StoreWriteError(path, OSError(errno.ELOOP, f"{folder} is a symbolic link out of {out}"))
+    return path
+
+
 def write_record(out: str | Path, record: dict) -> Path:
-    path = result_path(out, record["profile"], record["task"], record["model"], record["seed"])
+    path = within(out, result_path(out, record["profile"], record["task"], record["model"], record["seed"]))
     write_json_atomic(path, record)
     return path
 

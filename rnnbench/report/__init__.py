@@ -74,9 +74,10 @@ def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
         if alone:
             _remove_temp_files(out, files)
         for profile, sets in chart_sets.items():
-            charts.write_pngs([c for cs in sets.values() for c in cs], Path(out) / profile / "charts")
+            folder = store.within(out, Path(out) / profile / "charts" / "charts.json").parent
+            charts.write_pngs([c for cs in sets.values() for c in cs], folder)
         for rel, content in files.items():
-            path = Path(out) / rel
+            path = store.within(out, Path(out) / rel)
             if not _same(path, content):
                 store.write_text_atomic(path, content)
         for rel in _orphans(out, files):

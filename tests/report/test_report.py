@@ -223,3 +223,18 @@ def test_a_failed_write_is_one_store_error_and_leaves_no_partial_files(results, 
         p: b for p, b in before.items() if "results" not in p.parts
     }
     assert not [p for p in results.rglob(".*.tmp")]
+
+
+def test_a_symlinked_folder_inside_out_is_never_written_through(tmp_path, capsys):
+    """A profile folder that is a link elsewhere: one line, exit 2, nothing written there."""
+    import shutil
+
+    out, outside = tmp_path / "lb", tmp_path / "outside"
+    committed = Path(__file__).resolve().parents[2] / "leaderboards" / "results" / "quick" / "stock-return"
+    shutil.copytree(committed, out / "results" / "quick" / "stock-return")
+    outside.mkdir()
+    (out / "quick").symlink_to(outside, target_is_directory=True)
+    assert main(["leaderboard", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is a symbolic link" in err[0]
+    assert list(outside.iterdir()) == []
