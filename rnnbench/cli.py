@@ -239,7 +239,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         _report_lost(result)
         return result.exit_code
-    _summary(result.records + result.kept, result.not_applicable, result.seconds, out, result.profile)
+    _summary(result)
     _report_lost(result)
     if result.board_error:
         print(
@@ -324,13 +324,23 @@ def _executor(args: argparse.Namespace):
     return executors.LocalExecutor(args.plugin, workers=args.workers)
 
 
-def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, profile: str) -> None:
+def _summary(result) -> None:
+    """What this run did, and each of its tasks' first model as its leaderboard page ranks it."""
+    from rnnbench import store
     from rnnbench.report import build, fmt_stat, leader
 
-    by_status = {s: sum(1 for r in records + na if r["status"] == s) for s in ("ok", "failed", "n/a")}
-    print(f"\n{by_status['ok']} ok, {by_status['failed']} failed, {by_status['n/a']} n/a in {seconds:.0f} s")
-    # ranked exactly as the leaderboard pages rank them, over this run's cells
-    boards = build(records + na)["profiles"].get(profile, {})
+    records, out, profile = result.records, result.out, result.profile
+    by_status = {
+        s: sum(1 for r in records + result.not_applicable if r["status"] == s) for s in ("ok", "failed", "n/a")
+    }
+    kept = f"; {len(result.kept)} kept from earlier runs" if result.kept else ""
+    print(
+        f"\n{by_status['ok']} ok, {by_status['failed']} failed, {by_status['n/a']} n/a in {result.seconds:.0f} s{kept}"
+    )
+    # the page ranks every model in the store, not only those this run selected
+    tasks = {r["task"] for r in records + result.kept + result.not_applicable}
+    stored = [r for r in store.load_records(out, warn=False)[0] if r["profile"] == profile and r["task"] in tasks]
+    boards = build(stored)["profiles"].get(profile, {})
     best = {task: (board, leader(board)) for task, board in sorted(boards.items()) if leader(board)}
     if best:
         _table(
