@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -251,10 +253,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 class _RunPrinter:
-    """Prints what a run reports: a progress bar on a terminal, a line per finished cell."""
+    """Prints what a run reports: a progress bar on a terminal, a line per finished cell.
+    Without a terminal (no bar) it also prints a progress line every ``every`` seconds, so
+    that a log shows the run is alive while long cells train."""
 
-    def __init__(self, progress: bool):
-        self.progress, self.bar = progress, None
+    def __init__(self, progress: bool, every: float = 60.0):
+        self.progress, self.bar, self.every = progress, None, every
+        self.total = self.done = 0
+        self.start = time.monotonic()
+        self.stop = threading.Event()
+        self.ticker: threading.Thread | None = None
 
     def note(self, message: str) -> None:
         print(f"note: {message}", file=sys.stderr)
@@ -277,6 +285,21 @@ class _RunPrinter:
             file=sys.stderr,
             disable=None if not self.progress else False,
         )
+        self.total, self.start = len(cells), time.monotonic()
+        if self.bar.disable and cells:
+            self.ticker = threading.Thread(target=self._tick, name="rnnbench-progress", daemon=True)
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(self.every):
+            print(self.progress_line(), file=sys.stderr, flush=True)
+
+    def progress_line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        line = f"progress: {self.done}/{self.total} cells, {_minutes(elapsed)} elapsed"
+        if self.done:
+            line += f", ~{_minutes(elapsed / self.done * (self.total - self.done))} left"
+        return line
 
     def started(self, cell) -> None:
         self.bar.set_postfix_str(cell.label, refresh=True)
@@ -284,20 +307,29 @@ class _RunPrinter:
     def finished(self, cell, record: dict) -> None:
         from rnnbench.report import fmt
 
+        self.done += 1
         self.bar.update(1)
         p = record.get("primary", {})
         figure = f"{p.get('name')}={fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
         self.bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
 
     def lost(self, cell, why: str, first: bool) -> None:
+        self.done += 1
         self.bar.update(1)
         self.bar.write(f"error: could not save the result of {cell.label}: {why}", file=sys.stderr)
         if first:
             self.bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
 
     def close(self) -> None:
+        self.stop.set()
+        if self.ticker is not None:
+            self.ticker.join()
         if self.bar is not None:
             self.bar.close()
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
 def _report_lost(result) -> None:

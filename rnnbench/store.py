@@ -68,7 +68,8 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide published pages from a web server
+            # mkstemp creates 0600; a result file gets what an ordinary open() would give
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
@@ -81,6 +82,13 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         raise
     except OSError as exc:
         raise StoreWriteError(path, exc) from exc
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -159,3 +159,21 @@ def test_a_plugin_whose_hook_raises_does_not_block_list(monkeypatch, tmp_path, c
     assert "rnnbench_models() raised KeyError" in warning and "-p no:raising" in warning
     assert main(["list", "-p", "no:raising"]) == 0
     assert "raising" not in capsys.readouterr().err
+
+
+def test_a_run_without_a_terminal_prints_a_periodic_progress_line(capsys):
+    import time
+    from types import SimpleNamespace
+
+    from rnnbench.cli import _RunPrinter
+
+    cells = [SimpleNamespace(task="t", model=f"m{i}", profile="smoke", label=f"t × m{i}") for i in range(4)]
+    record = {"status": "ok", "primary": {"name": "x", "value": 1.0}, "wall_seconds": 1.0}
+    printer = _RunPrinter(progress=False, every=0.05)
+    printer.planned(cells, [], [], "local")
+    printer.finished(cells[0], record)
+    time.sleep(0.3)
+    printer.close()
+    err = capsys.readouterr().err
+    assert "progress: 1/4 cells, 0 s elapsed, ~" in err and "left" in err
+    assert printer.progress_line().startswith("progress: 1/4 cells")
