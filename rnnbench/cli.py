@@ -65,6 +65,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))
         ]
     )
+    print("  (k of n): serves k of the shape's n tasks, n/a on the others; `rnnbench info MODEL` names them")
     print("\nPlugins:")
     _table(
         [("name", "distribution", "hooks", "status")]
@@ -81,9 +82,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serving(model, reg) -> dict[str, tuple[list[str], int]]:
+    """Shape -> (the tasks of that shape the model serves, how many tasks have the shape),
+    for every shape it serves at least one task of. ``model.unsupported`` is the rule the
+    runner uses to mark a cell n/a, so the two never disagree."""
+    serving: dict[str, tuple[list[str], int]] = {}
+    for shape in sorted({t.shape for t in reg.tasks.values()}):
+        of_shape = sorted(t.name for t in reg.tasks.values() if t.shape == shape)
+        served = [name for name in of_shape if not model.unsupported(reg.tasks[name])]
+        if served:
+            serving[shape] = (served, len(of_shape))
+    return serving
+
+
 def _serves(model, reg) -> str:
-    shapes = sorted({t.shape for t in reg.tasks.values() if not model.unsupported(t)})
-    return ", ".join(shapes) or "-"
+    """``many-to-one, seq2seq (1 of 2)``: a count marks a shape served only partly."""
+    return (
+        ", ".join(
+            shape if len(served) == total else f"{shape} ({len(served)} of {total})"
+            for shape, (served, total) in _serving(model, reg).items()
+        )
+        or "-"
+    )
 
 
 def _describe(reg) -> dict:
@@ -106,7 +126,8 @@ def _describe(reg) -> dict:
                 "family": m.family,
                 "description": m.description,
                 "provides": sorted(m.provides),
-                "serves": _serves(m, reg).split(", "),
+                "serves": [shape for shape, (served, total) in _serving(m, reg).items() if len(served) == total],
+                "serves_tasks": {shape: served for shape, (served, _) in _serving(m, reg).items()},
                 "not_applicable": {t.name: m.unsupported(t) for t in reg.tasks.values() if m.unsupported(t)},
                 "plugin": reg.owner[("model", m.name)],
             }
@@ -130,12 +151,47 @@ def _describe(reg) -> dict:
 def cmd_info(args: argparse.Namespace) -> int:
     reg = _registry(args)
     desc = _describe(reg)
-    if args.name not in desc["plugins"]:
+    name = args.name
+    # a name may be a task and a plugin at once (a plugin named after its one task)
+    kinds = [kind for kind in ("tasks", "models", "plugins") if name in desc[kind]]
+    if not kinds:
         from rnnbench.suite import closest
 
-        raise UsageError(f"unknown plugin '{args.name}'; {closest(args.name, list(desc['plugins']))}")
-    p = desc["plugins"][args.name]
-    print(f"plugin {args.name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
+        everything = sorted({n for kind in ("tasks", "models", "plugins") for n in desc[kind]})
+        raise UsageError(f"unknown task, model or plugin '{name}'; {closest(name, everything)}")
+    for i, kind in enumerate(kinds):
+        if i:
+            print()
+        {"tasks": _info_task, "models": _info_model, "plugins": _info_plugin}[kind](name, desc)
+    return 0
+
+
+def _info_task(name: str, desc: dict) -> None:
+    t = desc["tasks"][name]
+    print(f"task {name}: {t['description']}")
+    print(f"  family:    {t['family']}\n  shape:     {t['shape']}")
+    print(f"  primary:   {t['primary_metric']} ({t['direction']})\n  requires:  {', '.join(t['requires']) or '-'}")
+    print(f"  profiles:  {', '.join(t['profiles'])}\n  plugin:    {t['plugin']}")
+    na = {m: d["not_applicable"][name] for m, d in sorted(desc["models"].items()) if name in d["not_applicable"]}
+    served = sorted(m for m in desc["models"] if m not in na)
+    print(f"  served by: {', '.join(served) or '-'}")
+    for model, why in na.items():
+        print(f"  n/a {model}: {why}")
+
+
+def _info_model(name: str, desc: dict) -> None:
+    m = desc["models"][name]
+    print(f"model {name}: {m['description']}")
+    print(f"  family:   {m['family']}\n  provides: {', '.join(m['provides']) or '-'}\n  plugin:   {m['plugin']}")
+    for shape, served in m["serves_tasks"].items():
+        print(f"  serves {shape}: {', '.join(served)}")
+    for task, why in sorted(m["not_applicable"].items()):
+        print(f"  n/a {task}: {why}")
+
+
+def _info_plugin(name: str, desc: dict) -> None:
+    p = desc["plugins"][name]
+    print(f"plugin {name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
     print(f"  hooks:        {', '.join(p['hooks']) or '-'}")
     if p["error"]:
         print(f"  BROKEN:       {p['error']}")
@@ -144,8 +200,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  task {t}: {d['shape']}, {d['primary_metric']} ({d['direction']}) — {d['description']}")
     for m in p["models"]:
         d = desc["models"][m]
-        print(f"  model {m}: serves {', '.join(d['serves'])} — {d['description']}")
-    return 0
+        print(f"  model {m}: serves {_serves_text(d)} — {d['description']}")
+
+
+def _serves_text(model: dict) -> str:
+    return ", ".join(
+        shape if shape in model["serves"] else f"{shape} (only {', '.join(served)})"
+        for shape, served in model["serves_tasks"].items()
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -472,8 +534,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("info", parents=[common], help="show one plugin in detail")
-    p.add_argument("name", help="plugin name, as in `rnnbench list`")
+    p = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show one task, model or plugin in detail",
+        description="Show a task (shape, metric, which models serve it and why the others are n/a), "
+        "a model (the tasks it serves per shape, its n/a cells) or a plugin (distribution, hooks, "
+        "contributions). A name that is both, e.g. a plugin named after its task, shows both.",
+    )
+    p.add_argument("name", help="task, model or plugin name, as in `rnnbench list`")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(

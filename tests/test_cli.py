@@ -10,9 +10,9 @@ from rnnbench.cli import main
 
 
 def test_list_and_help_never_import_torch():
-    for command in ("list", "doctor"):
+    for command in (["list"], ["doctor"], ["info", "lstm"], ["info", "sentiment"]):
         code = (
-            f"import sys; from rnnbench.cli import main; main(['{command}']); "
+            f"import sys; from rnnbench.cli import main; main({command!r}); "
             "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)"
         )
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -49,7 +49,8 @@ def test_list_json_describes_tasks_models_plugins(capsys):
         (["run", "--all", "--model", "lstn"], "unknown model 'lstn'; did you mean 'lstm'"),
         (["run", "--all", "--profile", "quik"], "unknown profile 'quik'; did you mean 'quick'"),
         (["run"], "say what to run"),
-        (["info", "clasic-rnn"], "unknown plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
+        (["info", "clasic-rnn"], "unknown task, model or plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
+        (["info", "lstmm"], "unknown task, model or plugin 'lstmm'; did you mean 'lstm'"),
         (["run", "--all", "-p", "no_such_plugin_module"], "--plugin no_such_plugin_module: no such module"),
         (["run", "--all", "--workers", "0"], "--workers must be at least 1"),
         (["run", "--all", "--workers", "-3"], "--workers must be at least 1"),
@@ -74,6 +75,38 @@ def test_info_shows_a_plugin(capsys):
     assert main(["info", "classic-rnn"]) == 0
     out = capsys.readouterr().out
     assert "distribution: rnnbench" in out and "model lstm" in out
+
+
+def test_info_shows_a_model_with_the_tasks_it_serves_and_its_na_cells(capsys):
+    assert main(["info", "lstm"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model lstm:") and "plugin:   classic-rnn" in out
+    assert "serves many-to-one: adding-200, adding-50," in out
+
+
+def test_info_shows_a_task_and_the_plugin_of_the_same_name(capsys):
+    assert main(["info", "sentiment"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("task sentiment:") and "shape:     many-to-one" in out and "served by: " in out
+    assert "\nplugin sentiment\n" in out
+
+
+def test_list_marks_a_shape_a_model_serves_only_on_some_tasks_as_the_runner_decides(capsys):
+    from rnnbench.registry import load
+
+    reg = load()
+    assert main(["list", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)["models"]
+    for name, model in reg.models.items():
+        for task in reg.tasks.values():
+            serves_task = task.name in models[name]["serves_tasks"].get(task.shape, [])
+            assert serves_task == (model.unsupported(task) is None), (name, task.name)
+            if task.shape in models[name]["serves"]:
+                assert serves_task, (name, task.name)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    bi = next(line for line in out.splitlines() if line.strip().startswith("bi-gru "))
+    assert "seq2seq (1 of 2)" in bi and "(k of n)" in out
 
 
 def test_doctor_finds_every_builtin_tasks_offline_data_after_setup(capsys):
