@@ -27,6 +27,8 @@ def _registry(args: argparse.Namespace):
 
     reg = load(args.plugin)
     for info in reg.plugins.values():
+        if info.heavy_import:
+            print(f"warning: {info.label} {info.heavy_import}", file=sys.stderr)
         if info.error:
             print(
                 f"warning: {info.label} is broken and was skipped: {info.error} (`-p no:{info.name}` silences this)",
