@@ -414,7 +414,7 @@ def _executor(args: argparse.Namespace):
     from rnnbench import executors
 
     if args.executor == "inprocess":
-        return executors.InProcessExecutor(args.plugin)
+        return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
         return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
     return executors.LocalExecutor(args.plugin, workers=args.workers)
@@ -446,6 +446,99 @@ def _summary(records: list[dict], na: list[dict], seconds: float, out: Path, pro
         if r["status"] == "failed":
             print(f"failed: {r['task']} × {r['model']} (seed {r['seed']}): {r.get('reason')}")
     print(f"leaderboards: {out}/README.md")
+
+
+# --- show -----------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rnnbench import store
+
+    try:
+        path = store.result_path(args.out, args.profile, args.task, args.model, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        record = store.read_record(path)
+    except FileNotFoundError:
+        raise UsageError(
+            f"no result for {args.task} × {args.model} seed {args.seed} (profile {args.profile}) in {args.out}; "
+            + _what_exists(Path(args.out), args.profile, args.task, args.model)
+        ) from None
+    except (OSError, ValueError) as exc:
+        why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot read {path}: {why}") from None
+    if args.json:
+        print(json.dumps(record, indent=1, sort_keys=True))
+    else:
+        _print_record(record, path)
+    return 0
+
+
+def _what_exists(out: Path, profile: str, task: str, model: str) -> str:
+    """One clause naming the results nearest to the cell asked for."""
+    results = out / "results"
+    profiles = sorted(p.name for p in results.glob("*") if p.is_dir()) if results.is_dir() else []
+    if not profiles:
+        return f"it has no results; run `rnnbench run --task {task} --model {model} --out {out}`"
+    if profile not in profiles:
+        return f"it has results for profile(s) {', '.join(profiles)} (--profile)"
+    tasks = sorted(t.name for t in (results / profile).iterdir() if t.is_dir())
+    if task not in tasks:
+        return f"profile {profile} has results for task(s) {_few(tasks)}"
+    cells: dict[str, list[str]] = {}
+    for file in sorted((results / profile / task).glob("*--seed*.json")):
+        name, _, seed = file.stem.rpartition("--seed")
+        cells.setdefault(name, []).append(seed)
+    if model in cells:
+        return f"{model} has seed(s) {', '.join(sorted(cells[model], key=int))} (--seed)"
+    return f"{task} has results for model(s) {_few(sorted(cells))}" if cells else f"{task} has no results"
+
+
+def _few(names: list[str], most: int = 12) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _print_record(r: dict, path: Path) -> None:
+    from rnnbench import records
+    from rnnbench.report import fmt
+
+    p = r["primary"]
+    print(f"{r['task']} × {r['model']}, seed {r['seed']}, profile {r['profile']}: {r['status']}")
+    if r["status"] == "ok":
+        print(f"  {p['name']} ({p['direction']}): {fmt(p.get('value'))}")
+    if r.get("metrics"):
+        print("  metrics:    " + ", ".join(f"{k}={fmt(v)}" for k, v in sorted(r["metrics"].items())))
+    for key in ("reason", "retried"):
+        if r.get(key):
+            print(f"  {key + ':':<11} {r[key]}")
+    measured = [
+        (label, r.get(key), unit)
+        for label, key, unit in (
+            ("params", "params", ""),
+            ("train", "train_seconds", " s"),
+            ("wall", "wall_seconds", " s"),
+            ("peak memory", "peak_memory_mb", " MB"),
+        )
+        if r.get(key) is not None
+    ]
+    if records.throughput(r) is not None:
+        measured.append(("throughput", records.throughput(r), " " + records.throughput_unit(r)))
+    if measured:
+        print("  " + ", ".join(f"{label} {fmt(value)}{unit}" for label, value, unit in measured))
+    prov = r.get("provenance") or {}
+    if prov:
+        plugins = [
+            f"{k.removesuffix('_plugin')} plugin {v.get('name')} ({v.get('distribution')} {v.get('version')})"
+            for k, v in sorted(prov.items())
+            if k.endswith("_plugin") and isinstance(v, dict)
+        ]
+        versions = [f"{k} {prov[k]}" for k in ("rnnbench", "torch", "pytorch_lightning", "python") if prov.get(k)]
+        print("  made by:    " + "; ".join(versions + plugins))
+        print(f"  device:     {prov.get('device') or '-'}, config {prov.get('config_hash') or '-'}")
+    if r.get("traceback"):
+        print("  " + r["traceback"].replace("\n", "\n  "))
+    print(f"  file:       {path} (--json prints it whole)")
 
 
 # --- leaderboard ----------------------------------------------------------------------
@@ -596,7 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "ray", "inprocess"],
         default="local",
         help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
-        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation",
+        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation or time limit, and a "
+        "cell's exception is raised, not recorded, with its full traceback (`python -m pdb -m "
+        "rnnbench.cli run ... --executor inprocess` stops there)",
     )
     p.add_argument(
         "--ray-address",
@@ -607,6 +702,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "show",
+        parents=[common],
+        help="print one cell's result record",
+        description="Print the record of one (task, model, seed) cell from DIR/results: its status, "
+        "metrics, time, provenance and, for a failed cell, the reason and the traceback trimmed to "
+        "the plugins' frames. Exit 2 when there is no such record, naming what there is.",
+    )
+    p.add_argument("task", help="task name")
+    p.add_argument("model", help="model name")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed (default 0)")
+    p.add_argument("--profile", default="quick", metavar="|".join(PROFILES), help="profile (default quick)")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
+    )
+    p.add_argument("--json", action="store_true", help="the raw record, as stored")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
     p.add_argument(

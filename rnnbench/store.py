@@ -192,7 +192,7 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
             raise ValueError(f"metrics lack the primary metric {_short(primary['name'])}")
     else:
         _expect(record, "metrics", _number_map, "an object of numbers")
-    for key in ("task_family", "task_shape", "task_description", "reason"):
+    for key in ("task_family", "task_shape", "task_description", "reason", "traceback"):
         _expect(record, key, lambda v: isinstance(v, str), "a string")
     _expect(record, "params", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     for key in ("train_seconds", "wall_seconds", "peak_memory_mb", "sequence_length"):

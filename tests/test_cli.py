@@ -10,7 +10,7 @@ from rnnbench.cli import main
 
 
 def test_list_and_help_never_import_torch():
-    for command in (["list"], ["doctor"], ["info", "lstm"], ["info", "sentiment"]):
+    for command in (["list"], ["doctor"], ["info", "lstm"], ["info", "sentiment"], ["show", "adding-50", "lstm"]):
         code = (
             f"import sys; from rnnbench.cli import main; main({command!r}); "
             "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)"
@@ -210,3 +210,64 @@ def test_a_run_without_a_terminal_prints_a_periodic_progress_line(capsys):
     err = capsys.readouterr().err
     assert "progress: 1/4 cells, 0 s elapsed, ~" in err and "left" in err
     assert printer.progress_line().startswith("progress: 1/4 cells")
+
+
+def _failed_record(**changes):
+    return {
+        "task": "adding-50",
+        "model": "lstm",
+        "seed": 1,
+        "profile": "quick",
+        "status": "failed",
+        "reason": "RuntimeError: boom (in model plugin 'classic-rnn')",
+        "traceback": "Traceback (trimmed to the plugins' frames and the failing core frame):\n"
+        '  File "x.py", line 3, in forward\n    raise RuntimeError("boom")\nRuntimeError: boom',
+        "primary": {"name": "mse", "value": None, "direction": "min"},
+        "provenance": {"rnnbench": "0.2.0", "device": "cpu (1 threads)"},
+        **changes,
+    }
+
+
+def test_show_prints_a_cells_record_with_its_traceback(capsys, tmp_path):
+    from rnnbench import store
+
+    store.write_record(tmp_path, _failed_record())
+    argv = ["show", "adding-50", "lstm", "--seed", "1", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("adding-50 × lstm, seed 1, profile quick: failed\n")
+    assert "reason:     RuntimeError: boom (in model plugin 'classic-rnn')" in out
+    assert '    raise RuntimeError("boom")' in out and "device:     cpu (1 threads)" in out
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == _failed_record()
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--seed", "0"], "no result for adding-50 × lstm seed 0 (profile quick) in DIR; lstm has seed(s) 1 (--seed)"),
+        (["--profile", "smoke", "--seed", "1"], "it has results for profile(s) quick (--profile)"),
+        (["--seed", "1", "--model", "gru"], "adding-50 has results for model(s) lstm"),
+    ],
+)
+def test_show_without_a_record_is_one_line_naming_what_exists(capsys, tmp_path, argv, expected):
+    from rnnbench import store
+
+    store.write_record(tmp_path, _failed_record())
+    model = argv[argv.index("--model") + 1] if "--model" in argv else "lstm"
+    argv = [a for a in argv if a not in ("--model", "gru")]
+    assert main(["show", "adding-50", model, *argv, "--out", str(tmp_path)]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("rnnbench: error: ") and expected.replace("DIR", str(tmp_path)) in err
+
+
+def test_inprocess_executor_raises_a_cells_exception_for_a_debugger():
+    import argparse
+
+    from rnnbench.cli import _executor, build_parser
+
+    executor = _executor(argparse.Namespace(executor="inprocess", plugin=[]))
+    assert executor.reraise
+    assert "exception is raised" in " ".join(
+        build_parser()._subparsers._group_actions[0].choices["run"].format_help().split()
+    )

@@ -193,3 +193,19 @@ def test_result_files_get_the_permissions_of_an_ordinary_open(tmp_path, umask, m
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == mode
+
+
+def test_a_failed_records_traceback_is_an_optional_string(tmp_path):
+    rec = {
+        "task": "t",
+        "model": "m",
+        "seed": 0,
+        "profile": "smoke",
+        "status": "failed",
+        "reason": "RuntimeError: boom (in model plugin 'p')",
+        "primary": {"name": "x", "value": None, "direction": "max"},
+    }
+    assert store.validate_record({**rec, "traceback": "Traceback ...\nRuntimeError: boom"})
+    assert store.validate_record(rec)
+    with pytest.raises(ValueError, match="traceback must be a string"):
+        store.validate_record({**rec, "traceback": ["frame"]})
