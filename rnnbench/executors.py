@@ -218,10 +218,9 @@ class InProcessExecutor:
     def __init__(self, plugin_args: list[str], accelerator: str = "cpu", reraise: bool = False):
         from rnnbench.worker import CellRunner
 
-        self.runner = CellRunner(plugin_args, accelerator)
-        self.reraise = reraise
-        """A cell's exception propagates (``rnnbench run --executor inprocess``, for a
-        debugger's post-mortem) instead of becoming a failed record."""
+        # reraise: a cell's exception propagates (``rnnbench run --executor inprocess``, for
+        # a debugger's post-mortem) instead of becoming a failed record
+        self.runner = CellRunner(plugin_args, accelerator, reraise=reraise)
 
     def describe(self) -> str:
         return "in-process"
@@ -237,7 +236,7 @@ class InProcessExecutor:
             if self.draining:
                 break
             on_start(cell)
-            on_result(cell, self.runner.run(asdict(cell), reraise=self.reraise))
+            on_result(cell, self.runner.run(asdict(cell)))
 
     def drain(self) -> None:
         """Start no more cells."""

@@ -86,11 +86,17 @@ class CellRunner:
     task (other models, other seeds) do not prepare the same data again."""
 
     def __init__(
-        self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None, cluster: bool = False
+        self,
+        plugin_args: list[str],
+        accelerator: str = "cpu",
+        cache_dir: str | None = None,
+        cluster: bool = False,
+        reraise: bool = False,
     ):
         from rnnbench.data import default_cache_dir
 
         self.plugin_args = plugin_args
+        self.reraise = reraise
         self.accelerator = accelerator
         self.cluster = cluster
         self.cache_dir = cache_dir or default_cache_dir()
@@ -104,9 +110,9 @@ class CellRunner:
             self._registry = _registry.load(self.plugin_args)
         return self._registry
 
-    def run(self, cell: dict, reraise: bool = False) -> dict:
-        """The cell's result; with ``reraise`` an exception of the cell propagates (for a
-        debugger) instead of becoming a failed result."""
+    def run(self, cell: dict) -> dict:
+        """The cell's result; with ``self.reraise`` an exception of the cell propagates
+        (for a debugger) instead of becoming a failed result."""
         started = time.perf_counter()
         try:
             result = self._run(cell)
@@ -115,7 +121,7 @@ class CellRunner:
                 result["setup_seconds"] = round(first - started, 3)
             result = self._plain(result, cell)
         except Exception as exc:  # the cell fails, the suite goes on
-            if reraise:
+            if self.reraise:
                 raise
             result = {"status": "failed", "reason": self._reason(exc, cell)}
             trace = self._traceback(exc, cell)

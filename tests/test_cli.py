@@ -267,7 +267,7 @@ def test_inprocess_executor_raises_a_cells_exception_for_a_debugger():
     from rnnbench.cli import _executor, build_parser
 
     executor = _executor(argparse.Namespace(executor="inprocess", plugin=[]))
-    assert executor.reraise
+    assert executor.runner.reraise
     assert "exception is raised" in " ".join(
         build_parser()._subparsers._group_actions[0].choices["run"].format_help().split()
     )

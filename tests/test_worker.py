@@ -98,6 +98,7 @@ def test_a_failure_the_reason_explains_has_no_traceback(runner):
         assert runner._traceback(exc, {"task": "adding-50", "model": "lstm"}) is None
 
 
-def test_reraise_lets_a_cells_exception_reach_the_caller(runner):
+def test_reraise_lets_a_cells_exception_reach_the_caller(tmp_path):
+    runner = CellRunner(BLAME, "cpu", cache_dir=str(tmp_path), reraise=True)
     with pytest.raises(RuntimeError, match="the layer's kernel is broken"):
-        runner.run({"task": "adding-50", "model": "fails-in-helper", "profile": "smoke", "seed": 0}, reraise=True)
+        runner.run({"task": "adding-50", "model": "fails-in-helper", "profile": "smoke", "seed": 0})
