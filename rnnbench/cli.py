@@ -67,7 +67,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))
         ]
     )
-    print("  (k of n): serves k of the shape's n tasks, n/a on the others; `rnnbench info MODEL` names them")
+    if any(" of " in _serves(m, reg) for m in reg.models.values()):
+        print("  (k of n): serves k of the shape's n tasks, n/a on the others; `rnnbench info MODEL` names them")
     print("\nPlugins:")
     _table(
         [("name", "distribution", "hooks", "status")]
