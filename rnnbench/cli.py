@@ -7,6 +7,8 @@ import argparse
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +27,8 @@ def _registry(args: argparse.Namespace):
 
     reg = load(args.plugin)
     for info in reg.plugins.values():
+        if info.heavy_import:
+            print(f"warning: {info.label} {info.heavy_import}", file=sys.stderr)
         if info.error:
             print(
                 f"warning: {info.label} is broken and was skipped: {info.error} (`-p no:{info.name}` silences this)",
@@ -63,6 +67,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             for m in sorted(reg.models.values(), key=lambda m: (m.family, m.name))
         ]
     )
+    if any(" of " in _serves(m, reg) for m in reg.models.values()):
+        print("  (k of n): serves k of the shape's n tasks, n/a on the others; `rnnbench info MODEL` names them")
     print("\nPlugins:")
     _table(
         [("name", "distribution", "hooks", "status")]
@@ -79,9 +85,28 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serving(model, reg) -> dict[str, tuple[list[str], int]]:
+    """Shape -> (the tasks of that shape the model serves, how many tasks have the shape),
+    for every shape it serves at least one task of. ``model.unsupported`` is the rule the
+    runner uses to mark a cell n/a, so the two never disagree."""
+    serving: dict[str, tuple[list[str], int]] = {}
+    for shape in sorted({t.shape for t in reg.tasks.values()}):
+        of_shape = sorted(t.name for t in reg.tasks.values() if t.shape == shape)
+        served = [name for name in of_shape if not model.unsupported(reg.tasks[name])]
+        if served:
+            serving[shape] = (served, len(of_shape))
+    return serving
+
+
 def _serves(model, reg) -> str:
-    shapes = sorted({t.shape for t in reg.tasks.values() if not model.unsupported(t)})
-    return ", ".join(shapes) or "-"
+    """``many-to-one, seq2seq (1 of 2)``: a count marks a shape served only partly."""
+    return (
+        ", ".join(
+            shape if len(served) == total else f"{shape} ({len(served)} of {total})"
+            for shape, (served, total) in _serving(model, reg).items()
+        )
+        or "-"
+    )
 
 
 def _describe(reg) -> dict:
@@ -104,7 +129,8 @@ def _describe(reg) -> dict:
                 "family": m.family,
                 "description": m.description,
                 "provides": sorted(m.provides),
-                "serves": _serves(m, reg).split(", "),
+                "serves": [shape for shape, (served, total) in _serving(m, reg).items() if len(served) == total],
+                "serves_tasks": {shape: served for shape, (served, _) in _serving(m, reg).items()},
                 "not_applicable": {t.name: m.unsupported(t) for t in reg.tasks.values() if m.unsupported(t)},
                 "plugin": reg.owner[("model", m.name)],
             }
@@ -128,12 +154,47 @@ def _describe(reg) -> dict:
 def cmd_info(args: argparse.Namespace) -> int:
     reg = _registry(args)
     desc = _describe(reg)
-    if args.name not in desc["plugins"]:
+    name = args.name
+    # a name may be a task and a plugin at once (a plugin named after its one task)
+    kinds = [kind for kind in ("tasks", "models", "plugins") if name in desc[kind]]
+    if not kinds:
         from rnnbench.suite import closest
 
-        raise UsageError(f"unknown plugin '{args.name}'; {closest(args.name, list(desc['plugins']))}")
-    p = desc["plugins"][args.name]
-    print(f"plugin {args.name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
+        everything = sorted({n for kind in ("tasks", "models", "plugins") for n in desc[kind]})
+        raise UsageError(f"unknown task, model or plugin '{name}'; {closest(name, everything)}")
+    for i, kind in enumerate(kinds):
+        if i:
+            print()
+        {"tasks": _info_task, "models": _info_model, "plugins": _info_plugin}[kind](name, desc)
+    return 0
+
+
+def _info_task(name: str, desc: dict) -> None:
+    t = desc["tasks"][name]
+    print(f"task {name}: {t['description']}")
+    print(f"  family:    {t['family']}\n  shape:     {t['shape']}")
+    print(f"  primary:   {t['primary_metric']} ({t['direction']})\n  requires:  {', '.join(t['requires']) or '-'}")
+    print(f"  profiles:  {', '.join(t['profiles'])}\n  plugin:    {t['plugin']}")
+    na = {m: d["not_applicable"][name] for m, d in sorted(desc["models"].items()) if name in d["not_applicable"]}
+    served = sorted(m for m in desc["models"] if m not in na)
+    print(f"  served by: {', '.join(served) or '-'}")
+    for model, why in na.items():
+        print(f"  n/a {model}: {why}")
+
+
+def _info_model(name: str, desc: dict) -> None:
+    m = desc["models"][name]
+    print(f"model {name}: {m['description']}")
+    print(f"  family:   {m['family']}\n  provides: {', '.join(m['provides']) or '-'}\n  plugin:   {m['plugin']}")
+    for shape, served in m["serves_tasks"].items():
+        print(f"  serves {shape}: {', '.join(served)}")
+    for task, why in sorted(m["not_applicable"].items()):
+        print(f"  n/a {task}: {why}")
+
+
+def _info_plugin(name: str, desc: dict) -> None:
+    p = desc["plugins"][name]
+    print(f"plugin {name}\n  module:       {p['module']}\n  distribution: {p['distribution']} {p['version']}")
     print(f"  hooks:        {', '.join(p['hooks']) or '-'}")
     if p["error"]:
         print(f"  BROKEN:       {p['error']}")
@@ -142,8 +203,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  task {t}: {d['shape']}, {d['primary_metric']} ({d['direction']}) — {d['description']}")
     for m in p["models"]:
         d = desc["models"][m]
-        print(f"  model {m}: serves {', '.join(d['serves'])} — {d['description']}")
-    return 0
+        print(f"  model {m}: serves {_serves_text(d)} — {d['description']}")
+
+
+def _serves_text(model: dict) -> str:
+    return ", ".join(
+        shape if shape in model["serves"] else f"{shape} (only {', '.join(served)})"
+        for shape, served in model["serves_tasks"].items()
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -251,10 +318,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 class _RunPrinter:
-    """Prints what a run reports: a progress bar on a terminal, a line per finished cell."""
+    """Prints what a run reports: a progress bar on a terminal, a line per finished cell.
+    Without a terminal (no bar) it also prints a progress line every ``every`` seconds, so
+    that a log shows the run is alive while long cells train."""
 
-    def __init__(self, progress: bool):
-        self.progress, self.bar = progress, None
+    def __init__(self, progress: bool, every: float = 60.0):
+        self.progress, self.bar, self.every = progress, None, every
+        self.total = self.done = 0
+        self.start = time.monotonic()
+        self.stop = threading.Event()
+        self.ticker: threading.Thread | None = None
 
     def note(self, message: str) -> None:
         print(f"note: {message}", file=sys.stderr)
@@ -277,6 +350,21 @@ class _RunPrinter:
             file=sys.stderr,
             disable=None if not self.progress else False,
         )
+        self.total, self.start = len(cells), time.monotonic()
+        if self.bar.disable and cells:
+            self.ticker = threading.Thread(target=self._tick, name="rnnbench-progress", daemon=True)
+            self.ticker.start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(self.every):
+            print(self.progress_line(), file=sys.stderr, flush=True)
+
+    def progress_line(self) -> str:
+        elapsed = time.monotonic() - self.start
+        line = f"progress: {self.done}/{self.total} cells, {_minutes(elapsed)} elapsed"
+        if self.done:
+            line += f", ~{_minutes(elapsed / self.done * (self.total - self.done))} left"
+        return line
 
     def started(self, cell) -> None:
         self.bar.set_postfix_str(cell.label, refresh=True)
@@ -284,20 +372,29 @@ class _RunPrinter:
     def finished(self, cell, record: dict) -> None:
         from rnnbench.report import fmt
 
+        self.done += 1
         self.bar.update(1)
         p = record.get("primary", {})
         figure = f"{p.get('name')}={fmt(p.get('value'))}" if record["status"] == "ok" else record.get("reason")
         self.bar.write(f"{record['status']:>6}  {cell.label}  {figure}  ({record.get('wall_seconds', 0):.1f} s)")
 
     def lost(self, cell, why: str, first: bool) -> None:
+        self.done += 1
         self.bar.update(1)
         self.bar.write(f"error: could not save the result of {cell.label}: {why}", file=sys.stderr)
         if first:
             self.bar.write("error: no more cells will start; the running ones finish first", file=sys.stderr)
 
     def close(self) -> None:
+        self.stop.set()
+        if self.ticker is not None:
+            self.ticker.join()
         if self.bar is not None:
             self.bar.close()
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
 def _report_lost(result) -> None:
@@ -318,7 +415,7 @@ def _executor(args: argparse.Namespace):
     from rnnbench import executors
 
     if args.executor == "inprocess":
-        return executors.InProcessExecutor(args.plugin)
+        return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
         return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
     return executors.LocalExecutor(args.plugin, workers=args.workers)
@@ -360,6 +457,99 @@ def _summary(result) -> None:
         if r["status"] == "failed":
             print(f"failed: {r['task']} × {r['model']} (seed {r['seed']}): {r.get('reason')}")
     print(f"leaderboards: {out}/README.md")
+
+
+# --- show -----------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rnnbench import store
+
+    try:
+        path = store.result_path(args.out, args.profile, args.task, args.model, args.seed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        record = store.read_record(path)
+    except FileNotFoundError:
+        raise UsageError(
+            f"no result for {args.task} × {args.model} seed {args.seed} (profile {args.profile}) in {args.out}; "
+            + _what_exists(Path(args.out), args.profile, args.task, args.model)
+        ) from None
+    except (OSError, ValueError) as exc:
+        why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"cannot read {path}: {why}") from None
+    if args.json:
+        print(json.dumps(record, indent=1, sort_keys=True))
+    else:
+        _print_record(record, path)
+    return 0
+
+
+def _what_exists(out: Path, profile: str, task: str, model: str) -> str:
+    """One clause naming the results nearest to the cell asked for."""
+    results = out / "results"
+    profiles = sorted(p.name for p in results.glob("*") if p.is_dir()) if results.is_dir() else []
+    if not profiles:
+        return f"it has no results; run `rnnbench run --task {task} --model {model} --out {out}`"
+    if profile not in profiles:
+        return f"it has results for profile(s) {', '.join(profiles)} (--profile)"
+    tasks = sorted(t.name for t in (results / profile).iterdir() if t.is_dir())
+    if task not in tasks:
+        return f"profile {profile} has results for task(s) {_few(tasks)}"
+    cells: dict[str, list[str]] = {}
+    for file in sorted((results / profile / task).glob("*--seed*.json")):
+        name, _, seed = file.stem.rpartition("--seed")
+        cells.setdefault(name, []).append(seed)
+    if model in cells:
+        return f"{model} has seed(s) {', '.join(sorted(cells[model], key=int))} (--seed)"
+    return f"{task} has results for model(s) {_few(sorted(cells))}" if cells else f"{task} has no results"
+
+
+def _few(names: list[str], most: int = 12) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _print_record(r: dict, path: Path) -> None:
+    from rnnbench import records
+    from rnnbench.report import fmt
+
+    p = r["primary"]
+    print(f"{r['task']} × {r['model']}, seed {r['seed']}, profile {r['profile']}: {r['status']}")
+    if r["status"] == "ok":
+        print(f"  {p['name']} ({p['direction']}): {fmt(p.get('value'))}")
+    if r.get("metrics"):
+        print("  metrics:    " + ", ".join(f"{k}={fmt(v)}" for k, v in sorted(r["metrics"].items())))
+    for key in ("reason", "retried"):
+        if r.get(key):
+            print(f"  {key + ':':<11} {r[key]}")
+    measured = [
+        (label, r.get(key), unit)
+        for label, key, unit in (
+            ("params", "params", ""),
+            ("train", "train_seconds", " s"),
+            ("wall", "wall_seconds", " s"),
+            ("peak memory", "peak_memory_mb", " MB"),
+        )
+        if r.get(key) is not None
+    ]
+    if records.throughput(r) is not None:
+        measured.append(("throughput", records.throughput(r), " " + records.throughput_unit(r)))
+    if measured:
+        print("  " + ", ".join(f"{label} {fmt(value)}{unit}" for label, value, unit in measured))
+    prov = r.get("provenance") or {}
+    if prov:
+        plugins = [
+            f"{k.removesuffix('_plugin')} plugin {v.get('name')} ({v.get('distribution')} {v.get('version')})"
+            for k, v in sorted(prov.items())
+            if k.endswith("_plugin") and isinstance(v, dict)
+        ]
+        versions = [f"{k} {prov[k]}" for k in ("rnnbench", "torch", "pytorch_lightning", "python") if prov.get(k)]
+        print("  made by:    " + "; ".join(versions + plugins))
+        print(f"  device:     {prov.get('device') or '-'}, config {prov.get('config_hash') or '-'}")
+    if r.get("traceback"):
+        print("  " + r["traceback"].replace("\n", "\n  "))
+    print(f"  file:       {path} (--json prints it whole)")
 
 
 # --- leaderboard ----------------------------------------------------------------------
@@ -450,8 +640,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("info", parents=[common], help="show one plugin in detail")
-    p.add_argument("name", help="plugin name, as in `rnnbench list`")
+    p = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show one task, model or plugin in detail",
+        description="Show a task (shape, metric, which models serve it and why the others are n/a), "
+        "a model (the tasks it serves per shape, its n/a cells) or a plugin (distribution, hooks, "
+        "contributions). A name that is both, e.g. a plugin named after its task, shows both.",
+    )
+    p.add_argument("name", help="task, model or plugin name, as in `rnnbench list`")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser(
@@ -503,7 +700,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["local", "ray", "inprocess"],
         default="local",
         help="local: worker processes with per-cell time limits (default); ray: one Ray task per "
-        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation",
+        "cell (pip install 'rnnbench[ray]'); inprocess: debugging, no isolation or time limit, and a "
+        "cell's exception is raised, not recorded, with its full traceback (`python -m pdb -m "
+        "rnnbench.cli run ... --executor inprocess` stops there)",
     )
     p.add_argument(
         "--ray-address",
@@ -514,6 +713,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "show",
+        parents=[common],
+        help="print one cell's result record",
+        description="Print the record of one (task, model, seed) cell from DIR/results: its status, "
+        "metrics, time, provenance and, for a failed cell, the reason and the traceback trimmed to "
+        "the plugins' frames. Exit 2 when there is no such record, naming what there is.",
+    )
+    p.add_argument("task", help="task name")
+    p.add_argument("model", help="model name")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed (default 0)")
+    p.add_argument("--profile", default="quick", metavar="|".join(PROFILES), help="profile (default quick)")
+    p.add_argument(
+        "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
+    )
+    p.add_argument("--json", action="store_true", help="the raw record, as stored")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
     p.add_argument(

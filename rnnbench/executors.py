@@ -215,10 +215,12 @@ class InProcessExecutor:
 
     name = "inprocess"
 
-    def __init__(self, plugin_args: list[str], accelerator: str = "cpu"):
+    def __init__(self, plugin_args: list[str], accelerator: str = "cpu", reraise: bool = False):
         from rnnbench.worker import CellRunner
 
-        self.runner = CellRunner(plugin_args, accelerator)
+        # reraise: a cell's exception propagates (``rnnbench run --executor inprocess``, for
+        # a debugger's post-mortem) instead of becoming a failed record
+        self.runner = CellRunner(plugin_args, accelerator, reraise=reraise)
 
     def describe(self) -> str:
         return "in-process"

@@ -44,6 +44,9 @@ class Record(TypedDict, total=False):
     status: str
     """``ok``, ``failed`` or ``n/a``."""
     reason: str | None
+    traceback: str
+    """Of a failed cell: the exception's traceback, trimmed to the plugins' frames and
+    the failing core frame (optional; absent when the reason says it all)."""
     retried: str
     # measured by a trained cell
     metrics: dict[str, float]

@@ -11,6 +11,8 @@ import dataclasses
 import importlib
 import importlib.metadata
 import os
+import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -23,6 +25,9 @@ from rnnbench.requirements import Requirement
 
 GROUP = "rnnbench"
 ENV_VAR = "RNNBENCH_PLUGINS"
+HEAVY_MODULES = ("torch", "lightning", "pytorch_lightning")
+"""Modules that take seconds to import: a plugin imports them inside the functions that
+use them, since every rnnbench command (``list`` too) imports every plugin."""
 
 
 class PluginError(Exception):
@@ -39,6 +44,8 @@ class PluginInfo:
     tasks: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     error: str | None = None
+    heavy_import: str | None = None
+    """Why importing the plugin is slow (it imports torch or lightning at its top level)."""
 
     @property
     def label(self) -> str:
@@ -88,7 +95,7 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
         info = PluginInfo(ep.name, ep.value, dist, version)
         infos[ep.name] = info
         try:
-            module = ep.load()
+            module = _timed_import(ep.load, info)
         except Exception as exc:  # a broken plugin must not take the others down
             info.error = f"import failed: {type(exc).__name__}: {exc}"
             continue
@@ -97,8 +104,9 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
     for modname in loads:
         if modname in blocked or modname in infos:
             continue
+        info = PluginInfo(modname, modname, "(not installed)", "-")
         try:
-            module = importlib.import_module(modname)
+            module = _timed_import(lambda: importlib.import_module(modname), info)
         except ModuleNotFoundError as exc:
             if exc.name and modname.startswith(exc.name):
                 raise PluginError(f"--plugin {modname}: no such module; is it on PYTHONPATH or installed?") from None
@@ -111,7 +119,7 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
             version = importlib.metadata.version(dist) if dist != "(not installed)" else "-"
         except Exception:
             dist, version = "(not installed)", "-"
-        info = PluginInfo(modname, modname, dist, version)
+        info.distribution, info.version = dist, version
         infos[modname] = info
         _register(pm, module, info)
 
@@ -123,6 +131,23 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
         raise PluginError(f"{label}: {_first_line(exc)}") from None
 
     return _collect(pm, infos, plugin_args)
+
+
+def _timed_import(load: Any, info: PluginInfo) -> Any:
+    """``load()``, noting in ``info`` which heavy modules it imported and the seconds it
+    took. A heavy module imported earlier (by another plugin, or a worker) is not counted:
+    what matters is what this import adds to a command."""
+    before = set(sys.modules)
+    start = time.perf_counter()
+    module = load()
+    seconds = time.perf_counter() - start
+    heavy = [name for name in HEAVY_MODULES if name in sys.modules and name not in before]
+    if heavy:
+        info.heavy_import = (
+            f"imports {' and '.join(heavy)} at import time, {seconds:.1f} s added to every rnnbench command; "
+            "import it inside the functions that use it"
+        )
+    return module
 
 
 def _register(pm: pluggy.PluginManager, module: Any, info: PluginInfo) -> None:

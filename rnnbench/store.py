@@ -69,7 +69,8 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide published pages from a web server
+            # mkstemp creates 0600; a result file gets what an ordinary open() would give
+            os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as f:
                 write(f)
                 f.flush()
@@ -82,6 +83,13 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         raise
     except OSError as exc:
         raise StoreWriteError(path, exc) from exc
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -196,7 +204,7 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
             raise ValueError(f"metrics lack the primary metric {_short(primary['name'])}")
     else:
         _expect(record, "metrics", _number_map, "an object of numbers")
-    for key in ("task_family", "task_shape", "task_description", "reason"):
+    for key in ("task_family", "task_shape", "task_description", "reason", "traceback"):
         _expect(record, key, lambda v: isinstance(v, str), "a string")
     _expect(record, "params", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     for key in ("train_seconds", "wall_seconds", "peak_memory_mb", "sequence_length"):

@@ -11,6 +11,9 @@ Call these from your own pytest suite::
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 from typing import Any
 
 from rnnbench import registry as _registry
@@ -197,11 +200,52 @@ def default_model(task: str, plugins: tuple[str, ...] = ()) -> str:
     return served[0]
 
 
+def plugin_module(kind: str, name: str, plugins: tuple[str, ...] = ()) -> str:
+    """The module of the plugin that registers task or model ``name``."""
+    return load_registry(*plugins).plugin_of(kind, name).module.partition(":")[0]
+
+
+def check_light_import(module: str) -> None:
+    """Importing ``module`` in a fresh interpreter imports neither torch nor lightning:
+    every rnnbench command, ``list`` included, imports every plugin."""
+    code = (
+        "import importlib, sys, time\n"
+        "start = time.perf_counter()\n"
+        "importlib.import_module(sys.argv[1])\n"
+        f"heavy = [m for m in {_registry.HEAVY_MODULES!r} if m in sys.modules]\n"
+        "print(f'{time.perf_counter() - start:.1f}', ' and '.join(heavy))\n"
+    )
+    # what is importable here (pytest's rootdir, a test's syspath_prepend) is importable there
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, env=env)
+    if proc.returncode:
+        why = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise AssertionError(f"importing {module} in a fresh interpreter failed: {why}")
+    seconds, _, heavy = proc.stdout.strip().partition(" ")
+    assert not heavy, (
+        f"{module} imports {heavy} at import time ({seconds} s added to every rnnbench command); "
+        "import it inside the functions that use it"
+    )
+
+
+def _own_module(m: Any, plugins: tuple[str, ...]) -> str | None:
+    """The plugin module of a registered model, else the module that defines its class."""
+    registered = load_registry(*plugins).models.get(m.name)
+    if registered is not None and type(registered) is type(m):
+        return plugin_module("model", m.name, plugins)
+    module = type(m).__module__
+    return None if module == "__main__" else module
+
+
 def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = ()) -> None:
-    """Everything the model contract promises: shapes, the causality it declares, chunked
+    """Everything the model contract promises: a plugin module that imports no torch at
+    import time, shapes, the causality it declares, chunked
     == whole when stateful, padding invariance, and a deterministic smoke fit on ``task``
     (default: the cheapest registered task it can serve)."""
     m = _model(model, plugins)
+    module = _own_module(m, plugins)
+    if module:
+        check_light_import(module)
     task = task or default_task(m, plugins)
     core = build_core(m)
     check_shapes(core)
@@ -229,12 +273,14 @@ def check_task_net(task: str, model: str | None = None, plugins: tuple[str, ...]
 
 
 def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
-    """Everything the task contract promises: profiles, metrics with the primary one and
+    """Everything the task contract promises: a plugin module that imports no torch at
+    import time, profiles, metrics with the primary one and
     its direction, smoke data that builds a TaskNet, baselines on the same metrics, and a
     deterministic smoke fit that reports every metric (with ``model``, default: the first
     registered model that can serve it)."""
     from rnnbench.api import PROFILES, SHAPES
 
+    check_light_import(plugin_module("task", task, plugins))
     model = model or default_model(task, plugins)
     t = load_registry(*plugins).tasks[task]
     assert t.shape in SHAPES and t.direction in ("min", "max")

@@ -17,6 +17,8 @@ from typing import Any
 from rnnbench import registry as _registry
 
 _DATA_CACHE_SIZE = 2
+_TRACEBACK_FRAMES = 8
+"""The most frames a failed record's traceback keeps (the innermost)."""
 
 
 def _data_key(task_name: str, profile: Any) -> str:
@@ -84,11 +86,17 @@ class CellRunner:
     task (other models, other seeds) do not prepare the same data again."""
 
     def __init__(
-        self, plugin_args: list[str], accelerator: str = "cpu", cache_dir: str | None = None, cluster: bool = False
+        self,
+        plugin_args: list[str],
+        accelerator: str = "cpu",
+        cache_dir: str | None = None,
+        cluster: bool = False,
+        reraise: bool = False,
     ):
         from rnnbench.data import default_cache_dir
 
         self.plugin_args = plugin_args
+        self.reraise = reraise
         self.accelerator = accelerator
         self.cluster = cluster
         self.cache_dir = cache_dir or default_cache_dir()
@@ -103,6 +111,8 @@ class CellRunner:
         return self._registry
 
     def run(self, cell: dict) -> dict:
+        """The cell's result; with ``self.reraise`` an exception of the cell propagates
+        (for a debugger) instead of becoming a failed result."""
         started = time.perf_counter()
         try:
             result = self._run(cell)
@@ -111,7 +121,12 @@ class CellRunner:
                 result["setup_seconds"] = round(first - started, 3)
             result = self._plain(result, cell)
         except Exception as exc:  # the cell fails, the suite goes on
+            if self.reraise:
+                raise
             result = {"status": "failed", "reason": self._reason(exc, cell)}
+            trace = self._traceback(exc, cell)
+            if trace:
+                result["traceback"] = trace
         result["wall_seconds"] = round(time.perf_counter() - started, 3)
         return result
 
@@ -193,17 +208,7 @@ class CellRunner:
         (``attributed_to``, as rnnbench.nets.CoreContractError does) names that plugin
         wherever it was raised, and so does an AttributeError of an object whose class a
         plugin defined: the object lacks what its maker should have given it."""
-        try:
-            reg = self.registry
-        except _registry.PluginError:
-            return ""
-        roles = {}
-        for kind in ("model", "task"):
-            owner = reg.owner.get((kind, cell[kind]))
-            if owner:
-                if owner not in self._plugin_modules:
-                    self._plugin_modules[owner] = PluginModules(reg.plugins[owner].module)
-                roles[kind] = (f"{kind} plugin '{owner}'", self._plugin_modules[owner])
+        roles = self._roles(cell)
         if getattr(exc, "attributed_to", None) in roles:
             return roles[exc.attributed_to][0]
 
@@ -223,6 +228,47 @@ class CellRunner:
                 same = {label.partition(" plugin ")[2] for label in labels}
                 shared = f"plugin {same.pop()}" if len(same) == 1 else " or ".join(labels)
         return shared
+
+    def _roles(self, cell: dict) -> dict[str, tuple[str, "PluginModules"]]:
+        """``kind -> (label, the modules its plugin owns)`` for the cell's task and model."""
+        try:
+            reg = self.registry
+        except _registry.PluginError:
+            return {}
+        roles = {}
+        for kind in ("model", "task"):
+            owner = reg.owner.get((kind, cell[kind]))
+            if owner:
+                if owner not in self._plugin_modules:
+                    self._plugin_modules[owner] = PluginModules(reg.plugins[owner].module)
+                roles[kind] = (f"{kind} plugin '{owner}'", self._plugin_modules[owner])
+        return roles
+
+    def _traceback(self, exc: BaseException, cell: dict) -> str | None:
+        """The exception's traceback trimmed to what an author acts on: the frames of the
+        cell's plugins, the innermost core (rnnbench) frame and the frame that raised.
+        Lightning's and torch's dozens of frames in between say nothing about whose bug
+        it is; a failure the reason already explains (data missing, NaN loss) has none."""
+        from rnnbench.budget import BudgetUnreachable
+        from rnnbench.data import DataUnavailable
+
+        if type(exc).__name__ == "NonFiniteLoss" or isinstance(
+            exc, (DataUnavailable, _registry.PluginError, BudgetUnreachable, PluginOutputError)
+        ):
+            return None
+        frames = list(traceback.walk_tb(exc.__traceback__))
+        if not frames:
+            return None
+        plugins = [modules for _, modules in self._roles(cell).values()]
+        modules = [frame.f_globals.get("__name__", "") for frame, _ in frames]
+        keep = {i for i, name in enumerate(modules) if any(name in owned for owned in plugins)}
+        core = [i for i, name in enumerate(modules) if name == "rnnbench" or name.startswith("rnnbench.")]
+        keep |= set(core[-1:]) | {len(frames) - 1}
+        summary = traceback.StackSummary.extract((frames[i] for i in sorted(keep)), capture_locals=False)
+        lines = ["Traceback (trimmed to the plugins' frames and the failing core frame):"]
+        lines += [line.rstrip("\n") for line in summary.format()[-_TRACEBACK_FRAMES:]]
+        lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(exc), exc)][-1:]
+        return "\n".join(lines)
 
 
 class PluginModules:

@@ -10,9 +10,9 @@ from rnnbench.cli import main
 
 
 def test_list_and_help_never_import_torch():
-    for command in ("list", "doctor"):
+    for command in (["list"], ["doctor"], ["info", "lstm"], ["info", "sentiment"], ["show", "adding-50", "lstm"]):
         code = (
-            f"import sys; from rnnbench.cli import main; main(['{command}']); "
+            f"import sys; from rnnbench.cli import main; main({command!r}); "
             "assert not {'torch', 'pytorch_lightning', 'datasets'} & set(sys.modules), sorted(sys.modules)"
         )
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -49,7 +49,8 @@ def test_list_json_describes_tasks_models_plugins(capsys):
         (["run", "--all", "--model", "lstn"], "unknown model 'lstn'; did you mean 'lstm'"),
         (["run", "--all", "--profile", "quik"], "unknown profile 'quik'; did you mean 'quick'"),
         (["run"], "say what to run"),
-        (["info", "clasic-rnn"], "unknown plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
+        (["info", "clasic-rnn"], "unknown task, model or plugin 'clasic-rnn'; did you mean 'classic-rnn'"),
+        (["info", "lstmm"], "unknown task, model or plugin 'lstmm'; did you mean 'lstm'"),
         (["run", "--all", "-p", "no_such_plugin_module"], "--plugin no_such_plugin_module: no such module"),
         (["run", "--all", "--workers", "0"], "--workers must be at least 1"),
         (["run", "--all", "--workers", "-3"], "--workers must be at least 1"),
@@ -74,6 +75,38 @@ def test_info_shows_a_plugin(capsys):
     assert main(["info", "classic-rnn"]) == 0
     out = capsys.readouterr().out
     assert "distribution: rnnbench" in out and "model lstm" in out
+
+
+def test_info_shows_a_model_with_the_tasks_it_serves_and_its_na_cells(capsys):
+    assert main(["info", "lstm"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model lstm:") and "plugin:   classic-rnn" in out
+    assert "serves many-to-one: adding-200, adding-50," in out
+
+
+def test_info_shows_a_task_and_the_plugin_of_the_same_name(capsys):
+    assert main(["info", "sentiment"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("task sentiment:") and "shape:     many-to-one" in out and "served by: " in out
+    assert "\nplugin sentiment\n" in out
+
+
+def test_list_marks_a_shape_a_model_serves_only_on_some_tasks_as_the_runner_decides(capsys):
+    from rnnbench.registry import load
+
+    reg = load()
+    assert main(["list", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)["models"]
+    for name, model in reg.models.items():
+        for task in reg.tasks.values():
+            serves_task = task.name in models[name]["serves_tasks"].get(task.shape, [])
+            assert serves_task == (model.unsupported(task) is None), (name, task.name)
+            if task.shape in models[name]["serves"]:
+                assert serves_task, (name, task.name)
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    bi = next(line for line in out.splitlines() if line.strip().startswith("bi-gru "))
+    assert "seq2seq (1 of 2)" in bi and "(k of n)" in out
 
 
 def test_doctor_finds_every_builtin_tasks_offline_data_after_setup(capsys):
@@ -163,3 +196,82 @@ def test_a_plugin_whose_hook_raises_does_not_block_list(monkeypatch, tmp_path, c
     assert "rnnbench_models() raised KeyError" in warning and "-p no:raising" in warning
     assert main(["list", "-p", "no:raising"]) == 0
     assert "raising" not in capsys.readouterr().err
+
+
+def test_a_run_without_a_terminal_prints_a_periodic_progress_line(capsys):
+    import time
+    from types import SimpleNamespace
+
+    from rnnbench.cli import _RunPrinter
+
+    cells = [SimpleNamespace(task="t", model=f"m{i}", profile="smoke", label=f"t × m{i}") for i in range(4)]
+    record = {"status": "ok", "primary": {"name": "x", "value": 1.0}, "wall_seconds": 1.0}
+    printer = _RunPrinter(progress=False, every=0.05)
+    printer.planned(cells, [], [], "local")
+    printer.finished(cells[0], record)
+    time.sleep(0.3)
+    printer.close()
+    err = capsys.readouterr().err
+    assert "progress: 1/4 cells, 0 s elapsed, ~" in err and "left" in err
+    assert printer.progress_line().startswith("progress: 1/4 cells")
+
+
+def _failed_record(**changes):
+    return {
+        "task": "adding-50",
+        "model": "lstm",
+        "seed": 1,
+        "profile": "quick",
+        "status": "failed",
+        "reason": "RuntimeError: boom (in model plugin 'classic-rnn')",
+        "traceback": "Traceback (trimmed to the plugins' frames and the failing core frame):\n"
+        '  File "x.py", line 3, in forward\n    raise RuntimeError("boom")\nRuntimeError: boom',
+        "primary": {"name": "mse", "value": None, "direction": "min"},
+        "provenance": {"rnnbench": "0.2.0", "device": "cpu (1 threads)"},
+        **changes,
+    }
+
+
+def test_show_prints_a_cells_record_with_its_traceback(capsys, tmp_path):
+    from rnnbench import store
+
+    store.write_record(tmp_path, _failed_record())
+    argv = ["show", "adding-50", "lstm", "--seed", "1", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("adding-50 × lstm, seed 1, profile quick: failed\n")
+    assert "reason:     RuntimeError: boom (in model plugin 'classic-rnn')" in out
+    assert '    raise RuntimeError("boom")' in out and "device:     cpu (1 threads)" in out
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == _failed_record()
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--seed", "0"], "no result for adding-50 × lstm seed 0 (profile quick) in DIR; lstm has seed(s) 1 (--seed)"),
+        (["--profile", "smoke", "--seed", "1"], "it has results for profile(s) quick (--profile)"),
+        (["--seed", "1", "--model", "gru"], "adding-50 has results for model(s) lstm"),
+    ],
+)
+def test_show_without_a_record_is_one_line_naming_what_exists(capsys, tmp_path, argv, expected):
+    from rnnbench import store
+
+    store.write_record(tmp_path, _failed_record())
+    model = argv[argv.index("--model") + 1] if "--model" in argv else "lstm"
+    argv = [a for a in argv if a not in ("--model", "gru")]
+    assert main(["show", "adding-50", model, *argv, "--out", str(tmp_path)]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert err.startswith("rnnbench: error: ") and expected.replace("DIR", str(tmp_path)) in err
+
+
+def test_inprocess_executor_raises_a_cells_exception_for_a_debugger():
+    import argparse
+
+    from rnnbench.cli import _executor, build_parser
+
+    executor = _executor(argparse.Namespace(executor="inprocess", plugin=[]))
+    assert executor.runner.reraise
+    assert "exception is raised" in " ".join(
+        build_parser()._subparsers._group_actions[0].choices["run"].format_help().split()
+    )

@@ -1,4 +1,6 @@
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -134,3 +136,24 @@ def test_name_re_matches_whole_names_only():
     assert NAME_RE.match("lstm") and NAME_RE.fullmatch("bi-gru")
     for bad in ("lstm\n", "lstm\nx", "-x", "", "a/b", "..", "Lstm"):
         assert not NAME_RE.match(bad), repr(bad)
+
+
+def test_a_plugin_that_imports_torch_at_import_time_gets_a_warning_with_its_cost():
+    # in a fresh interpreter: torch imported earlier in this one would hide the cost
+    code = "from rnnbench.cli import main; main(['list', '-p', 'fixtures.heavy_import'])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES.parent), *sys.path])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    (warning,) = [line for line in proc.stderr.splitlines() if "heavy_import" in line]
+    assert re.match(
+        r"warning: plugin 'fixtures.heavy_import' \(.*\) imports torch at import time, \d+\.\d s added to every "
+        r"rnnbench command; import it inside the functions that use it\Z",
+        warning,
+    ), warning
+    assert "heavy-elman" in proc.stdout
+
+
+def test_first_party_plugins_import_neither_torch_nor_lightning():
+    code = "from rnnbench.registry import load; import sys; load(); print(sys.modules.keys() & {'torch', 'lightning'})"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "set()"
+    assert not [p.name for p in registry.load().plugins.values() if p.heavy_import]

@@ -173,3 +173,39 @@ def test_a_record_of_the_current_schema_or_of_none_passes(tmp_path):
     assert SCHEMA_VERSION == 1
     assert store.validate_record(full_record(schema=SCHEMA_VERSION))["schema"] == SCHEMA_VERSION
     assert "schema" not in store.validate_record(full_record())
+
+
+@pytest.mark.parametrize("umask, mode", [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])
+def test_result_files_get_the_permissions_of_an_ordinary_open(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        path = store.write_record(
+            tmp_path,
+            {
+                "task": "t",
+                "model": "m",
+                "seed": 0,
+                "profile": "smoke",
+                "status": "n/a",
+                "primary": {"name": "x", "value": None, "direction": "max"},
+            },
+        )
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode
+
+
+def test_a_failed_records_traceback_is_an_optional_string(tmp_path):
+    rec = {
+        "task": "t",
+        "model": "m",
+        "seed": 0,
+        "profile": "smoke",
+        "status": "failed",
+        "reason": "RuntimeError: boom (in model plugin 'p')",
+        "primary": {"name": "x", "value": None, "direction": "max"},
+    }
+    assert store.validate_record({**rec, "traceback": "Traceback ...\nRuntimeError: boom"})
+    assert store.validate_record(rec)
+    with pytest.raises(ValueError, match="traceback must be a string"):
+        store.validate_record({**rec, "traceback": ["frame"]})

@@ -1,7 +1,14 @@
 import pytest
 
 from rnnbench import Model
-from rnnbench.testing import check_model, default_model, default_task, load_registry
+from rnnbench.testing import (
+    check_light_import,
+    check_model,
+    default_model,
+    default_task,
+    load_registry,
+    plugin_module,
+)
 
 
 def test_the_kits_defaults_come_from_the_registry():
@@ -31,3 +38,13 @@ class LiesAboutCausality(Model):
 def test_the_kit_catches_a_false_causality_declaration():
     with pytest.raises(AssertionError, match="declares causal=True"):
         check_model(LiesAboutCausality())
+
+
+def test_the_kit_fails_a_plugin_that_imports_torch_at_import_time():
+    with pytest.raises(AssertionError, match=r"fixtures.heavy_import imports torch at import time \(\d+\.\d s"):
+        check_model("heavy-elman", plugins=("fixtures.heavy_import",))
+
+
+def test_the_kit_passes_first_party_plugins_that_import_torch_lazily():
+    for kind, name in (("model", "lstm"), ("task", "adding-50"), ("model", "tcn"), ("task", "translate-en-es")):
+        check_light_import(plugin_module(kind, name))

@@ -75,3 +75,30 @@ def test_a_plugin_owns_its_package_and_the_helpers_it_imports_even_inside_functi
     assert "rnnbench_plugins._labels" in PluginModules("rnnbench_plugins.digits_vector")
     assert "rnnbench_plugins._labels" in PluginModules("rnnbench_plugins.sentiment")
     assert "fixtures.blame_task.reader" in PluginModules("fixtures.blame_task")
+
+
+def test_a_failed_cell_keeps_a_traceback_trimmed_to_the_plugins_frames_and_the_failing_core_frame(runner):
+    result = runner.run({"task": "adding-50", "model": "fails-in-helper", "profile": "smoke", "seed": 0})
+    trace = result["traceback"].splitlines()
+    assert trace[0].startswith("Traceback (trimmed")
+    assert trace[-1] == "RuntimeError: the layer's kernel is broken"
+    files = [line.strip() for line in trace if line.strip().startswith("File ")]
+    # the model's layer raised, called by the core's net: Lightning's frames between are gone
+    assert len(files) == 2, trace
+    assert files[0].startswith('File "') and "/rnnbench/nets.py" in files[0]
+    assert "fixtures/_blame_layers.py" in files[1]
+
+
+def test_a_failure_the_reason_explains_has_no_traceback(runner):
+    from rnnbench.data import DataUnavailable
+
+    try:
+        raise DataUnavailable("corpus missing; run `make data`")
+    except DataUnavailable as exc:
+        assert runner._traceback(exc, {"task": "adding-50", "model": "lstm"}) is None
+
+
+def test_reraise_lets_a_cells_exception_reach_the_caller(tmp_path):
+    runner = CellRunner(BLAME, "cpu", cache_dir=str(tmp_path), reraise=True)
+    with pytest.raises(RuntimeError, match="the layer's kernel is broken"):
+        runner.run({"task": "adding-50", "model": "fails-in-helper", "profile": "smoke", "seed": 0})
