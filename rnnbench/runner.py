@@ -55,8 +55,9 @@ def config_hash(
 
 def data_source(task) -> dict:
     """The values of the environment variables ``task`` declares (``data_environment``),
-    with each file a value names replaced by its content digest: the same bytes under
-    another name are the same data, and an edited file is other data."""
+    with each file a value names replaced by its content digest (the same bytes under
+    another name are the same data, an edited file is other data) and each folder by the
+    names and sizes of the files in it (a module added, removed or replaced)."""
     source = {}
     for var in task.data_environment:
         value = os.environ.get(var)
@@ -68,11 +69,27 @@ def data_source(task) -> dict:
 _DIGESTS: dict[tuple, str] = {}
 
 
+def _listing(folder: str) -> str:
+    """Names and sizes, not times: the same files copied to another machine are the same."""
+    entries = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            try:
+                entries.append((os.path.relpath(path, folder), os.path.getsize(path)))
+            except OSError:
+                entries.append((os.path.relpath(path, folder), None))
+    return fingerprint(entries)
+
+
 def _content(part: str) -> str:
     try:
         st = os.stat(part)
     except (OSError, ValueError):
         return part  # not a local file (a URL, a name): the value itself is the source
+    if stat.S_ISDIR(st.st_mode):
+        return "folder:" + _listing(part)
     if not stat.S_ISREG(st.st_mode):
         return part
     key = (part, st.st_size, st.st_mtime_ns, st.st_ino)

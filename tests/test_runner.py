@@ -319,6 +319,33 @@ def test_the_data_source_a_task_declares_is_part_of_the_hash(tmp_path, monkeypat
     assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") == adding
 
 
+def test_a_folder_of_data_enters_the_hash_by_its_files(tmp_path, monkeypatch):
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    assert "SWORD_PATH" in reg.tasks["lm-word"].data_environment
+
+    def h():
+        return runner.config_hash(reg, "lm-word", "lstm", 0, "smoke")
+
+    modules = tmp_path / "sword"
+    (modules / "mods.d").mkdir(parents=True)
+    (modules / "mods.d" / "a.conf").write_text("[A]\n")
+    monkeypatch.setenv("SWORD_PATH", str(modules))
+    first = h()
+    (modules / "mods.d" / "b.conf").write_text("[B]\n")  # a module added to the same folder
+    second = h()
+    (modules / "mods.d" / "b.conf").write_text("[B]\nVersion=2\n")  # one replaced
+    assert len({first, second, h()}) == 3
+    copy = tmp_path / "elsewhere"
+    (copy / "mods.d").mkdir(parents=True)
+    for f in (modules / "mods.d").iterdir():
+        (copy / "mods.d" / f.name).write_text(f.read_text())
+    changed = h()
+    monkeypatch.setenv("SWORD_PATH", str(copy))  # the same files in another place: the same data
+    assert h() == changed
+
+
 def test_a_stale_result_from_other_data_is_run_again(tmp_path, monkeypatch):
     from rnnbench.testing import load_registry
     from rnnbench_plugins.stock import CSV_ENV
