@@ -57,7 +57,7 @@ class Requirement:
             return shutil.which(self.name)
         if self.kind == "path":
             for p in self.paths:
-                p = os.path.expanduser(p)
+                p = os.path.expandvars(os.path.expanduser(p))
                 if os.path.exists(p):
                     return p
             return None

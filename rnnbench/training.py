@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import resource
 import shutil
 import tempfile
@@ -299,8 +298,3 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
-
-
-def configure_threads(n: int) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", str(n))
-    torch.set_num_threads(n)

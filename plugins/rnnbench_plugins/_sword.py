@@ -39,11 +39,13 @@ def unavailable(module: str) -> str:
 
 
 def module_requirement(module: str) -> Requirement:
-    """The module's ``.conf``: where Debian puts it first, then SWORD's other roots."""
+    """The module's ``.conf``: where Debian puts it first, then ``$SWORD_PATH`` (which the
+    reader searches first) and SWORD's other roots."""
     debian, *others = SWORD_ROOTS
     return Requirement.path(
         f"SWORD module {module}",
         f"{debian}/mods.d/{module}.conf",
+        *(f"$SWORD_PATH/mods.d/{name}.conf" for name in dict.fromkeys((module, module.lower()))),
         *(f"{root}/mods.d/{module.lower()}.conf" for root in others),
         apt=PACKAGES[module],
     )

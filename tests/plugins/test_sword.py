@@ -103,7 +103,26 @@ def test_requirement_names_debian_first_then_the_other_roots():
     req = _sword.module_requirement("engKJV2006eb")
     assert req.paths == (
         "/usr/share/sword/mods.d/engKJV2006eb.conf",
+        "$SWORD_PATH/mods.d/engKJV2006eb.conf",
+        "$SWORD_PATH/mods.d/engkjv2006eb.conf",
         "/usr/local/share/sword/mods.d/engkjv2006eb.conf",
         "~/.sword/mods.d/engkjv2006eb.conf",
     )
     assert req.apt == "sword-text-kjv"
+
+
+def test_doctor_finds_a_module_where_the_reader_does(tmp_path, monkeypatch):
+    """A module only under $SWORD_PATH: the requirement locates it as the reader would."""
+    import dataclasses
+
+    from rnnbench_plugins._sword import module_requirement
+
+    req = module_requirement("engWEB2015eb")
+    elsewhere = dataclasses.replace(req, paths=req.paths[1:])  # as if /usr/share/sword had none
+    (tmp_path / "mods.d").mkdir()
+    conf = tmp_path / "mods.d" / "engweb2015eb.conf"
+    conf.write_text("[engWEB2015eb]\n")
+    monkeypatch.delenv("SWORD_PATH", raising=False)
+    assert elsewhere.locate() is None or not elsewhere.locate().startswith(str(tmp_path))
+    monkeypatch.setenv("SWORD_PATH", str(tmp_path))
+    assert elsewhere.locate() == str(conf)
