@@ -17,12 +17,25 @@ from collections import deque
 from dataclasses import asdict
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from rnnbench.runner import Cell
 
 OnResult = Callable[[Cell, dict], None]
 OnStart = Callable[[Cell], None]
+
+
+class Executor(Protocol):
+    """What the run asks of an executor (rnnbench.suite); each one here provides it."""
+
+    def describe(self) -> str:
+        """One line for the plan: what runs the cells."""
+
+    def run(self, cells: list[Cell], on_result: OnResult, on_start: OnStart) -> None:
+        """Run the cells, reporting each result as it arrives; return when all are done."""
+
+    def drain(self) -> None:
+        """Start no more cells; the running ones finish (a full disk, say)."""
 
 
 class ExecutorUnavailable(Exception):

@@ -116,27 +116,27 @@ def rnnbench_tasks():
     return [{cls}()]
 '''
 
-TEST_MODEL = """from rnnbench.testing import check_model, fit_smoke
+TEST_MODEL = """from rnnbench.testing import check_model, default_task, fit_smoke
 
 
 def test_{package}_meets_the_model_contract():
     check_model("{name}")
 
 
-def test_{package}_trains_on_a_builtin_task():
-    record = fit_smoke("adding-50", "{name}")
+def test_{package}_trains_on_a_registered_task():
+    record = fit_smoke(default_task("{name}"), "{name}")
     assert record["primary"]["value"] is not None
 """
 
-TEST_TASK = """from rnnbench.testing import check_task, fit_smoke
+TEST_TASK = """from rnnbench.testing import check_task, default_model, fit_smoke
 
 
 def test_{package}_meets_the_task_contract():
     check_task("{name}")
 
 
-def test_{package}_trains_with_lstm():
-    record = fit_smoke("{name}", "lstm")
+def test_{package}_trains_with_a_registered_model():
+    record = fit_smoke("{name}", default_model("{name}"))
     assert 0.0 <= record["primary"]["value"] <= 1.0
 """
 

@@ -13,11 +13,14 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from rnnbench import report, runner, store
 from rnnbench.api import PROFILES
 from rnnbench.registry import Registry
+
+if TYPE_CHECKING:  # typing only: the local executor is imported when it is used
+    from rnnbench.executors import Executor
 
 WRITE_ERRORS = (OSError,)
 """What a failed write raises: a full disk, a read-only or vanished --out."""
@@ -107,7 +110,7 @@ def run_suite(
     param_budget: int | None = None,
     timeout: float | None = None,
     plugins: Sequence[str] = (),
-    make_executor: Callable[[], Any] | None = None,
+    make_executor: Callable[[], Executor] | None = None,
     reporter: Reporter | None = None,
     registry: Registry | None = None,
 ) -> SuiteResult:
