@@ -27,6 +27,8 @@ def _registry(args: argparse.Namespace):
 
     reg = load(args.plugin)
     for info in reg.plugins.values():
+        if info.error and args.strict:
+            raise UsageError(f"{info.label} is broken: {info.error} (without --strict it is skipped)")
         if info.heavy_import:
             print(f"warning: {info.label} {info.heavy_import}", file=sys.stderr)
         if info.error:
@@ -418,7 +420,7 @@ def _executor(args: argparse.Namespace):
         return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
         return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
-    return executors.LocalExecutor(args.plugin, workers=args.workers)
+    return executors.LocalExecutor(args.plugin, workers=args.workers, fresh_worker=args.fresh_worker)
 
 
 def _summary(result) -> None:
@@ -609,6 +611,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="load MODULE as a plugin (repeatable); 'no:NAME' switches plugin NAME off. "
         "RNNBENCH_PLUGINS=mod1,no:name does the same from the environment",
     )
+    common.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) when a plugin is broken, instead of skipping it with a warning",
+    )
     parser = argparse.ArgumentParser(
         prog="rnnbench",
         description="Benchmark recurrent sequence models: every (task, model, seed) cell is trained "
@@ -712,6 +719,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.add_argument(
+        "--fresh-worker",
+        action="store_true",
+        help="start a new worker process for every cell (local executor): for plugins that keep global state "
+        "between cells; by default a worker is reused, which saves its imports and prepared data",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

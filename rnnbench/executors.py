@@ -144,14 +144,24 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, plugin_args: list[str], workers: int | None = None, gpus: list[str] | None = None):
+    def __init__(
+        self,
+        plugin_args: list[str],
+        workers: int | None = None,
+        gpus: list[str] | None = None,
+        fresh_worker: bool = False,
+    ):
         self.layout = worker_layout(workers, visible_gpus() if gpus is None else gpus)
         self.plugin_args = plugin_args
+        # a plugin that keeps global state (a class-level counter, a cache) would carry it
+        # from one cell into the next in a reused worker
+        self.fresh_worker = fresh_worker
 
     def describe(self) -> str:
         first = self.layout[0]
         kind = "GPU" if first["gpu"] is not None else "CPU"
-        return f"{len(self.layout)} {kind} worker(s), {first['threads']} torch thread(s) each"
+        fresh = ", a fresh process per cell" if self.fresh_worker else ""
+        return f"{len(self.layout)} {kind} worker(s), {first['threads']} torch thread(s) each{fresh}"
 
     def run(
         self,
@@ -194,8 +204,7 @@ class LocalExecutor:
         new results could not be saved either)."""
         self.draining = True
 
-    @staticmethod
-    def _receive(s: _Slot, on_result: Callable[[Cell, dict], None]) -> None:
+    def _receive(self, s: _Slot, on_result: Callable[[Cell, dict], None]) -> None:
         msg = None
         try:
             if s.conn.poll():
@@ -208,6 +217,9 @@ class LocalExecutor:
             else:  # on_result's own errors are the driver's, never a dead worker's
                 cell, s.cell = s.cell, None
                 on_result(cell, msg)
+                if self.fresh_worker:
+                    s.kill()
+                    s.start()
             return
         if s.proc is not None and not s.proc.is_alive():
             code = s.proc.exitcode

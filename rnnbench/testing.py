@@ -21,8 +21,13 @@ from rnnbench import registry as _registry
 
 @functools.lru_cache(maxsize=None)
 def load_registry(*plugin_args: str) -> _registry.Registry:
-    """The registry as ``rnnbench`` itself would load it (cached per process)."""
-    return _registry.load(plugin_args)
+    """The registry as ``rnnbench`` itself would load it (cached per process), except that
+    a broken plugin fails here with its reason: the CLI skips it, a plugin's tests must not."""
+    reg = _registry.load(plugin_args)
+    broken = [f"{p.label}: {p.error}" for p in reg.plugins.values() if p.error]
+    if broken:
+        raise _registry.PluginError("; ".join(broken))
+    return reg
 
 
 def fit_smoke(

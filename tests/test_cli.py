@@ -196,6 +196,16 @@ def test_a_plugin_whose_hook_raises_does_not_block_list(monkeypatch, tmp_path, c
     assert "rnnbench_models() raised KeyError" in warning and "-p no:raising" in warning
     assert main(["list", "-p", "no:raising"]) == 0
     assert "raising" not in capsys.readouterr().err
+    # --strict (and the plugin kit) fail on it instead
+    assert main(["list", "--strict"]) == 2
+    (error,) = capsys.readouterr().err.strip().splitlines()
+    assert error.startswith("rnnbench: error: plugin 'raising' (raising-plugin 1.0) is broken: rnnbench_models()")
+    assert error.endswith("(without --strict it is skipped)")
+    from rnnbench import testing
+    from rnnbench.registry import PluginError
+
+    with pytest.raises(PluginError, match=r"plugin 'raising' \(raising-plugin 1.0\): rnnbench_models\(\) raised"):
+        testing.load_registry("no:nothing-to-switch-off")  # an argument the cache has not seen
 
 
 def test_a_run_without_a_terminal_prints_a_periodic_progress_line(capsys):

@@ -292,3 +292,37 @@ def test_where_the_kernel_cannot_tie_a_worker_to_its_driver_a_watchdog_does(tmp_
         for pid in [int(x) for x in pidfile.read_text().split()] if pidfile.exists() else []:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_fresh_worker_gives_each_cell_a_new_process(tmp_path, fresh):
+    """A model with a class-level counter: a reused worker carries it into the next cell;
+    --fresh-worker starts each cell from nothing."""
+    notes = tmp_path / "notes"
+    proc = run_cli(
+        "run",
+        "--task",
+        "adding-50",
+        "--model",
+        "counts-builds",
+        "--seeds",
+        "2",
+        "--profile",
+        "smoke",
+        "--workers",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "-p",
+        "fixtures.escapes",
+        *(["--fresh-worker"] if fresh else []),
+        env={"RNNBENCH_TEST_PIDFILE": str(notes)},
+    )
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    noted = [int(line) for line in notes.read_text().split()]
+    pids, counts = {n // 1000 for n in noted}, [n % 1000 for n in noted]
+    if fresh:
+        assert len(pids) == 2 and counts == [1, 1]
+    else:
+        assert len(pids) == 1 and counts == [1, 2]
