@@ -35,6 +35,11 @@ r"""Names become file names and page anchors: ``\Z`` (not ``$``, which also matc
 a trailing newline) so that even ``NAME_RE.match`` accepts only a whole slug."""
 
 
+def is_slug(value: Any) -> bool:
+    """A name safe for a file name, a path part or a page anchor."""
+    return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
+
+
 DATA, RESULT, RUN = "data", "result", "run"
 """What a profile field changes, declared once on the field (``metadata={"role": ...}``):
 ``DATA`` changes the prepared data (and so also the result), ``RESULT`` changes the result

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import pluggy
 
 from rnnbench import hookspecs
-from rnnbench.api import NAME_RE, PROFILES, SHAPES, Model, Profile, Task
+from rnnbench.api import PROFILES, SHAPES, Model, Profile, Task, is_slug
 from rnnbench.requirements import Requirement
 
 GROUP = "rnnbench"
@@ -207,7 +207,7 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
             f"{info.label}: rnnbench_{kind}s() returned {type(item).__name__}, not an rnnbench.{base.__name__} instance"
         )
     name = item.name
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    if not is_slug(name):
         raise PluginError(f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)")
     if (kind, name) in owner:
         raise PluginError(f"{info.label}: {kind} '{name}' is already registered by plugin '{owner[(kind, name)]}'")
@@ -231,10 +231,10 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
             )
         # the family names a chart file and the profile a results folder
         family = item.family
-        if family and not (isinstance(family, str) and NAME_RE.fullmatch(family)):
+        if family and not is_slug(family):
             raise PluginError(f"{info.label}: task '{name}' family {family!r} is not a slug ([a-z0-9][a-z0-9-]*)")
         for profile in item.profiles:
-            if not (isinstance(profile, str) and NAME_RE.fullmatch(profile)):
+            if not is_slug(profile):
                 raise PluginError(f"{info.label}: task '{name}' profile {profile!r} is not a slug ([a-z0-9][a-z0-9-]*)")
             if not isinstance(item.profiles[profile], Profile):
                 raise PluginError(

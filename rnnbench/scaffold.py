@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnbench.api import NAME_RE
+from rnnbench.api import is_slug
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=61"]
@@ -142,7 +142,7 @@ def test_{package}_trains_with_a_registered_model():
 
 
 def write_plugin(name: str, kind: str, where: Path) -> Path:
-    if not NAME_RE.match(name):
+    if not is_slug(name):
         raise ValueError(f"plugin name '{name}' is not a slug ([a-z0-9][a-z0-9-]*)")
     package = "rnnbench_" + name.replace("-", "_")
     cls = "".join(part.capitalize() for part in name.split("-")) + ("Model" if kind == "model" else "Task")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from rnnbench import records
-from rnnbench.api import NAME_RE
+from rnnbench.api import is_slug
 
 FINISHED = ("ok", "n/a")
 """Statuses that a repeated run keeps; ``failed`` cells are tried again."""
@@ -41,10 +41,6 @@ class StoreWriteError(OSError):
 
 
 STATUSES = ("ok", "n/a", "failed")
-
-
-def is_slug(value: Any) -> bool:
-    return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
 
 
 def _check_identity(profile: Any, task: Any, model: Any, seed: Any) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rnnbench import store
+from rnnbench.api import is_slug
 from rnnbench.report import charts, csv_writer, html, markdown
 from rnnbench.report.model import build, build_tables, fmt, fmt_stat, leader
 
@@ -113,14 +114,14 @@ def _profile_folders(out: str | Path, files: dict[str, str]) -> list[Path]:
     profiles = {rel.split("/")[0] for rel in files if "/" in rel}
     if (root / "results").is_dir():
         profiles |= {p.name for p in (root / "results").iterdir() if p.is_dir()}
-    folders = [root / p for p in sorted(profiles) if store.is_slug(p)]
+    folders = [root / p for p in sorted(profiles) if is_slug(p)]
     return [f for f in folders if not f.is_symlink() and f.is_dir()]
 
 
 def _is_page(name: str) -> bool:
     """A name of a task's page or CSV inside a profile's folder."""
     path = Path(name)
-    return path.suffix in (".md", ".csv") and store.is_slug(path.stem)
+    return path.suffix in (".md", ".csv") and is_slug(path.stem)
 
 
 def _remove_temp_files(out: str | Path, files: dict[str, str]) -> None:
