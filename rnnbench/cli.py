@@ -282,7 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.param_budget is not None and args.param_budget < 1:
         raise UsageError("--param-budget must be a positive number of parameters")
     reg = _registry(args)
-    printer = _RunPrinter(args.progress)
+    printer = _RunPrinter(args.progress, args.profile)
     try:
         result = run_suite(
             args.task,
@@ -324,8 +324,8 @@ class _RunPrinter:
     Without a terminal (no bar) it also prints a progress line every ``every`` seconds, so
     that a log shows the run is alive while long cells train."""
 
-    def __init__(self, progress: bool, every: float = 60.0):
-        self.progress, self.bar, self.every = progress, None, every
+    def __init__(self, progress: bool, profile: str, every: float = 60.0):
+        self.progress, self.profile, self.bar, self.every = progress, profile, None, every
         self.total = self.done = 0
         self.start = time.monotonic()
         self.stop = threading.Event()
@@ -339,9 +339,8 @@ class _RunPrinter:
 
         tasks = {c.task for c in cells} | {r["task"] for r in kept + not_applicable}
         models = {c.model for c in cells} | {r["model"] for r in kept + not_applicable}
-        profile = cells[0].profile if cells else (kept + not_applicable or [{"profile": "?"}])[0]["profile"]
         print(
-            f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {profile}; "
+            f"rnnbench {__version__}: {len(tasks)} task(s) × {len(models)} model(s), profile {self.profile}; "
             f"{len(cells)} cell(s) to run, {len(kept)} already done, {len(not_applicable)} n/a; {executor}",
             file=sys.stderr,
         )

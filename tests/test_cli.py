@@ -216,7 +216,7 @@ def test_a_run_without_a_terminal_prints_a_periodic_progress_line(capsys):
 
     cells = [SimpleNamespace(task="t", model=f"m{i}", profile="smoke", label=f"t × m{i}") for i in range(4)]
     record = {"status": "ok", "primary": {"name": "x", "value": 1.0}, "wall_seconds": 1.0}
-    printer = _RunPrinter(progress=False, every=0.05)
+    printer = _RunPrinter(progress=False, profile="smoke", every=0.05)
     printer.planned(cells, [], [], "local")
     printer.finished(cells[0], record)
     time.sleep(0.3)
