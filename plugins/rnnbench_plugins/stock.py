@@ -308,6 +308,7 @@ class StockTask(Task):
     """What both stock tasks share: data, windows, the net; subclasses add the ends."""
 
     family = "stock"
+    readout = "last"  # a forecast is made from the state after the latest day
     requirements = (Requirement.python("arch", pip="rnnbench[stock]"),)
     shape = "many-to-one"
     throughput_unit = "windows"
@@ -400,8 +401,7 @@ class StockTask(Task):
         def update(metrics, out, batch):
             self.score(metrics, out.squeeze(-1), batch["y"], scale)
 
-        pool = "last" if "causal" in model.provides else "mean"
-        return ManyToOne(nn.Identity(), core, head, loss, update, pool)
+        return ManyToOne(nn.Identity(), core, head, loss, update, self.readout)
 
     def baselines(self, data):
         import torch

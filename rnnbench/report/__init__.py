@@ -22,6 +22,7 @@ from rnnbench import store
 from rnnbench.api import is_slug
 from rnnbench.report import charts, csv_writer, html, markdown
 from rnnbench.report.model import build, build_tables, fmt, fmt_stat, leader
+from rnnbench.tuning import load_all as load_tuning
 
 __all__ = ["build", "check", "fmt", "fmt_stat", "leader", "render", "write"]
 
@@ -37,10 +38,11 @@ def _charts(data: dict) -> ChartSets:
     return out
 
 
-def render(records: list[dict]) -> tuple[dict[str, str], ChartSets]:
+def render(records: list[dict], tuning: dict | None = None) -> tuple[dict[str, str], ChartSets]:
     """Relative path -> content of every text file of the leaderboards, and the charts
-    that ``write`` draws as PNGs (``charts.json`` holds their digests)."""
-    data = build(records)
+    that ``write`` draws as PNGs (``charts.json`` holds their digests). ``tuning`` holds
+    the tuning files (``rnnbench.tuning.load_all``), whose trials the task pages chart."""
+    data = build(records, tuning)
     tables = build_tables(data)
     chart_sets = _charts(data)
     files = {
@@ -70,7 +72,7 @@ def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
     """Render the leaderboards into ``out``. Every path comes from validated slugs, every
     file is replaced atomically, and a failed write raises store.StoreWriteError."""
     records, bad = store.load_records(out)
-    files, chart_sets = render(records)
+    files, chart_sets = render(records, load_tuning(out))
     with _writing(Path(out)) as alone:
         if alone:
             _remove_temp_files(out, files)
@@ -157,7 +159,7 @@ def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
     """Files whose content on disk differs from what the results give (stale, missing,
     or left over from a task that no longer has results)."""
     records, bad = store.load_records(out, warn=False)
-    files, _ = render(records)
+    files, _ = render(records, load_tuning(out))
     stale = [rel for rel, content in files.items() if not _same(Path(out) / rel, content)]
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):

@@ -7,7 +7,7 @@ from html import escape as e
 from typing import Callable
 
 from rnnbench.report.charts import svg
-from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables
+from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, protocol
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -58,6 +58,7 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
         f"mean ± std over n seeds; ≈ marks a model within one standard deviation of the one above.</p>",
     ]
     out += _task_table(table)
+    out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
     if board["not_ok"]:
         out.append(
             "<ul>"

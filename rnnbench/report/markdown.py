@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables
+from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables, protocol
 
 _MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
 
@@ -56,6 +56,7 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
         "",
     ]
     lines += _table(table, table.rows_of(MODEL, BASELINE))
+    lines += [""] + [_esc(line) for line in protocol(board)]
     if board["not_ok"]:
         lines += ["", "Not run or failed:", ""]
         for x in board["not_ok"]:
