@@ -72,8 +72,9 @@ class AddingTask(Task):
                 hidden_size=32,
                 lr=2e-2,
                 val_every=100,
-                seeds=2,
+                seeds=3,
                 stop_at=0.01,
+                param_budget=4500,
                 options=AddingOptions(sizes=sizes),
             ),
             "full": Profile(

@@ -24,7 +24,18 @@ class DigitsVector(Task):
     direction = "max"
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5),
-        "quick": Profile(max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50),
+        "quick": Profile(
+            max_steps=400,
+            batch_size=64,
+            hidden_size=128,
+            lr=3e-3,
+            val_every=50,
+            param_budget=100_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+        ),
         "full": Profile(max_steps=3000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2, val_every=100, seeds=5),
     }
 

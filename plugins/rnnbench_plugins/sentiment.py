@@ -216,12 +216,17 @@ class Sentiment(Task):
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=32),
         ),
         "quick": Profile(
-            max_steps=300,
+            max_steps=600,
             batch_size=64,
             hidden_size=128,
             dropout=0.3,
             lr=4e-3,
             val_every=50,
+            param_budget=600_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=64),
         ),
         "full": Profile(
@@ -326,6 +331,12 @@ class Sentiment(Task):
         words = nn.Sequential(nn.Embedding(len(data.info["vocab"]), embed, padding_idx=0), nn.Dropout(profile.dropout))
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 1))
         return ManyToOne(words, core, head, loss, update, self.readout)
+
+    def search_space(self, profile):
+        from rnnbench import Uniform
+
+        # a small training set and a large vocabulary: how much to drop out matters as much as the rate
+        return {**super().search_space(profile), "dropout": Uniform(0.0, 0.6)}
 
     def baselines(self, data):
         return {"majority-class": majority_scores(data.info["train_labels"], data.info["test_labels"])}

@@ -282,11 +282,15 @@ def _profiles() -> dict:
         ),
         # validation accuracy and MAE stop moving by step 100-200 for every model (seeds 0-2)
         "quick": Profile(
-            max_steps=200,
+            max_steps=400,
             batch_size=64,
             hidden_size=64,
             lr=2e-3,
-            val_every=100,
+            val_every=50,
+            param_budget=18_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
             seeds=3,
             options=StockOptions(window=30, **arch),
         ),
@@ -402,6 +406,12 @@ class StockTask(Task):
             self.score(metrics, out.squeeze(-1), batch["y"], scale)
 
         return ManyToOne(nn.Identity(), core, head, loss, update, self.readout)
+
+    def search_space(self, profile):
+        from rnnbench import LogUniform
+
+        # a few thousand noisy windows: regularisation decides whether a model learns or memorises
+        return {**super().search_space(profile), "weight_decay": LogUniform(1e-6, 1e-2)}
 
     def baselines(self, data):
         import torch

@@ -162,11 +162,16 @@ class SpokenDigits(SpeechTask):
         ),
         # most models' validation accuracy has levelled off by step 300
         "quick": Profile(
-            max_steps=300,
+            max_steps=800,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
+            param_budget=100_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
             options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400}, stack=2),
         ),
         "full": Profile(
@@ -289,11 +294,16 @@ class DigitStrings(SpeechTask):
             ),
         ),
         "quick": Profile(
-            max_steps=300,
+            max_steps=900,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
+            param_budget=120_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
             options=DigitStringsOptions(
                 source="espeak",
                 sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
