@@ -104,8 +104,7 @@ class {cls}(Task):
             metrics["accuracy"].update(out.argmax(-1), batch["y"])
 
         return ManyToOne(nn.Identity(), core, nn.Linear(core.output_size, 2),
-                         lambda out, batch: F.cross_entropy(out, batch["y"]), update,
-                         pool="last" if "causal" in model.provides else "mean")
+                         lambda out, batch: F.cross_entropy(out, batch["y"]), update, self.readout)
 
     def baselines(self, data):
         return {{"coin-flip": {{"accuracy": 0.5}}}}
