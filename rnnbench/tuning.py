@@ -43,10 +43,10 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from rnnbench.registry import Registry
 
 TUNING_SCHEMA = 1
-PRUNER = {"name": "median", "startup_trials": 3, "warmup_validations": 2}
+PRUNER = {"name": "median", "startup_trials": 2, "warmup_validations": 2}
 """Optuna's MedianPruner: a trial stops when its validation score, after the first two
 validations, is worse than the median of the finished trials' at the same step; the
-first three trials of a study are never pruned (there is no median to compare with)."""
+first two trials of a study are never pruned (there is no median to compare with)."""
 
 
 TUNABLE = frozenset(
@@ -87,11 +87,12 @@ def describe_space(space: Mapping[str, Any]) -> dict[str, dict]:
     return {name: {"kind": type(dim).__name__, **dataclasses.asdict(dim)} for name, dim in space.items()}
 
 
-def study_fingerprint(profile: Profile, space: Mapping[str, Any], trials: int) -> str:
+def study_fingerprint(profile: Profile, space: Mapping[str, Any]) -> str:
     """What a study's trials depend on: the profile as the task defines it and the search
-    space and budget. A changed profile or space starts a new study instead of mixing
-    trials of two set-ups; a new rnnbench version alone does not (tuning is costly)."""
-    return fingerprint(profile.result_settings(), describe_space(space), trials)
+    space. A changed profile or space starts a new study instead of mixing trials of two
+    set-ups; a new rnnbench version alone does not (tuning is costly), nor does another
+    budget: a larger one adds trials, a smaller one counts the study's first trials."""
+    return fingerprint(profile.result_settings(), describe_space(space))
 
 
 # --- what `rnnbench run` reads ---------------------------------------------------------
@@ -263,7 +264,7 @@ def open_study(registry: "Registry", out: Path, profile: str, task_name: str, mo
     task, model = registry.tasks[task_name], registry.models[model_name]
     prof = task.profiles[profile]
     space = search_space(task, model, prof)
-    key = study_fingerprint(prof, space, budget)
+    key = study_fingerprint(prof, space)
     json_path = store.within(out, tuning_path(out, profile, task_name, model_name))
     journal = store.within(out, tuning_path(out, profile, task_name, model_name, ".journal"))
     doc = _read_doc(json_path)
@@ -389,8 +390,12 @@ def _project(s: Study) -> None:
             **{k: v for k, v in sorted(t.user_attrs.items()) if k != "value"},
         }
         trials.append(entry)
+    # the budget is the study's first trials: a study that once ran more (a larger
+    # --trials) is judged on as many as every other model of the task
+    trials = trials[: s.budget]
     s.doc["trials"] = trials
     s.doc["trials_done"] = len(trials)
+    s.doc["budget"] = s.budget
     complete = [t for t in trials if t["state"] == "complete"]
     if len(trials) >= s.budget and complete:
         pick = min if s.direction == "min" else max

@@ -73,6 +73,7 @@ class AddingTask(Task):
                 lr=2e-2,
                 val_every=100,
                 seeds=3,
+                tuning_trials=4,
                 stop_at=0.01,
                 param_budget=4500,
                 options=AddingOptions(sizes=sizes),

@@ -100,6 +100,7 @@ class CaptionDigits(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=CaptionOptions(lang="en"),
         ),
         "full": Profile(

@@ -77,6 +77,7 @@ class CopyMemory(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=CopyMemoryOptions(delay=20, sizes={"train": 20000, "val": 500, "test": 1000}),
         ),
         "full": Profile(

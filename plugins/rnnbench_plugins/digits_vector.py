@@ -35,6 +35,7 @@ class DigitsVector(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
         ),
         "full": Profile(max_steps=3000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2, val_every=100, seeds=5),
     }

@@ -106,6 +106,7 @@ class CharLM(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=CharLMOptions(bptt=64, eval_chars=0),
         ),
         "full": Profile(

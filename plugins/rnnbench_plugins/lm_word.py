@@ -323,6 +323,7 @@ class WordLM(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128, val_tokens=0, test_tokens=0),
         ),
         # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.

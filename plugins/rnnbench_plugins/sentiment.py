@@ -227,6 +227,7 @@ class Sentiment(Task):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=64),
         ),
         "full": Profile(

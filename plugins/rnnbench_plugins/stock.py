@@ -292,6 +292,7 @@ def _profiles() -> dict:
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=StockOptions(window=30, **arch),
         ),
         "full": Profile(

@@ -524,6 +524,7 @@ def rnnbench_tasks():
                     schedule="plateau",
                     decay_after=1,
                     seeds=3,
+                    tuning_trials=4,
                     options=TranslationOptions(
                         **SWORD,
                         max_len=15,

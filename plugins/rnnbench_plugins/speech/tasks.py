@@ -172,6 +172,7 @@ class SpokenDigits(SpeechTask):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400}, stack=2),
         ),
         "full": Profile(
@@ -304,6 +305,7 @@ class DigitStrings(SpeechTask):
             schedule="plateau",
             decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=DigitStringsOptions(
                 source="espeak",
                 sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
