@@ -559,6 +559,40 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rnnbench.verify import verify
+
+    if args.sample < 1:
+        raise UsageError("--sample must be at least 1")
+    if not args.tolerance >= 0:
+        raise UsageError("--tolerance must be a relative difference of 0 or more")
+    if not (Path(args.dir) / "results").is_dir():
+        raise UsageError(f"{args.dir} holds no results/ folder; name the --out folder of a run")
+    reg = _registry(args)
+
+    def show(v) -> None:
+        r = v.record
+        line = f"{v.status:8s} {r['profile']}/{r['task']} × {r['model']} (seed {r['seed']})"
+        print(line + (f": {v.detail}" if v.detail else ""), flush=True)
+
+    result = verify(
+        reg,
+        args.dir,
+        k=args.sample,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        executor=_executor(args),
+        on_verdict=show,
+    )
+    counts = {s: sum(1 for v in result.verdicts if v.status == s) for s in ("same", "differs", "failed", "stale")}
+    print(
+        f"{len(result.verdicts)} of {result.ok_records} ok cell(s) checked: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ("" if args.tolerance == 0 else f" (relative tolerance {args.tolerance:g})")
+    )
+    return result.exit_code
+
+
 def _what_exists(out: Path, profile: str, task: str, model: str) -> str:
     """One clause naming the results nearest to the cell asked for."""
     results = out / "results"
@@ -836,6 +870,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="the raw record, as stored")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="re-run a random sample of ok cells and compare their metrics with the records",
+        description="Re-run K randomly chosen ok cells of DIR (rebuilt from their records: task, model, "
+        "seed, profile, hyperparameters, parameter budget) and compare every metric with the record. "
+        "Nothing is written to DIR. A record the installed code would configure differently (another "
+        "version, other data) is reported as stale, not re-run. Exit 1 when a metric differs or a cell "
+        "fails; on the CPU cells reproduce bit for bit, elsewhere allow --tolerance.",
+    )
+    p.add_argument("dir", help="a results folder (the --out of a run), e.g. leaderboards")
+    p.add_argument("--sample", type=int, default=5, metavar="K", help="cells to re-run (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="which cells the sample draws (default 0)")
+    p.add_argument(
+        "--tolerance", type=float, default=0.0, metavar="REL", help="relative difference accepted (default 0: exact)"
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core or GPU)")
+    p.set_defaults(func=cmd_verify, executor="local", ray_address=None, fresh_worker=False)
 
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
     p.add_argument(
