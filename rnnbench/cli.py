@@ -690,16 +690,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from rnnbench.scaffold import write_plugin
 
+    contributions = [("model", n) for n in _names(args.model)] + [("task", n) for n in _names(args.task)]
+    if not contributions:
+        contributions = [(args.kind, args.name)]
     try:
-        root = write_plugin(args.name, args.kind, Path(args.dir))
+        root = write_plugin(args.name, contributions, Path(args.dir), args.distribution)
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
-    print(
-        f"wrote {root}/ (a {args.kind} plugin). Next:\n"
-        f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
-        f"  rnnbench run --{args.kind} {args.name} --profile smoke"
-    )
+    what = ", ".join(f"{kind} {name}" for kind, name in contributions)
+    runs = "\n".join(f"  rnnbench run --{kind} {name} --profile smoke" for kind, name in contributions)
+    print(f"wrote {root}/ ({what}). Next:\n  pip install -e '{root}[test]'\n  pytest {root}/tests")
+    print(f"  rnnbench list\n{runs}")
     return 0
+
+
+def _names(values: list[str]) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -899,12 +905,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "new-plugin",
-        help="write a plugin skeleton (package, entry point, tests)",
-        description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
-        "(or task), its entry point, and tests that use rnnbench.testing.",
+        help="write a plugin skeleton (package, entry points, tests)",
+        description="Write a pip-installable plugin distribution (default rnnbench-NAME/) with its entry "
+        "points and tests that use rnnbench.testing: one model (or --kind task) named NAME, or the models "
+        "and tasks given with --model and --task, several in one distribution.",
     )
-    p.add_argument("name", help="plugin (and model or task) name, a slug like my-rnn")
-    p.add_argument("--kind", choices=["model", "task"], default="model", help="what it contributes (default model)")
+    p.add_argument("name", help="plugin name, a slug like my-rnn (the package is rnnbench_<name>)")
+    p.add_argument(
+        "--kind", choices=["model", "task"], default="model", help="without --model/--task: what NAME is (model)"
+    )
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="a model to include (repeatable)")
+    p.add_argument("--task", action="append", default=[], metavar="NAME", help="a task to include (repeatable)")
+    p.add_argument("--distribution", metavar="DIST", help="the distribution's name on PyPI (default rnnbench-NAME)")
     p.add_argument("--dir", default=".", help="where to write it (default: here)")
     p.set_defaults(func=cmd_new_plugin)
     return parser
