@@ -350,6 +350,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         trials=args.trials,
         out=args.out,
         param_budget=args.param_budget,
+        timeout=args.timeout,
         plugins=args.plugin,
         make_executor=lambda: _executor(args),
         reporter=_RunPrinter(False, args.profile),

@@ -192,6 +192,7 @@ def tune_suite(
     make_executor: Callable[[], Executor] | None = None,
     reporter: Reporter | None = None,
     tune_reporter=None,
+    timeout: float | None = None,
     registry: Registry | None = None,
 ):
     """Tune every selected (task, model) pair with an equal budget (``rnnbench.tuning``),
@@ -203,6 +204,8 @@ def tune_suite(
     reporter = reporter or Reporter()
     if trials is not None and trials < 1:
         raise RunRefused("the number of trials must be at least 1")
+    if timeout is not None and not timeout > 0:  # NaN is not > 0 either
+        raise RunRefused("the time limit must be a positive number of seconds")
     if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
         raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
     registry = registry or load(plugins)
@@ -226,6 +229,7 @@ def tune_suite(
                 executor=executor,
                 reporter=tune_reporter,
                 param_budget=param_budget,
+                timeout=timeout,
             )
         except ValueError as exc:  # a plugin's search space that cannot be searched
             raise RunRefused(str(exc)) from None
