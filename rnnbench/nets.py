@@ -275,7 +275,12 @@ class AlignedManyToMany(TaskNet):
         return self.loss_fn(out, batch)
 
     def default_outcomes(self, logits: torch.Tensor, batch: dict) -> dict | None:
-        return sequence_nll_outcomes(logits, batch)
+        kept = sequence_nll_outcomes(logits, batch)
+        if kept is not None and self.carry_state:
+            # rows are parallel streams that go on in the next batch: one outcome per
+            # batch (a step of every stream) keeps the outcomes in time order
+            kept["num"], kept["den"] = kept["num"].sum(0, keepdim=True), kept["den"].sum(0, keepdim=True)
+        return kept
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int) -> list[int]:

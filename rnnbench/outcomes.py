@@ -197,7 +197,7 @@ def statistic(kind: str, columns: dict[str, np.ndarray], metric: str, transform:
     if kind == "bleu":
         from sacrebleu.metrics import BLEU
 
-        bleu = BLEU()
+        bleu = BLEU(smooth_method="none")  # as torchmetrics' SacreBLEUScore (smooth=False)
         hyp = [str(h) for h in columns["hyp"]]
         refs = [[str(r) for r in columns["ref"]]]
         # the sentence statistics sacreBLEU's paired bootstrap resamples
