@@ -122,3 +122,38 @@ def test_rendering_imports_no_torch():
         "assert not {'torch', 'pytorch_lightning', 'lightning', 'datasets', 'matplotlib'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_cd_summary_reproduces_demsars_worked_example():
+    """Demšar (2006), Table 6: AUC of four C4.5 variants on 14 data sets, as 14 tasks."""
+    import pytest
+
+    from rnnbench.report.cd import cd_chart
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from test_stats import DEMSAR_AUC
+
+    names = ["c45", "c45-m", "c45-cf", "c45-m-cf"]
+    records = []
+    for i, row in enumerate(DEMSAR_AUC):
+        for name, auc in zip(names, row):
+            r = rec(name, 0, auc, task=f"data-{i:02d}")
+            r.update(primary={"name": "auc", "value": auc, "direction": "max"}, metrics={"auc": auc}, baselines={})
+            records.append(r)
+    summary = model.build(records)["summary"]["quick"]
+    ranks = {r["model"]: r["mean_rank"] for r in summary["ranked"]}
+    # The paper ranked unrounded AUCs; its table prints three decimals, at which one data
+    # set ties C4.5+cf with C4.5+m+cf (0.975, 0.975): half a rank moves between the two,
+    # 0.5 / 14 = 0.036 of an average rank. The other two are exact.
+    assert ranks["c45"] == pytest.approx(3.143, abs=1e-3) and ranks["c45-m"] == pytest.approx(2.000, abs=1e-3)
+    assert ranks["c45-cf"] == pytest.approx(2.893 + 0.5 / 14, abs=1e-3)
+    assert ranks["c45-m-cf"] == pytest.approx(1.964 - 0.5 / 14, abs=1e-3)
+    assert summary["critical_difference"] == pytest.approx(1.25, abs=5e-3)
+    # (the paper's F = 3.69 from its printed ranks is checked in tests/test_stats.py)
+    from rnnbench import stats
+
+    expected = stats.friedman_from_average_ranks([ranks[n] for n in names], 14)
+    assert summary["friedman"]["f"] == pytest.approx(expected.f, rel=1e-4) and summary["friedman"]["p"] < 0.05
+    # "even the difference between the best and the worst is smaller than CD": one group
+    (chart,) = cd_chart("quick", summary)
+    assert chart.cliques() == [(pytest.approx(ranks["c45-m-cf"]), pytest.approx(ranks["c45"]))]
