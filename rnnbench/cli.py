@@ -480,8 +480,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read {path}: {why}") from None
-    if args.json:
-        print(json.dumps(record, indent=1, sort_keys=True))
+    if args.json:  # as stored: not as upgraded from an older schema
+        print(json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1, sort_keys=True))
     else:
         _print_record(record, path)
     return 0
