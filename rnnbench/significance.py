@@ -137,10 +137,10 @@ class Bootstrap:
                 for j in range(s):
                     w[i, j] = np.bincount(bs.update_indices(), minlength=n)
         else:
-            idx = self.rng.integers(0, n, size=(r, s, n))
             for i in range(r):
+                idx = self.rng.integers(0, n, size=(s, n))
                 for j in range(s):
-                    w[i, j] = np.bincount(idx[i, j], minlength=n)
+                    w[i, j] = np.bincount(idx[j], minlength=n)
         return w
 
     def replicate(self, stats_per_seed: Sequence[_outcomes.Statistic]) -> np.ndarray:
@@ -298,7 +298,7 @@ def analyse(
     return TaskStats(results, method, top.name, best_name, best_value, baseline_method, tier_text, nothing, notes)
 
 
-def _affordable(replicates: int, slots: int, n: int, cells: float = 4e7) -> int:
+def _affordable(replicates: int, slots: int, n: int, cells: float = 2e7) -> int:
     """Fewer replicates (never under 200) where the example draws would not fit in memory."""
     return int(max(200, min(replicates, cells // max(1, slots * n))))
 
