@@ -2,12 +2,24 @@
 
 import pluggy
 
-from rnnbench.api import SHAPES, Model, Profile, Task, TaskData
+from rnnbench.api import SHAPES, Choice, LogUniform, Model, Profile, Task, TaskData, Uniform
 from rnnbench.requirements import Requirement
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 hookimpl = pluggy.HookimplMarker("rnnbench")
 """Decorator for a plugin's hook implementations (see :mod:`rnnbench.hookspecs`)."""
 
-__all__ = ["SHAPES", "Model", "Profile", "Requirement", "Task", "TaskData", "hookimpl", "__version__"]
+__all__ = [
+    "SHAPES",
+    "Choice",
+    "LogUniform",
+    "Model",
+    "Profile",
+    "Requirement",
+    "Task",
+    "TaskData",
+    "Uniform",
+    "hookimpl",
+    "__version__",
+]

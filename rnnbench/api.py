@@ -73,6 +73,41 @@ def option_settings(options: Any) -> dict[str, Any]:
     return settings
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine", "step", "plateau")
+READOUTS = ("last", "mean")
+"""How a many-to-one task reads a sequence's outputs: ``last`` is the core's final state
+(the core defines it: a bidirectional core joins its forward half's last valid step to
+its backward half's first step), ``mean`` averages the outputs over valid steps."""
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A hyperparameter searched on a log scale (a learning rate, a weight decay)."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A hyperparameter searched on a linear scale (a dropout rate)."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A hyperparameter searched over a few values (an optimiser, a schedule)."""
+
+    values: tuple
+
+
+Dimension = LogUniform | Uniform | Choice
+"""A search-space dimension; its key is the name of the ``Profile`` field it sets."""
+
+
 @dataclass(frozen=True)
 class Profile:
     """How hard to train one cell of a task.
@@ -93,18 +128,47 @@ class Profile:
     dropout: float = _role(RESULT, 0.0)
     lr: float = _role(RESULT, 1e-3)
     grad_clip: float = _role(RESULT, 1.0)
+    optimizer: str = _role(RESULT, "adam")
+    """One of ``OPTIMIZERS``: ``adam``, ``adamw`` (decoupled weight decay) or ``sgd``."""
+    momentum: float = _role(RESULT, 0.0)
+    """SGD's momentum (Nesterov's is not offered); ignored by Adam and AdamW."""
+    weight_decay: float = _role(RESULT, 0.0)
+    warmup_steps: int = _role(RESULT, 0)
+    """Steps over which the learning rate rises linearly from 0 to ``lr``."""
+    schedule: str = _role(RESULT, "constant")
+    """One of ``SCHEDULES``: ``constant``; ``cosine`` (to 0 at ``max_steps``); ``step``
+    (multiply by ``decay_factor`` at the start of every epoch from epoch ``decay_after``
+    on, counting from 0: the Zaremba et al. 2014 recipe); ``plateau`` (multiply by
+    ``decay_factor`` after ``decay_after`` validations without improvement)."""
+    decay_factor: float = _role(RESULT, 0.5)
+    decay_after: int = _role(RESULT, 0)
     val_every: int = _role(RESULT, 100)
     """Optimiser steps between validations; the best validation checkpoint is tested."""
+    patience: int | None = _role(RESULT, None)
+    """Stop after this many validations without a new best (early stopping on a
+    plateau); None trains for ``max_steps``."""
+    param_budget: int | None = _role(RESULT, None)
+    """Trainable parameters every model's task net is fitted to (its width chosen within
+    ±10 %), so that models are compared at equal size; None compares at equal width.
+    ``--param-budget`` overrides it, ``--param-budget off`` turns it off."""
     stop_at: float | None = _role(DATA, None)
     """Stop training once the validation primary metric reaches this value (a task that is
     solved need not spend its remaining steps); None trains for ``max_steps``.
     Declared a data setting only because the data key has always included it."""
     seeds: int = _role(RUN, 1)
     """Default number of seeds (``--seeds`` overrides)."""
+    tuning_trials: int = _role(RUN, 8)
+    """Trials ``rnnbench tune`` gives every model of the task (``--trials`` overrides)."""
     time_limit: float = _role(RUN, 900.0)
     """Seconds one cell may run before it is stopped and marked ``failed: timeout``."""
     options: Any = _role(DATA, default_factory=dict)
     """The task's options dataclass (a plain mapping is accepted from third-party plugins)."""
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
 
     def replace(self, **changes: Any) -> "Profile":
         return dataclasses.replace(self, **changes)
@@ -217,6 +281,16 @@ class Task(abc.ABC):
         example. Without them the leaderboard compares against the baseline's value."""
         return {}
 
+    readout: str = "last"
+    """One of ``READOUTS``: how a many-to-one net of this task reads the core's outputs.
+    Every model gets the same readout; a task never chooses one by the model."""
+
+    def search_space(self, profile: Profile) -> dict[str, Dimension]:
+        """What ``rnnbench tune`` searches, by ``Profile`` field: by default the learning
+        rate, log-uniform over two decades around the profile's. A task adds dropout or
+        weight decay where they matter to it."""
+        return {"lr": LogUniform(profile.lr / 10, profile.lr * 10)}
+
 
 class Model(abc.ABC):
     """Base class of a model plugin's model: it builds the recurrent core.
@@ -240,6 +314,11 @@ class Model(abc.ABC):
     @abc.abstractmethod
     def build_core(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> "torch.nn.Module":
         """A fresh core reading ``input_size`` features per step; see the class docstring."""
+
+    def search_space(self, task: Task, profile: Profile) -> dict[str, Dimension]:
+        """Dimensions this model adds to (or narrows in) ``task``'s search space, by
+        ``Profile`` field. Every model of a task gets the same number of trials."""
+        return {}
 
     def unsupported(self, task: Task) -> str | None:
         """Why this model cannot serve ``task`` (an ``n/a`` cell), or None."""

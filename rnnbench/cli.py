@@ -268,6 +268,19 @@ def _table(rows: list[tuple]) -> None:
 # --- run ------------------------------------------------------------------------------
 
 
+def param_budget(text: str) -> int | str:
+    """``--param-budget``'s value: a positive number of parameters, or ``off``."""
+    if text.strip().lower() == "off":
+        return "off"
+    try:
+        value = int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of parameters or 'off'")
+    return value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rnnbench.suite import run_suite
 
@@ -279,8 +292,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
-    if args.param_budget is not None and args.param_budget < 1:
-        raise UsageError("--param-budget must be a positive number of parameters")
     reg = _registry(args)
     printer = _RunPrinter(args.progress, args.profile)
     try:
@@ -317,6 +328,67 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return result.exit_code
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from rnnbench.suite import tune_suite
+
+    if not (args.all or args.task or args.model):
+        raise UsageError("say what to tune: --all, or --task NAME and/or --model NAME")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.trials is not None and args.trials < 1:
+        raise UsageError("--trials must be at least 1")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    reg = _registry(args)
+    printer = _TunePrinter()
+    result = tune_suite(
+        args.task,
+        args.model,
+        profile=args.profile,
+        trials=args.trials,
+        out=args.out,
+        param_budget=args.param_budget,
+        plugins=args.plugin,
+        make_executor=lambda: _executor(args),
+        reporter=_RunPrinter(False, args.profile),
+        tune_reporter=printer,
+        registry=reg,
+    )
+    done = sum(1 for s in result.studies if s.doc["hyperparameters"] is not None)
+    print(
+        f"tuned {done} of {len(result.studies)} (task, model) pair(s): {result.trials_run} trial(s) run in "
+        f"{_minutes(result.seconds)}; chosen hyperparameters are in {args.out}/tuning/{args.profile}/, "
+        f"and `rnnbench run` uses them"
+    )
+    if result.interrupted:
+        print("interrupted: finished trials are saved; run the same command again to resume", file=sys.stderr)
+    for where, why in result.lost:
+        print(f"error: {where}: {why}", file=sys.stderr)
+    return result.exit_code
+
+
+class _TunePrinter:
+    """One line per round and per finished trial on stderr: tuning runs for a long time."""
+
+    def note(self, message: str) -> None:
+        print(f"note: {message}", file=sys.stderr)
+
+    def round_started(self, number: int, trials: int, studies: int) -> None:
+        print(f"round {number}: {trials} trial(s) of {studies} stud(ies)", file=sys.stderr, flush=True)
+
+    def trial_done(self, study, number: int, entry: dict) -> None:
+        value = entry.get("value")
+        shown = f"{value:.4g}" if isinstance(value, float) else "-"
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry["params"].items())
+        extra = f" ({entry.get('reason')})" if entry["state"] == "failed" else ""
+        print(
+            f"  {study.task} × {study.model} trial {number}: {entry['state']} val {study.metric}={shown} "
+            f"[{params}] {entry.get('seconds', 0):.1f}s{extra}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class _RunPrinter:
@@ -487,6 +559,40 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rnnbench.verify import verify
+
+    if args.sample < 1:
+        raise UsageError("--sample must be at least 1")
+    if not args.tolerance >= 0:
+        raise UsageError("--tolerance must be a relative difference of 0 or more")
+    if not (Path(args.dir) / "results").is_dir():
+        raise UsageError(f"{args.dir} holds no results/ folder; name the --out folder of a run")
+    reg = _registry(args)
+
+    def show(v) -> None:
+        r = v.record
+        line = f"{v.status:8s} {r['profile']}/{r['task']} × {r['model']} (seed {r['seed']})"
+        print(line + (f": {v.detail}" if v.detail else ""), flush=True)
+
+    result = verify(
+        reg,
+        args.dir,
+        k=args.sample,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        executor=_executor(args),
+        on_verdict=show,
+    )
+    counts = {s: sum(1 for v in result.verdicts if v.status == s) for s in ("same", "differs", "failed", "stale")}
+    print(
+        f"{len(result.verdicts)} of {result.ok_records} ok cell(s) checked: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ("" if args.tolerance == 0 else f" (relative tolerance {args.tolerance:g})")
+    )
+    return result.exit_code
+
+
 def _what_exists(out: Path, profile: str, task: str, model: str) -> str:
     """One clause naming the results nearest to the cell asked for."""
     results = out / "results"
@@ -608,16 +714,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from rnnbench.scaffold import write_plugin
 
+    contributions = [("model", n) for n in _names(args.model)] + [("task", n) for n in _names(args.task)]
+    if not contributions:
+        contributions = [(args.kind, args.name)]
     try:
-        root = write_plugin(args.name, args.kind, Path(args.dir))
+        root = write_plugin(args.name, contributions, Path(args.dir), args.distribution)
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
-    print(
-        f"wrote {root}/ (a {args.kind} plugin). Next:\n"
-        f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
-        f"  rnnbench run --{args.kind} {args.name} --profile smoke"
-    )
+    what = ", ".join(f"{kind} {name}" for kind, name in contributions)
+    runs = "\n".join(f"  rnnbench run --{kind} {name} --profile smoke" for kind, name in contributions)
+    print(f"wrote {root}/ ({what}). Next:\n  pip install -e '{root}[test]'\n  pytest {root}/tests")
+    print(f"  rnnbench list\n{runs}")
     return 0
+
+
+def _names(values: list[str]) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -681,51 +793,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="task, model or plugin name, as in `rnnbench list`")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser(
-        "run",
-        parents=[common],
-        help="train and test cells, then render leaderboards",
-        description="Train every selected (task, model, seed) cell, test its best validation "
-        "checkpoint, write one JSON result per cell and re-render the leaderboards. "
-        "Finished cells with the same configuration are kept, so an interrupted "
-        "run resumes where it stopped; failed cells are tried again.",
-    )
-    p.add_argument("--all", action="store_true", help="every task × every model")
-    p.add_argument(
+    cells = argparse.ArgumentParser(add_help=False)
+    cells.add_argument("--all", action="store_true", help="every task × every model")
+    cells.add_argument(
         "--task",
         action="append",
         default=[],
         metavar="NAME",
-        help="task(s) to run (repeatable or comma-separated); without --model, every model",
+        help="task(s) (repeatable or comma-separated); without --model, every model",
     )
-    p.add_argument(
-        "--model", action="append", default=[], metavar="NAME", help="model(s) to run; without --task, on every task"
+    cells.add_argument(
+        "--model", action="append", default=[], metavar="NAME", help="model(s); without --task, on every task"
     )
-    p.add_argument(
+    cells.add_argument(
         "--profile",
         default="quick",
         metavar="|".join(PROFILES),
         help="smoke: seconds, for checks; quick: a laptop run (default); full: published recipes, GPU",
     )
-    p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
-    p.add_argument(
+    cells.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
     )
-    p.add_argument(
+    cells.add_argument(
         "--param-budget",
-        type=int,
-        metavar="N",
-        help="size every model's width so its task net has N parameters within ±10%% (the Long Range "
-        "Arena rule); the leaderboard shows each count",
+        type=param_budget,
+        metavar="N|off",
+        help="fit every model's width so its task net has N parameters within ±10%% (default: each task "
+        "profile's own budget, so models are compared at equal size); 'off' compares at the profile's width",
     )
-    p.add_argument(
+    cells.add_argument(
         "--workers",
         type=int,
         metavar="N",
         help="worker processes (default: one per visible GPU, else one per CPU core up to 8); torch threads "
         "are divided between them",
     )
-    p.add_argument(
+    cells.add_argument(
         "--executor",
         choices=["local", "ray", "inprocess"],
         default="local",
@@ -734,21 +837,51 @@ def build_parser() -> argparse.ArgumentParser:
         "cell's exception is raised, not recorded, with its full traceback (`python -m pdb -m "
         "rnnbench.cli run ... --executor inprocess` stops there)",
     )
-    p.add_argument(
+    cells.add_argument(
         "--ray-address",
         metavar="ADDRESS",
         help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
         "default: a local Ray instance",
     )
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
-    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
-    p.add_argument(
+    cells.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
+    cells.add_argument(
         "--fresh-worker",
         action="store_true",
         help="start a new worker process for every cell (local executor): for plugins that keep global state "
         "between cells; by default a worker is reused, which saves its imports and prepared data",
     )
+
+    p = sub.add_parser(
+        "run",
+        parents=[common, cells],
+        help="train and test cells, then render leaderboards",
+        description="Train every selected (task, model, seed) cell, test its best validation "
+        "checkpoint, write one JSON result per cell and re-render the leaderboards. A cell trains "
+        "with the hyperparameters `rnnbench tune` chose when DIR/tuning holds them, else with its "
+        "profile's. Finished cells with the same configuration are kept, so an interrupted "
+        "run resumes where it stopped; failed cells are tried again.",
+    )
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "tune",
+        parents=[common, cells],
+        help="search each model's hyperparameters, the same number of trials for every model",
+        description="For every selected (task, model) pair, search the hyperparameters the task "
+        "declares (learning rate, and dropout or weight decay where the task wants them) with "
+        "Optuna's seeded TPE sampler, on the validation set only, with the same number of trials "
+        "for every model; hopeless trials are pruned by the median rule. Trials run as cells on "
+        "the chosen executor. The studies and every trial are written to DIR/tuning/PROFILE/TASK/"
+        "MODEL.{journal,json}; a killed run resumes. `rnnbench run` then trains with the chosen "
+        "hyperparameters, and each task's page shows expected validation performance against the "
+        "number of trials (Dodge et al. 2019).",
+    )
+    p.add_argument(
+        "--trials", type=int, metavar="N", help="trials per model (default: the task profile's tuning_trials)"
+    )
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser(
         "show",
@@ -767,6 +900,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="the raw record, as stored")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="re-run a random sample of ok cells and compare their metrics with the records",
+        description="Re-run K randomly chosen ok cells of DIR (rebuilt from their records: task, model, "
+        "seed, profile, hyperparameters, parameter budget) and compare every metric with the record. "
+        "Nothing is written to DIR. A record the installed code would configure differently (another "
+        "version, other data) is reported as stale, not re-run. Exit 1 when a metric differs or a cell "
+        "fails; on the CPU cells reproduce bit for bit, elsewhere allow --tolerance.",
+    )
+    p.add_argument("dir", help="a results folder (the --out of a run), e.g. leaderboards")
+    p.add_argument("--sample", type=int, default=5, metavar="K", help="cells to re-run (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="which cells the sample draws (default 0)")
+    p.add_argument(
+        "--tolerance", type=float, default=0.0, metavar="REL", help="relative difference accepted (default 0: exact)"
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core or GPU)")
+    p.set_defaults(func=cmd_verify, executor="local", ray_address=None, fresh_worker=False)
 
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
     p.add_argument(
@@ -791,12 +943,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "new-plugin",
-        help="write a plugin skeleton (package, entry point, tests)",
-        description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
-        "(or task), its entry point, and tests that use rnnbench.testing.",
+        help="write a plugin skeleton (package, entry points, tests)",
+        description="Write a pip-installable plugin distribution (default rnnbench-NAME/) with its entry "
+        "points and tests that use rnnbench.testing: one model (or --kind task) named NAME, or the models "
+        "and tasks given with --model and --task, several in one distribution.",
     )
-    p.add_argument("name", help="plugin (and model or task) name, a slug like my-rnn")
-    p.add_argument("--kind", choices=["model", "task"], default="model", help="what it contributes (default model)")
+    p.add_argument("name", help="plugin name, a slug like my-rnn (the package is rnnbench_<name>)")
+    p.add_argument(
+        "--kind", choices=["model", "task"], default="model", help="without --model/--task: what NAME is (model)"
+    )
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="a model to include (repeatable)")
+    p.add_argument("--task", action="append", default=[], metavar="NAME", help="a task to include (repeatable)")
+    p.add_argument("--distribution", metavar="DIST", help="the distribution's name on PyPI (default rnnbench-NAME)")
     p.add_argument("--dir", default=".", help="where to write it (default: here)")
     p.set_defaults(func=cmd_new_plugin)
     return parser

@@ -12,6 +12,7 @@ must not load torch or numpy, so those are imported inside the functions that us
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -151,6 +152,15 @@ class LengthBucketedBatches:
         if rng is not None:
             batches = [batches[k] for k in rng.permutation(len(batches))]
         return batches
+
+    def with_seed(self, seed: int) -> "LengthBucketedBatches":
+        """The same items in the order ``seed`` draws (each cell's own); an evaluation
+        set, which has no seed, keeps its one order."""
+        if self.seed is None:
+            return self
+        other = copy.copy(self)
+        other.seed, other._cached = seed, None
+        return other
 
     def __len__(self) -> int:
         return self.per_epoch * self.epochs

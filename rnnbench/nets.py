@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from rnnbench.nn import detach_state, last_valid, length_mask
+from rnnbench.nn import detach_state, read_out
 
 LossFn = Callable[[torch.Tensor, dict], torch.Tensor]
 UpdateFn = Callable[[Any, torch.Tensor, dict], None]
@@ -172,11 +172,10 @@ def sequence_nll_outcomes(logits: torch.Tensor, batch: dict, ignore_index: int =
 
 
 class ManyToOne(TaskNet):
-    """Sequence -> one output: adapter, core, pooled final state, head.
+    """Sequence -> one output: adapter, core, one vector per sequence, head.
 
-    ``pool="last"`` reads the output after each sequence's last real step (right for a
-    causal core); ``"mean"`` averages valid steps, which a bidirectional core needs,
-    because its backward half has seen only the last input at that step.
+    ``readout`` is the task's (``Task.readout``), the same for every model:
+    ``rnnbench.nn.read_out`` explains the choices.
     """
 
     def __init__(
@@ -186,7 +185,7 @@ class ManyToOne(TaskNet):
         head: nn.Module,
         loss: LossFn,
         update: UpdateFn,
-        pool: str = "last",
+        readout: str = "last",
         *,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
@@ -194,22 +193,14 @@ class ManyToOne(TaskNet):
     ):
         super().__init__(samples=samples, count=count, outcomes=outcomes)
         self.adapter, self.core, self.head = adapter, core, head
-        self.loss_fn, self.update_fn, self.pool = loss, update, pool
+        self.loss_fn, self.update_fn, self.readout = loss, update, readout
 
     def forward(self, batch: dict) -> torch.Tensor:
         lengths = batch.get("lengths")
         x = self.adapter(batch["x"])
         y, _ = self.core(x, None, lengths)
         self.check_core(self.core, x, y)
-        if self.pool == "mean":
-            if lengths is None:
-                z = y.mean(1)
-            else:
-                mask = length_mask(lengths.to(y.device), y.size(1)).unsqueeze(-1)
-                z = (y * mask).sum(1) / mask.sum(1).clamp(min=1)
-        else:
-            z = last_valid(y, lengths)
-        return self.head(z)
+        return self.head(read_out(self.core, y, lengths, self.readout))
 
     def training_loss(self, batch: dict) -> torch.Tensor:
         return self.loss_fn(self(batch), batch)

@@ -22,6 +22,15 @@ class FusedCore(nn.Module):
         self.rnn = rnn
         self.output_size = rnn.hidden_size * (2 if rnn.bidirectional else 1)
 
+    def last_state(self, y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+        """The sequence's final state: for a bidirectional core, the forward half after
+        the last valid step joined to the backward half after reading back to step 0
+        (each direction's final hidden state, as ``h_n`` holds them)."""
+        if not self.rnn.bidirectional:
+            return last_valid(y, lengths)
+        half = self.rnn.hidden_size
+        return torch.cat([last_valid(y[..., :half], lengths), y[:, 0, half:]], -1)
+
     def forward(self, x, state=None, lengths=None):
         if lengths is None:
             return self.rnn(x, state)
@@ -37,6 +46,22 @@ def last_valid(y: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
         return y[:, -1]
     idx = (lengths.to(y.device) - 1).clamp(min=0)
     return y[torch.arange(y.size(0), device=y.device), idx]
+
+
+def read_out(core: nn.Module, y: torch.Tensor, lengths: torch.Tensor | None, readout: str) -> torch.Tensor:
+    """One vector per sequence from the core's outputs ``y`` (``rnnbench.api.READOUTS``):
+    ``last`` asks the core for its final state (``core.last_state(y, lengths)`` where the
+    core defines one, else the output after the last valid step); ``mean`` averages the
+    valid steps."""
+    if readout == "mean":
+        if lengths is None:
+            return y.mean(1)
+        mask = length_mask(lengths.to(y.device), y.size(1)).unsqueeze(-1)
+        return (y * mask).sum(1) / mask.sum(1).clamp(min=1)
+    if readout != "last":
+        raise ValueError(f"readout {readout!r} is not 'last' or 'mean'")
+    last_state = getattr(core, "last_state", None)
+    return last_state(y, lengths) if callable(last_state) else last_valid(y, lengths)
 
 
 def length_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:

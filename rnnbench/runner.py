@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import platform
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Iterable
 
 import rnnbench
 from rnnbench import records, store
+from rnnbench.api import Profile
 from rnnbench.data import file_digest, fingerprint
 from rnnbench.registry import Registry
 
@@ -27,7 +28,12 @@ class Cell:
     profile: str
     config_hash: str
     time_limit: float
-    param_budget: int | None = None
+    settings: dict = field(default_factory=dict)
+    """``Profile`` fields this cell changes: tuned hyperparameters, the parameter budget."""
+    tuning: dict | None = None
+    """Where the hyperparameters in ``settings`` come from (``rnnbench.tuning``), for the record."""
+    trial: dict | None = None
+    """A tuning trial's pruning context; a trial is judged on validation and never tested."""
     expected_cost: float = 0.0
 
     @property
@@ -35,15 +41,19 @@ class Cell:
         return f"{self.task} × {self.model} (seed {self.seed})"
 
 
+def cell_profile(profile: Profile, settings: dict) -> Profile:
+    """The profile a cell trains with: its task's, changed by the cell's ``settings``."""
+    return profile.replace(**settings) if settings else profile
+
+
 def config_hash(
-    registry: Registry, task: str, model: str, seed: int, profile: str, param_budget: int | None = None
+    registry: Registry, task: str, model: str, seed: int, profile: str, settings: dict | None = None
 ) -> str:
-    """Everything that changes a cell's result: the profile's settings, the data the task
-    reads, and the code that runs (rnnbench's and both plugins' versions). A finished
-    record is reused only when this matches, so other data or code means a new run."""
-    settings = registry.tasks[task].profiles[profile].result_settings()
-    if param_budget:
-        settings["param_budget"] = param_budget
+    """Everything that changes a cell's result: the profile's settings (after the cell's
+    own: tuned hyperparameters, a parameter budget), the data the task reads, and the code
+    that runs (rnnbench's and both plugins' versions). A finished record is reused only
+    when this matches, so other data, code or hyperparameters mean a new run."""
+    settings = cell_profile(registry.tasks[task].profiles[profile], settings or {}).result_settings()
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     code = {
         "rnnbench": rnnbench.__version__,
@@ -109,20 +119,29 @@ def plan(
     seeds: int | None,
     out: str | Path,
     time_limit: float | None = None,
-    param_budget: int | None = None,
+    param_budget: int | str | None = None,
 ) -> tuple[list[Cell], list[dict], list[dict]]:
     """Split the matrix into cells to run, records already finished (kept), and n/a records.
-    With ``param_budget`` each cell's width is fitted (in the worker, where the data is) so
-    that its net has that many parameters within ±10 %."""
+
+    A cell trains with the hyperparameters ``rnnbench tune`` chose for its (task, model)
+    when ``out`` holds them, and with its width fitted (in the worker, where the data is)
+    to the profile's parameter budget; ``param_budget`` replaces that budget, ``"off"``
+    compares at the profile's width. Raises ``tuning.TuningFileError`` for a chosen-
+    hyperparameters file that cannot be used."""
+    from rnnbench import tuning
+
     to_run, kept, not_applicable = [], [], []
     for task_name in tasks:
         task = registry.tasks[task_name]
         prof = task.profiles[profile]
-        for seed in range(seeds or prof.seeds):
-            for model_name in models:
-                model = registry.models[model_name]
-                h = config_hash(registry, task_name, model_name, seed, profile, param_budget)
-                reason = model.unsupported(task)
+        for model_name in models:
+            model = registry.models[model_name]
+            reason = model.unsupported(task)
+            settings, chosen = ({}, None) if reason else cell_settings(out, profile, task_name, model_name, prof)
+            if param_budget is not None:
+                settings["param_budget"] = None if param_budget == "off" else int(param_budget)
+            for seed in range(seeds or prof.seeds):
+                h = config_hash(registry, task_name, model_name, seed, profile, settings)
                 if reason:
                     not_applicable.append(
                         not_applicable_record(registry, task_name, model_name, seed, profile, h, reason)
@@ -132,11 +151,47 @@ def plan(
                 if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == h:
                     kept.append(prev)
                     continue
-                cost = prof.max_steps * prof.batch_size * (prof.hidden_size / 64.0)
+                effective = cell_profile(prof, settings)
+                cost = effective.max_steps * effective.batch_size * (effective.hidden_size / 64.0)
+                tuned = tuning.provenance(chosen) if chosen is not None else None
                 to_run.append(
-                    Cell(task_name, model_name, seed, profile, h, time_limit or prof.time_limit, param_budget, cost)
+                    Cell(
+                        task_name,
+                        model_name,
+                        seed,
+                        profile,
+                        h,
+                        time_limit or prof.time_limit,
+                        dict(settings),
+                        tuned,
+                        expected_cost=cost,
+                    )
                 )
     return to_run, kept, not_applicable
+
+
+def cell_settings(out: str | Path, profile: str, task: str, model: str, prof: Profile) -> tuple[dict, dict | None]:
+    """The profile changes a (task, model) pair's cells train with, and where they come
+    from: the hyperparameters ``rnnbench tune`` chose, when ``out`` holds them."""
+    from rnnbench import tuning
+
+    chosen = tuning.chosen(out, profile, task, model, prof)
+    return (dict(chosen["hyperparameters"]) if chosen else {}), chosen
+
+
+HYPERPARAMETERS = (
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "dropout",
+    "grad_clip",
+    "schedule",
+    "warmup_steps",
+    "decay_factor",
+    "decay_after",
+)
+"""The training settings a record lists as its hyperparameters (the profile has them all)."""
 
 
 _VERSIONS: dict[str, str] = {}
@@ -181,8 +236,13 @@ def base_record(
 
 
 def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Record:
-    """The record of a cell that ran: its identity and what the worker measured (or why it failed)."""
+    """The record of a cell that ran: its identity, the hyperparameters it trained with
+    (and how they were chosen), and what the worker measured (or why it failed)."""
     record = base_record(registry, cell.task, cell.model, cell.seed, cell.profile, cell.config_hash)
+    effective = cell_profile(registry.tasks[cell.task].profiles[cell.profile], cell.settings)
+    record["hyperparameters"] = {name: getattr(effective, name) for name in HYPERPARAMETERS}
+    record["tuning"] = cell.tuning
+    record["param_budget"] = effective.param_budget
     result = dict(result)
     record["provenance"]["device"] = result.pop("device", None)
     record["provenance"]["data_fingerprint"] = result.pop("data_fingerprint", None)

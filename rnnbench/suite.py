@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 from rnnbench import report, runner, store
 from rnnbench.api import PROFILES
 from rnnbench.registry import Registry
+from rnnbench.tuning import TuningFileError
 
 if TYPE_CHECKING:  # typing only: the local executor is imported when it is used
     from rnnbench.executors import Executor
@@ -107,7 +108,7 @@ def run_suite(
     profile: str = "quick",
     seeds: int | None = None,
     out: str | Path = "leaderboards",
-    param_budget: int | None = None,
+    param_budget: int | str | None = None,
     timeout: float | None = None,
     plugins: Sequence[str] = (),
     make_executor: Callable[[], Executor] | None = None,
@@ -124,8 +125,8 @@ def run_suite(
     reporter = reporter or Reporter()
     if seeds is not None and seeds < 1:
         raise RunRefused("seeds must be at least 1")
-    if param_budget is not None and param_budget < 1:
-        raise RunRefused("the parameter budget must be a positive number of parameters")
+    if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
+        raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
     if timeout is not None and not timeout > 0:  # NaN is not > 0 either
         raise RunRefused("the time limit must be a positive number of seconds")
     registry = registry or load(plugins)
@@ -134,9 +135,12 @@ def run_suite(
     result = SuiteResult(profile, out)
     with _writable_store(out):
         store.remove_temp_files(out)
-        cells, result.kept, result.not_applicable = runner.plan(
-            registry, task_names, model_names, profile, seeds, out, timeout, param_budget
-        )
+        try:
+            cells, result.kept, result.not_applicable = runner.plan(
+                registry, task_names, model_names, profile, seeds, out, timeout, param_budget
+            )
+        except TuningFileError as exc:
+            raise RunRefused(str(exc)) from None
         try:
             for rec in result.not_applicable:
                 store.write_record(out, rec)
@@ -173,6 +177,65 @@ def run_suite(
                 report.write(out)
             except WRITE_ERRORS as exc:
                 result.board_error = os_error(exc)
+    return result
+
+
+def tune_suite(
+    tasks: Sequence[str] = (),
+    models: Sequence[str] = (),
+    *,
+    profile: str = "quick",
+    trials: int | None = None,
+    out: str | Path = "leaderboards",
+    param_budget: int | str | None = None,
+    plugins: Sequence[str] = (),
+    make_executor: Callable[[], Executor] | None = None,
+    reporter: Reporter | None = None,
+    tune_reporter=None,
+    registry: Registry | None = None,
+):
+    """Tune every selected (task, model) pair with an equal budget (``rnnbench.tuning``),
+    then re-render the leaderboards (they show the tuning curves). Raises ``RunRefused``
+    before any trial for a bad request."""
+    from rnnbench import tuning
+    from rnnbench.registry import load
+
+    reporter = reporter or Reporter()
+    if trials is not None and trials < 1:
+        raise RunRefused("the number of trials must be at least 1")
+    if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
+        raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
+    registry = registry or load(plugins)
+    task_names, model_names = select(registry, tasks, models, profile, reporter)
+    out = Path(out)
+    with _writable_store(out):
+        if make_executor is None:
+            from rnnbench.executors import LocalExecutor
+
+            executor = LocalExecutor(list(plugins))
+        else:
+            executor = make_executor()
+        try:
+            result = tuning.tune(
+                registry,
+                task_names,
+                model_names,
+                profile=profile,
+                trials=trials,
+                out=out,
+                executor=executor,
+                reporter=tune_reporter,
+                param_budget=param_budget,
+            )
+        except ValueError as exc:  # a plugin's search space that cannot be searched
+            raise RunRefused(str(exc)) from None
+        except WRITE_ERRORS as exc:
+            raise RunRefused(f"cannot write to --out {out}: {os_error(exc)}") from None
+        if not result.interrupted:
+            try:
+                report.write(out)
+            except WRITE_ERRORS as exc:
+                result.lost.append(("leaderboards", os_error(exc)))
     return result
 
 

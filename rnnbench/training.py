@@ -92,7 +92,7 @@ class CellModule(pl.LightningModule):
             raise NonFiniteLoss(step)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.profile.lr)
+        return make_optimizer(self.parameters(), self.profile)
 
     # --- evaluation -----------------------------------------------------------------
     def _eval_step(self, batch: Any, metrics: torch.nn.ModuleDict) -> None:
@@ -145,11 +145,94 @@ class CellModule(pl.LightningModule):
         self.net.outcome_sink = None
 
 
-def loader(data: TaskData, dataset: Any, batch_size: int, train: bool, pin: bool) -> DataLoader:
+def make_optimizer(parameters: Any, profile: Profile) -> torch.optim.Optimizer:
+    """The profile's optimiser at its base learning rate (``LearningRateSchedule`` scales it)."""
+    params = [p for p in parameters if p.requires_grad]
+    if profile.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=profile.lr, momentum=profile.momentum, weight_decay=profile.weight_decay)
+    if profile.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=profile.lr, weight_decay=profile.weight_decay)
+    return torch.optim.Adam(params, lr=profile.lr, weight_decay=profile.weight_decay)
+
+
+class LearningRateSchedule(pl.Callback):
+    """Sets every parameter group's learning rate before each training step: the profile's
+    ``lr`` times a linear warm-up factor times the schedule's factor (``Profile.schedule``).
+    One callback instead of chained torch schedulers, because the step schedule counts
+    epochs, warm-up counts steps and the plateau schedule counts validations."""
+
+    def __init__(self, profile: Profile, direction: str):
+        self.profile, self.direction = profile, direction
+        self.plateau_factor = 1.0
+        self._best: float | None = None
+        self._stale = 0
+
+    def factor(self, step: int, epoch: int) -> float:
+        p = self.profile
+        warm = min(1.0, (step + 1) / p.warmup_steps) if p.warmup_steps > 0 else 1.0
+        if p.schedule == "cosine":
+            progress = min(1.0, step / max(1, p.max_steps))
+            return warm * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if p.schedule == "step":
+            return warm * p.decay_factor ** max(0, epoch - p.decay_after + 1)
+        if p.schedule == "plateau":
+            return warm * self.plateau_factor
+        return warm
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        lr = self.profile.lr * self.factor(trainer.global_step, trainer.current_epoch)
+        for optimizer in trainer.optimizers:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    def on_validation_end(self, trainer, pl_module):
+        if self.profile.schedule != "plateau" or not pl_module.curve:
+            return
+        value = pl_module.curve[-1][1]
+        better = self._best is None or (value < self._best if self.direction == "min" else value > self._best)
+        if better:
+            self._best, self._stale = value, 0
+            return
+        self._stale += 1
+        if self._stale >= max(1, self.profile.decay_after):
+            self.plateau_factor *= self.profile.decay_factor
+            self._stale = 0
+
+
+class Pruning(pl.Callback):
+    """Stops a tuning trial whose validation curve ``should_prune(step, value)`` judges
+    hopeless (rnnbench.tuning decides; the trainer only asks after each validation)."""
+
+    def __init__(self, should_prune):
+        self.should_prune = should_prune
+        self.pruned_at: int | None = None
+
+    def on_validation_end(self, trainer, pl_module):
+        if pl_module.curve and self.pruned_at is None:
+            step, value = pl_module.curve[-1]
+            if self.should_prune(step, value):
+                self.pruned_at = step
+                trainer.should_stop = True
+
+
+def with_seed(dataset: Any, seed: int) -> Any:
+    """``dataset`` drawing its order from ``seed``: a batched dataset that shuffles itself
+    (``rnnbench.data.LengthBucketedBatches``) offers ``with_seed``; others are returned as
+    they are (a TBPTT stream's order is the text's)."""
+    reseed = getattr(dataset, "with_seed", None)
+    return reseed(seed) if callable(reseed) else dataset
+
+
+def loader(
+    data: TaskData, dataset: Any, batch_size: int, train: bool, pin: bool, seed: int | None = None
+) -> DataLoader:
+    shuffle = train and data.shuffle and not data.batched
     return DataLoader(
         dataset,
         batch_size=None if data.batched else batch_size,
-        shuffle=train and data.shuffle and not data.batched,
+        shuffle=shuffle,
+        # the cell's seed, not the global random state, orders the training data
+        generator=torch.Generator().manual_seed(seed) if shuffle and seed is not None else None,
         collate_fn=data.collate,
         drop_last=False,  # a test loader that drops its last batch scores a different test set
         pin_memory=pin,
@@ -170,9 +253,14 @@ def fit_cell(
     data: TaskData,
     accelerator: str = "auto",
     cluster: bool = False,
+    should_prune: Any = None,
+    test: bool = True,
 ) -> dict[str, Any]:
     """Train on ``data.train``, validate every ``profile.val_every`` steps, test the best
-    validation checkpoint on every test set. Returns the measured part of a result record."""
+    validation checkpoint on every test set. Returns the measured part of a result record.
+
+    A tuning trial passes ``test=False`` (it is judged on validation only) and
+    ``should_prune(step, value)``, asked after each validation, to stop early."""
     pl.seed_everything(seed, workers=True, verbose=False)
     # Vanishing gradients underflow to subnormal floats, which the CPU computes 4-7x
     # slower (measured on adding-200's LSTM backward); flushing them changes no metric.
@@ -191,6 +279,20 @@ def fit_cell(
         enable_version_counter=False,
     )
     val_every = max(1, min(profile.val_every, profile.max_steps))
+    callbacks: list[pl.Callback] = [checkpoint, LearningRateSchedule(profile, task.direction)]
+    if profile.stop_at is not None or profile.patience is not None:
+        callbacks.append(
+            EarlyStopping(
+                "val_primary",
+                mode=task.direction,
+                stopping_threshold=profile.stop_at,
+                patience=profile.patience if profile.patience is not None else profile.max_steps,
+                check_on_train_epoch_end=False,
+            )
+        )
+    pruning = Pruning(should_prune) if should_prune is not None else None
+    if pruning is not None:
+        callbacks.append(pruning)
     trainer = pl.Trainer(
         accelerator=accelerator,
         devices=1,
@@ -204,20 +306,7 @@ def fit_cell(
         enable_progress_bar=False,
         enable_model_summary=False,
         deterministic=_deterministic(accelerator),
-        callbacks=[checkpoint]
-        + (
-            [
-                EarlyStopping(
-                    "val_primary",
-                    mode=task.direction,
-                    stopping_threshold=profile.stop_at,
-                    patience=profile.max_steps,
-                    check_on_train_epoch_end=False,
-                )
-            ]
-            if profile.stop_at is not None
-            else []
-        ),
+        callbacks=callbacks,
         # in a Ray task or SLURM allocation, one cell is one process on one device
         plugins=[LightningEnvironment()] if cluster else None,
     )
@@ -225,7 +314,7 @@ def fit_cell(
     pin = device.type == "cuda"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    train_dl = loader(data, data.train, profile.batch_size, True, pin)
+    train_dl = loader(data, with_seed(data.train, seed), profile.batch_size, True, pin, seed)
     val_dl = loader(data, data.val, profile.batch_size, False, pin)
     test_dls = [loader(data, ds, profile.batch_size, False, pin) for ds in data.test.values()]
 
@@ -238,8 +327,10 @@ def fit_cell(
         if module._loss_n:
             module._raise_if_nonfinite()
         best_path = checkpoint.best_model_path
-        trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
-        samples = net.samples()
+        samples = {}
+        if test:
+            trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
+            samples = net.samples()
     finally:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     peak, peak_kind = peak_memory_mb(device)
@@ -270,6 +361,7 @@ def fit_cell(
         "first_step_at": units.first_step_at,
         "samples": samples,
         "outcomes": gather_outcomes(module.test_outcomes),
+        **({"pruned_at": pruning.pruned_at} if pruning is not None and pruning.pruned_at is not None else {}),
     }
 
 

@@ -145,20 +145,37 @@ class CellRunner:
     def _run(self, cell: dict) -> dict:
         import torch
 
+        from rnnbench.runner import cell_profile
         from rnnbench.training import fit_cell
 
         reg = self.registry
         task, model = reg.tasks[cell["task"]], reg.models[cell["model"]]
-        profile = task.profiles[cell["profile"]]
-        if cell.get("param_budget"):
+        profile = cell_profile(task.profiles[cell["profile"]], cell.get("settings") or {})
+        if profile.param_budget:
             from rnnbench.budget import fit_profile
 
-            profile = fit_profile(task, self._prepare(task, profile), model, profile, cell["param_budget"])
+            profile = fit_profile(task, self._prepare(task, profile), model, profile, profile.param_budget)
+        trial = cell.get("trial")
+        should_prune = None
+        if trial is not None:
+            from rnnbench.tuning import trial_pruner
+
+            should_prune = trial_pruner(trial)
         retried = None
         for attempt in (1, 2):
             data = self._prepare(task, profile)
             try:
-                measured = fit_cell(task, model, profile, cell["seed"], data, self.accelerator, cluster=self.cluster)
+                measured = fit_cell(
+                    task,
+                    model,
+                    profile,
+                    cell["seed"],
+                    data,
+                    self.accelerator,
+                    cluster=self.cluster,
+                    should_prune=should_prune,
+                    test=trial is None,
+                )
                 break
             except torch.cuda.OutOfMemoryError:
                 if attempt == 2 or profile.batch_size == 1:
@@ -168,8 +185,9 @@ class CellRunner:
                 retried = f"out of memory; retried with batch size {profile.batch_size}"
         measured["status"] = "ok"
         measured["data_fingerprint"] = data.fingerprint
-        measured["baselines"] = task.baselines(data)
-        measured["outcomes"] = self._outcomes(task, data, measured)
+        measured["baselines"] = task.baselines(data) if trial is None else {}
+        # a tuning trial is judged on validation: it keeps no test outcomes
+        measured["outcomes"] = self._outcomes(task, data, measured) if trial is None else None
         measured["batch_size"] = profile.batch_size
         measured["hidden_size"] = profile.hidden_size
         if data.sequence_length is not None:

@@ -90,7 +90,18 @@ class CaptionDigits(Task):
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5, options=CaptionOptions(lang="en")),
         "quick": Profile(
-            max_steps=300, batch_size=64, hidden_size=128, lr=3e-3, val_every=50, options=CaptionOptions(lang="en")
+            max_steps=600,
+            batch_size=64,
+            hidden_size=128,
+            lr=3e-3,
+            val_every=50,
+            param_budget=100_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+            tuning_trials=4,
+            options=CaptionOptions(lang="en"),
         ),
         "full": Profile(
             max_steps=4000,

@@ -67,11 +67,17 @@ class CopyMemory(Task):
             options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64}),
         ),
         "quick": Profile(
-            max_steps=400,
+            max_steps=600,
             batch_size=64,
             hidden_size=128,
             lr=5e-3,
             val_every=100,
+            param_budget=100_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+            tuning_trials=4,
             options=CopyMemoryOptions(delay=20, sizes={"train": 20000, "val": 500, "test": 1000}),
         ),
         "full": Profile(

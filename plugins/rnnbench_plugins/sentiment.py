@@ -6,7 +6,7 @@ al. 2011), both balanced; duplicate texts are dropped, then each source is split
 stratified by label with a fixed seed. The full profile reads the hub's ``imdb`` (its own
 25,000-review test set). The word vocabulary comes from the training split only; a
 review is its last ``max_len`` word ids. Batches group reviews of equal length, so no
-batch holds padding (see ``length_batches``).
+batch holds padding (see ``LengthBatches``).
 """
 
 import re
@@ -117,40 +117,56 @@ def source_version(source: str) -> str:
     return path
 
 
-def length_batches(
-    items: list[dict], batch_size: int, shuffle_seed: int | None = None, min_batches: int = 0
-) -> list[list[dict]]:
+class LengthBatches:
     """Batches whose reviews all have the same length, so no batch holds padding.
 
     A padded batch would need ``lengths``, and the packed sequences they lead to take
     about three times as long in backward as a plain batch on CPU. With ``shuffle_seed``
     every pass over the data is reshuffled, within and across lengths, and passes are
     chained until there are ``min_batches`` batches: the schedule of a training run.
+    ``with_seed`` gives the same batches in the order another seed draws (each cell's).
     """
-    import random
-    from collections import defaultdict
 
-    by_length = defaultdict(list)
-    for item in items:
-        by_length[len(item["x"])].append(item)
-    rng = random.Random(shuffle_seed)
-    schedule: list[list[dict]] = []
-    while True:
-        one_pass = []
-        for length in sorted(by_length):
-            group = list(by_length[length])
-            if shuffle_seed is not None:
-                rng.shuffle(group)
-            one_pass += [group[i : i + batch_size] for i in range(0, len(group), batch_size)]
-        if shuffle_seed is not None:
-            rng.shuffle(one_pass)
-        schedule += one_pass
-        if shuffle_seed is None or len(schedule) >= min_batches:
-            return schedule
+    def __init__(self, items: list[dict], batch_size: int, shuffle_seed: int | None = None, min_batches: int = 0):
+        self.items, self.batch_size, self.shuffle_seed, self.min_batches = items, batch_size, shuffle_seed, min_batches
+        self.schedule = self._schedule()
+
+    def _schedule(self) -> list[list[dict]]:
+        import random
+        from collections import defaultdict
+
+        by_length = defaultdict(list)
+        for item in self.items:
+            by_length[len(item["x"])].append(item)
+        rng = random.Random(self.shuffle_seed)
+        schedule: list[list[dict]] = []
+        while True:
+            one_pass = []
+            for length in sorted(by_length):
+                group = list(by_length[length])
+                if self.shuffle_seed is not None:
+                    rng.shuffle(group)
+                one_pass += [group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size)]
+            if self.shuffle_seed is not None:
+                rng.shuffle(one_pass)
+            schedule += one_pass
+            if self.shuffle_seed is None or len(schedule) >= self.min_batches:
+                return schedule
+
+    def with_seed(self, seed: int) -> "LengthBatches":
+        if self.shuffle_seed is None:  # an evaluation set keeps its one order
+            return self
+        return LengthBatches(self.items, self.batch_size, seed, self.min_batches)
+
+    def __len__(self) -> int:
+        return len(self.schedule)
+
+    def __getitem__(self, i: int) -> list[dict]:
+        return self.schedule[i]
 
 
 def stack_reviews(batch: list[dict]) -> dict:
-    """Collate one batch of equal-length reviews (see ``length_batches``)."""
+    """Collate one batch of equal-length reviews (see ``LengthBatches``)."""
     import torch
 
     return {
@@ -201,6 +217,7 @@ class Sentiment(Task):
     shape = "many-to-one"
     description = "Movie-review sentiment (Rotten Tomatoes sentences; IMDb on full), word-level; accuracy, F1"
     primary_metric = "accuracy"
+    readout = "mean"  # a review's sentiment is spread over its words
     direction = "max"
     profiles = {
         "smoke": Profile(
@@ -211,12 +228,18 @@ class Sentiment(Task):
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=32),
         ),
         "quick": Profile(
-            max_steps=300,
+            max_steps=600,
             batch_size=64,
             hidden_size=128,
             dropout=0.3,
             lr=4e-3,
             val_every=50,
+            param_budget=600_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+            tuning_trials=4,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=64),
         ),
         "full": Profile(
@@ -278,9 +301,9 @@ class Sentiment(Task):
             reviews = torch.split(torch.from_numpy(ids.flatten().to_numpy().astype("int64")), lengths)
             items = [{"x": x, "y": label} for x, label in zip(reviews, labels[split])]
             if split == "train":
-                batches[split] = length_batches(items, profile.batch_size, SPLIT_SEED, profile.max_steps)
+                batches[split] = LengthBatches(items, profile.batch_size, SPLIT_SEED, profile.max_steps)
             else:
-                batches[split] = length_batches(items, profile.batch_size)
+                batches[split] = LengthBatches(items, profile.batch_size)
         return TaskData(
             train=batches["train"],
             val=batches["val"],
@@ -320,8 +343,13 @@ class Sentiment(Task):
 
         words = nn.Sequential(nn.Embedding(len(data.info["vocab"]), embed, padding_idx=0), nn.Dropout(profile.dropout))
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 1))
-        pool = "last" if "causal" in model.provides else "mean"
-        return ManyToOne(words, core, head, loss, update, pool, outcomes=binary_logit_outcomes)
+        return ManyToOne(words, core, head, loss, update, self.readout, outcomes=binary_logit_outcomes)
+
+    def search_space(self, profile):
+        from rnnbench import Uniform
+
+        # a small training set and a large vocabulary: how much to drop out matters as much as the rate
+        return {**super().search_space(profile), "dropout": Uniform(0.0, 0.6)}
 
     def baselines(self, data):
         return {"majority-class": majority_scores(data.info["train_labels"], data.info["test_labels"])}

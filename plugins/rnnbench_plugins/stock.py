@@ -282,12 +282,17 @@ def _profiles() -> dict:
         ),
         # validation accuracy and MAE stop moving by step 100-200 for every model (seeds 0-2)
         "quick": Profile(
-            max_steps=200,
+            max_steps=400,
             batch_size=64,
             hidden_size=64,
             lr=2e-3,
-            val_every=100,
+            val_every=50,
+            param_budget=18_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
             seeds=3,
+            tuning_trials=4,
             options=StockOptions(window=30, **arch),
         ),
         "full": Profile(
@@ -308,6 +313,7 @@ class StockTask(Task):
     """What both stock tasks share: data, windows, the net; subclasses add the ends."""
 
     family = "stock"
+    readout = "last"  # a forecast is made from the state after the latest day
     requirements = (Requirement.python("arch", pip="rnnbench[stock]"),)
     shape = "many-to-one"
     throughput_unit = "windows"
@@ -409,8 +415,13 @@ class StockTask(Task):
         def outcomes(out, batch):
             return self.outcome(out.squeeze(-1), batch["y"], scale)
 
-        pool = "last" if "causal" in model.provides else "mean"
-        return ManyToOne(nn.Identity(), core, head, loss, update, pool, outcomes=outcomes)
+        return ManyToOne(nn.Identity(), core, head, loss, update, self.readout, outcomes=outcomes)
+
+    def search_space(self, profile):
+        from rnnbench import LogUniform
+
+        # a few thousand noisy windows: regularisation decides whether a model learns or memorises
+        return {**super().search_space(profile), "weight_decay": LogUniform(1e-6, 1e-2)}
 
     def baselines(self, data):
         import torch

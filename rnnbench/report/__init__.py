@@ -22,6 +22,7 @@ from rnnbench import store
 from rnnbench.api import is_slug
 from rnnbench.report import cd, charts, csv_writer, html, markdown
 from rnnbench.report.model import build, build_tables, fmt, fmt_stat, leader
+from rnnbench.tuning import load_all as load_tuning
 
 __all__ = ["build", "check", "fmt", "fmt_stat", "leader", "render", "write"]
 
@@ -38,12 +39,15 @@ def _charts(data: dict) -> ChartSets:
     return out
 
 
-def render(records: list[dict], outcomes_of: Callable[[dict], Any] | None = None) -> tuple[dict[str, str], ChartSets]:
+def render(
+    records: list[dict], tuning: dict | None = None, outcomes_of: Callable[[dict], Any] | None = None
+) -> tuple[dict[str, str], ChartSets]:
     """Relative path -> content of every text file of the leaderboards, and the charts
-    that ``write`` draws as PNGs (``charts.json`` holds their digests). ``outcomes_of``
-    gives a record's per-example outcomes (``store.outcomes_of``) for the intervals and
-    tests; without it every interval is over seeds only."""
-    data = build(records, outcomes_of)
+    that ``write`` draws as PNGs (``charts.json`` holds their digests). ``tuning`` holds
+    the tuning files (``rnnbench.tuning.load_all``), whose trials the task pages chart.
+    ``outcomes_of`` gives a record's per-example outcomes (``store.outcomes_of``) for the
+    intervals and tests; without it every interval is over seeds only."""
+    data = build(records, tuning, outcomes_of)
     tables = build_tables(data)
     chart_sets = _charts(data)
     files = {
@@ -80,7 +84,7 @@ def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
     """Render the leaderboards into ``out``. Every path comes from validated slugs, every
     file is replaced atomically, and a failed write raises store.StoreWriteError."""
     records, bad = store.load_records(out)
-    files, chart_sets = render(records, _outcomes_reader(out))
+    files, chart_sets = render(records, load_tuning(out), _outcomes_reader(out))
     with _writing(Path(out)) as alone:
         if alone:
             _remove_temp_files(out, files)
@@ -167,7 +171,7 @@ def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
     """Files whose content on disk differs from what the results give (stale, missing,
     or left over from a task that no longer has results)."""
     records, bad = store.load_records(out, warn=False)
-    files, _ = render(records, _outcomes_reader(out))
+    files, _ = render(records, load_tuning(out), _outcomes_reader(out))
     stale = [rel for rel, content in files.items() if not _same(Path(out) / rel, content)]
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):

@@ -113,6 +113,20 @@ def task_charts(board: dict) -> list[Chart]:
                     lines=True,
                 )
             )
+    evp = {
+        m: list(enumerate(t["expected_best"], 1)) for m, t in (board.get("tuning") or {}).items() if t["expected_best"]
+    }
+    if evp:
+        charts.append(
+            Chart(
+                f"{board['task']}-tuning",
+                f"{board['task']}: expected best validation {p} against tuning trials",
+                "trials",
+                f"expected best validation {p}",
+                evp,
+                lines=True,
+            )
+        )
     return charts
 
 

@@ -9,7 +9,7 @@ from typing import Callable
 from rnnbench.report.cd import CD
 from rnnbench.report.charts import svg
 from rnnbench.report.markdown import significance_lines
-from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, summary_text
+from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, protocol, summary_text
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -66,6 +66,7 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
     ]
     out += _task_table(table)
     out.append('<ul class="note">' + "".join(f"<li>{e(x)}</li>" for x in significance_lines(board)) + "</ul>")
+    out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
     if board["not_ok"]:
         out.append(
             "<ul>"

@@ -64,14 +64,17 @@ OutcomesOf = Callable[[dict], Any]
 raise ``OutcomesError`` (the row then gets an interval over seeds and a note)."""
 
 
-def build(records: list[dict], outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
-    """The leaderboard data: per profile, per task, ranked model rows and baselines."""
+def build(records: list[dict], tuning: dict | None = None, outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
+    """The leaderboard data: per profile, per task, ranked model rows and baselines, and
+    each model's tuning (``rnnbench.tuning.load_all``) where it was tuned."""
     by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         by_task[(r["profile"], r["task"])].append(r)
     out: dict[str, Any] = {"profiles": {}}
     for (profile, task), recs in sorted(by_task.items()):
-        out["profiles"].setdefault(profile, {})[task] = _task_board(task, recs, outcomes_of)
+        board = _task_board(task, recs, outcomes_of)
+        board["tuning"] = _tuning(((tuning or {}).get(profile) or {}).get(task) or {})
+        out["profiles"].setdefault(profile, {})[task] = board
     out["summary"] = {p: _summary(tasks) for p, tasks in out["profiles"].items()}
     return out
 
@@ -102,6 +105,9 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
                 "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
                 "samples": mrecs[0].get("samples") or {},
                 "curve": mrecs[0].get("curve") or [],
+                "hyperparameters": mrecs[0].get("hyperparameters") or {},
+                "tuning_trials": (mrecs[0].get("tuning") or {}).get("trials"),
+                "param_budget": mrecs[0].get("param_budget"),
             }
         )
     sign = 1 if direction == "min" else -1
@@ -205,6 +211,58 @@ def _significance(
         entries.append(significance.Entry(model, [float(r["metrics"][primary]) for r in kept], outs))
     values = {b["name"]: b["metrics"].get(primary) for b in baselines}
     return significance.analyse(entries, direction, primary, values)
+
+
+def _tuning(docs: dict[str, dict]) -> dict[str, dict]:
+    """Per tuned model: trials spent, the chosen hyperparameters and the expected best
+    validation score after 1..N trials (Dodge et al. 2019)."""
+    from rnnbench.tuning import expected_validation
+
+    return {
+        model: {
+            "trials": doc.get("trials_done"),
+            "budget": doc.get("budget"),
+            "hyperparameters": doc.get("hyperparameters"),
+            "best_value": _round(_num(doc.get("best_value"))),
+            "expected_best": [_round(v) for v in expected_validation(doc)],
+            "space": sorted(doc.get("space") or {}),
+        }
+        for model, doc in sorted(docs.items())
+    }
+
+
+def protocol(board: dict) -> list[str]:
+    """How the models of a task were trained, in sentences for its page: the size they
+    were matched to, and how their hyperparameters were chosen."""
+    rows = board["rows"]
+    lines = []
+    budgets = sorted({r.get("param_budget") for r in rows}, key=lambda b: (b is None, b or 0))
+    if budgets and budgets[0] is not None and len(budgets) == 1:
+        lines.append(
+            f"Every model's width was fitted to a budget of {budgets[0]:,} parameters (±10 %); the parameters "
+            "column shows each count."
+        )
+    elif rows:
+        lines.append("Models were compared at equal width, not equal size (no parameter budget).")
+    trials = {r["model"]: r.get("tuning_trials") for r in rows}
+    if rows and all(trials.values()):
+        counts = sorted(set(trials.values()))
+        space = sorted({d for t in board.get("tuning", {}).values() for d in t["space"]})
+        lines.append(
+            f"Hyperparameters ({', '.join(space) or 'learning rate'}) were chosen on validation with "
+            f"{' or '.join(str(c) for c in counts)} Optuna TPE trials per model"
+            + (" (an equal budget)." if len(counts) == 1 else ": the budgets differ, so the comparison is unequal.")
+        )
+    elif rows and any(trials.values()):
+        untuned = sorted(m for m, t in trials.items() if not t)
+        lines.append(
+            "Only some models were tuned; "
+            + ", ".join(untuned)
+            + " trained with the profile's hyperparameters, so the comparison is unequal."
+        )
+    elif rows:
+        lines.append("Hyperparameters are the profile's, the same for every model (not tuned).")
+    return lines
 
 
 def leader(board: dict) -> dict | None:

@@ -9,9 +9,9 @@ import torch
 from rnnbench.data import DataUnavailable
 from rnnbench.testing import fit_smoke, load_registry
 from rnnbench_plugins.sentiment import (
+    LengthBatches,
     build_vocab,
     encode,
-    length_batches,
     majority_scores,
     offline_splits,
     stack_reviews,
@@ -43,18 +43,22 @@ def test_tokenize_vocab_and_encode():
 
 def test_length_batches_have_no_padding_and_cover_every_review_once_per_pass():
     items = [{"x": torch.zeros(n, dtype=torch.long) + i, "y": i % 2} for i, n in enumerate([3, 1, 3, 2, 3, 1, 2])]
-    eval_batches = length_batches(items, batch_size=2)
+    eval_batches = LengthBatches(items, batch_size=2)
     assert [len(b[0]["x"]) for b in eval_batches] == [1, 2, 3, 3]
     for batch in eval_batches:
         assert len({len(item["x"]) for item in batch}) == 1
         assert stack_reviews(batch)["x"].shape == (len(batch), len(batch[0]["x"]))
-    schedule = length_batches(items, batch_size=2, shuffle_seed=0, min_batches=9)
+    schedule = LengthBatches(items, batch_size=2, shuffle_seed=0, min_batches=9)
     assert len(schedule) == 12  # three passes of four batches
     for one_pass in (schedule[:4], schedule[4:8], schedule[8:]):
         assert sorted(int(item["x"][0]) for batch in one_pass for item in batch) == list(range(7))
     assert [[int(i["x"][0]) for i in b] for b in schedule] == [
-        [int(i["x"][0]) for i in b] for b in length_batches(items, 2, shuffle_seed=0, min_batches=9)
+        [int(i["x"][0]) for i in b] for b in LengthBatches(items, 2, shuffle_seed=0, min_batches=9)
     ]
+    reseeded = schedule.with_seed(1)  # each cell's seed draws its own order of the same batches
+    assert [[int(i["x"][0]) for i in b] for b in reseeded] != [[int(i["x"][0]) for i in b] for b in schedule]
+    assert sorted(int(item["x"][0]) for batch in reseeded.schedule[:4] for item in batch) == list(range(7))
+    assert eval_batches.with_seed(1) is eval_batches
 
 
 @pytest.mark.parametrize("source, size", [("rotten_tomatoes", 8530), ("imdb", 25000)])
@@ -70,7 +74,7 @@ def test_offline_split_is_disjoint_balanced_and_stratified(source, size):
         assert abs(sum(labels) - len(labels) / 2) <= 0.01 * len(labels)
 
 
-def test_prepared_data_has_train_only_vocab_and_equal_length_batches(data):
+def test_prepared_data_has_train_only_vocab_and_equal_LengthBatches(data):
     vocab = set(data.info["vocab"])
     train_texts, _ = offline_splits("rotten_tomatoes")["train"]
     train_words = {tok for text in train_texts for tok in tokenize(text)}

@@ -69,8 +69,9 @@ class Parity(Task):
                 odd = net.eval()({"x": bits.view(1, 16, 1)}).argmax(-1).item()
             return {"1011" * 4: "odd" if odd else "even"}
 
-        pool = "last" if "causal" in model.provides else "mean"
-        return ManyToOne(nn.Identity(), core, nn.Linear(core.output_size, 2), loss, update, pool, samples=samples)
+        return ManyToOne(
+            nn.Identity(), core, nn.Linear(core.output_size, 2), loss, update, self.readout, samples=samples
+        )
 
     def baselines(self, data):
         return {"coin-flip": {"accuracy": 0.5}}

@@ -167,6 +167,7 @@ class SpokenDigits(SpeechTask):
         "voices and on a real human voice (Asterisk): accuracy"
     )
     primary_metric = "accuracy"
+    readout = "mean"  # a spoken digit fills a stretch of the utterance, then silence
     direction = "max"
     collate = staticmethod(collate_digits)
     speed_wpm = (80, 250)  # down to 80: the real recordings are slow, careful speech
@@ -180,11 +181,17 @@ class SpokenDigits(SpeechTask):
         ),
         # most models' validation accuracy has levelled off by step 300
         "quick": Profile(
-            max_steps=300,
+            max_steps=800,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
+            param_budget=100_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+            tuning_trials=4,
             options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400}, stack=2),
         ),
         "full": Profile(
@@ -244,7 +251,6 @@ class SpokenDigits(SpeechTask):
         def update(metrics, out, batch):
             metrics["accuracy"].update(out.argmax(-1), batch["y"])
 
-        pool = "last" if "causal" in model.provides else "mean"
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 10))
         return ManyToOne(
             nn.Identity(),
@@ -252,7 +258,7 @@ class SpokenDigits(SpeechTask):
             head,
             loss,
             update,
-            pool,
+            self.readout,
             samples=lambda net: {"real_voice": self.predict_real(net, data)},
         )
 
@@ -322,11 +328,17 @@ class DigitStrings(SpeechTask):
             ),
         ),
         "quick": Profile(
-            max_steps=300,
+            max_steps=900,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
+            param_budget=120_000,
+            patience=3,
+            schedule="plateau",
+            decay_after=1,
+            seeds=3,
+            tuning_trials=4,
             options=DigitStringsOptions(
                 source="espeak",
                 sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
