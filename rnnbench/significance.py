@@ -85,7 +85,11 @@ class TaskStats:
     baseline_method: str = ""
     tier_text: str = ""
     nothing_beats: bool = False
+    """Tested, and no model is significantly better than the best baseline."""
     notes: list[str] = field(default_factory=list)
+    baseline_untested: bool = False
+    """There are baselines, but no model could be tested against them (one seed, or
+    seeds without variation, and no per-example outcomes)."""
 
 
 def _better(a: float, b: float, direction: str) -> bool:
@@ -249,7 +253,9 @@ def analyse(
             results[name].p_vs_top, results[name].top_tier = float(p), p > alpha
     tier = sorted((n for n, r in results.items() if r.top_tier), key=lambda n: results[n].rank)
     untested = sorted(n for n, r in results.items() if r.top_tier is None)
-    if len(tier) == 1:
+    if len(entries) > 1 and not tests:
+        tier_text = "No model could be tested against the top one: the order below is not a ranking."
+    elif len(tier) == 1:
         tier_text = f"{top.name} is significantly better than every other model tested (Holm-corrected α = {alpha})."
     else:
         tier_text = (
@@ -257,7 +263,9 @@ def analyse(
             f"paired tests, Holm-corrected α = {alpha}): the table cannot order them."
         )
     if untested:
-        tier_text += f" Not tested (one seed, no per-example outcomes): {', '.join(untested)}."
+        tier_text += (
+            f" Not tested (one seed or seeds without variation, no per-example outcomes): {', '.join(untested)}."
+        )
 
     # --- baselines ---------------------------------------------------------------------
     best_name, best_value, baseline_method = None, None, ""
@@ -271,12 +279,10 @@ def analyse(
                 p_values[e.name] = _p_greater(_orient(reps[e.name] - base_reps[best_name], direction))
             elif e.name in reps:
                 p_values[e.name] = _p_greater(_orient(reps[e.name] - best_value, direction))
-            elif len(e.values) > 1:
+            elif len(e.values) > 1 and float(np.std(e.values)) > 0:
+                # seeds that agree exactly say nothing of test-set noise: not testable
                 diffs = _orient(np.asarray(e.values) - best_value, direction)
-                if float(np.std(diffs)) == 0:
-                    p_values[e.name] = 0.0 if diffs[0] > 0 else 1.0
-                else:
-                    p_values[e.name] = float(_st.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
+                p_values[e.name] = float(_st.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
         if p_values:
             for name, p in zip(p_values, stats.holm(list(p_values.values()))):
                 results[name].p_vs_baseline = float(p)
@@ -294,8 +300,11 @@ def analyse(
             baseline_method = f"against {best_name}'s value (no per-example outcomes of the baseline)"
         else:
             baseline_method = f"one-sided t-test over seeds against {best_name}'s value"
-        nothing = not any(r.beats for r in results.values())
-    return TaskStats(results, method, top.name, best_name, best_value, baseline_method, tier_text, nothing, notes)
+        nothing = bool(p_values) and not any(r.beats for r in results.values())
+    untested = bool(baselines) and not any(r.p_vs_baseline is not None for r in results.values())
+    return TaskStats(
+        results, method, top.name, best_name, best_value, baseline_method, tier_text, nothing, notes, untested
+    )
 
 
 def _affordable(replicates: int, slots: int, n: int, cells: float = 2e7) -> int:
@@ -312,7 +321,8 @@ def _compare(e: Entry, top: Entry, reps: dict[str, np.ndarray], direction: str) 
         return _p_two_sided(reps[e.name] - reps[top.name])
     if len(e.values) > 1 and len(top.values) > 1:
         if np.std(e.values) == 0 and np.std(top.values) == 0:
-            return 1.0 if e.values[0] == top.values[0] else 0.0
+            # no variation to test against: equal is equal, a difference is untestable
+            return 1.0 if e.values[0] == top.values[0] else None
         return float(_st.ttest_ind(e.values, top.values, equal_var=False).pvalue)
     return None
 

@@ -102,3 +102,18 @@ def test_compare_gives_the_difference_with_an_interval_and_a_p_value():
     diff, ci, p, how = paired_difference(good, poor, "max", "accuracy", replicates=300)
     assert diff == pytest.approx(good.mean - poor.mean) and ci[0] < diff < ci[1] and ci[0] > 0 and p < 0.01
     assert "paired" in how
+
+
+def test_seeds_without_variation_and_without_outcomes_prove_nothing():
+    """The stock-direction case: a constant call scores the same on every seed. Without
+    per-example outcomes that is no evidence of beating the baseline or another model."""
+    res = analyse(
+        [Entry("constant", [0.5546] * 3), Entry("other", [0.5543, 0.5547, 0.5539])],
+        "max",
+        "accuracy",
+        {"majority-class": 0.5540},
+    )
+    assert res.results["constant"].beats is None and res.results["constant"].p_vs_baseline is None
+    assert not res.nothing_beats or res.results["other"].p_vs_baseline is not None
+    only_constant = analyse([Entry("constant", [0.5546] * 3)], "max", "accuracy", {"majority-class": 0.554})
+    assert only_constant.baseline_untested and not only_constant.nothing_beats

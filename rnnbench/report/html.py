@@ -60,6 +60,11 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
         out.append(
             f'<p class="below">No model is significantly better than the best baseline ({e(sig["best_baseline"])}).</p>'
         )
+    elif sig.get("baseline_untested"):
+        out.append(
+            f'<p class="below">Whether any model beats the best baseline ({e(sig["best_baseline"])}) cannot be '
+            "tested here (one seed or seeds without variation, and no per-example outcomes).</p>"
+        )
     out += [
         f'<p class="note">{e(board["description"])} · shape {e(board["shape"])} · family {e(board["family"])} · '
         f"mean ± std over n seeds; ranks are fractional (tied means share them).</p>",

@@ -51,6 +51,12 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
     lines = [f"# {board['task']} — {board['profile']} profile", ""]
     if sig["nothing_beats"]:
         lines += [f"**No model is significantly better than the best baseline ({_esc(sig['best_baseline'])}).**", ""]
+    elif sig.get("baseline_untested"):
+        lines += [
+            f"**Whether any model beats the best baseline ({_esc(sig['best_baseline'])}) cannot be tested here "
+            "(one seed or seeds without variation, and no per-example outcomes).**",
+            "",
+        ]
     if board["description"]:
         lines += [_esc(board["description"]), ""]
     lines += [

@@ -163,6 +163,7 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
             "best_baseline": significant.best_baseline,
             "baseline_method": significant.baseline_method,
             "nothing_beats": significant.nothing_beats,
+            "baseline_untested": significant.baseline_untested,
             "notes": significant.notes,
             "alpha": significance.ALPHA,
         },
@@ -293,11 +294,18 @@ def _summary(tasks: dict[str, Any]) -> dict[str, Any]:
     average fractional rank, the Friedman test (Iman–Davenport) and the Nemenyi critical
     difference. Tasks where nothing beats the baseline are left out and listed; a model
     that served fewer tasks gets its own summary instead of a rank."""
-    included = sorted(t for t, b in tasks.items() if b["rows"] and not b["significance"]["nothing_beats"])
+
+    def out_because(board: dict) -> str | None:
+        sig = board["significance"]
+        if sig["nothing_beats"]:
+            return f"no model significantly beats {sig['best_baseline']}"
+        if sig.get("baseline_untested"):
+            return f"whether a model beats {sig['best_baseline']} cannot be tested (one seed, no per-example outcomes)"
+        return None
+
+    included = sorted(t for t, b in tasks.items() if b["rows"] and out_because(b) is None)
     left_out = [
-        {"task": t, "why": f"no model significantly beats {b['significance']['best_baseline']}"}
-        for t, b in sorted(tasks.items())
-        if b["rows"] and b["significance"]["nothing_beats"]
+        {"task": t, "why": out_because(b)} for t, b in sorted(tasks.items()) if b["rows"] and out_because(b) is not None
     ]
     served: dict[str, set[str]] = defaultdict(set)
     for t in included:
