@@ -553,8 +553,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read {path}: {why}") from None
-    if args.json:
-        print(json.dumps(record, indent=1, sort_keys=True))
+    if args.json:  # as stored: not as upgraded from an older schema
+        print(json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1, sort_keys=True))
     else:
         _print_record(record, path)
     return 0
@@ -683,6 +683,30 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     files, bad = report.write(out)
     print(f"wrote {len(files)} file(s) to {out}" + (f"; skipped {len(bad)} unreadable result(s)" if bad else ""))
     return 0
+
+
+# --- compare --------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rnnbench.compare import CompareError, compare
+
+    models = None
+    if args.models:
+        models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+        if len(models) != 2 and args.second is None:
+            raise UsageError("--models takes two model names, A,B, to compare within one directory")
+    try:
+        text = compare(Path(args.first), Path(args.second) if args.second else None, models, args.profile)
+    except CompareError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output:
+        from rnnbench.store import write_text_atomic
+
+        write_text_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return 0  # a verdict is information, not a failure
 
 
 # --- new-plugin -----------------------------------------------------------------------
@@ -903,6 +927,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check", action="store_true", help="exit 1 if the rendered files differ from what results/ gives")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser(
+        "compare",
+        help="per task, the change between two result sets, with intervals and p-values (Markdown)",
+        description="Compare two result directories (every model both have on every task both have), or two "
+        "models of one directory (--models A,B). Prints Markdown fit for a pull-request comment; exits 0 "
+        "whatever the verdict.",
+    )
+    p.add_argument("first", metavar="BEFORE", help="a folder with results/ (the baseline of the comparison)")
+    p.add_argument("second", metavar="AFTER", nargs="?", help="a folder with results/ (omit with --models)")
+    p.add_argument("--models", metavar="A,B", help="two models of BEFORE, or with AFTER: only these models")
+    p.add_argument("--profile", metavar="|".join(PROFILES), help="only this profile")
+    p.add_argument("--output", metavar="FILE", help="write the Markdown here instead of to stdout")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "new-plugin",

@@ -248,6 +248,8 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Recor
     record["provenance"]["data_fingerprint"] = result.pop("data_fingerprint", None)
     record.update(result)
     record.setdefault("reason", None)
+    if record.get("status") == "ok":
+        record.setdefault("outcomes", None)  # the store names the outcomes file when it writes one
     return record
 
 

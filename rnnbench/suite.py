@@ -13,7 +13,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from rnnbench import report, runner, store
 from rnnbench.api import PROFILES
@@ -250,10 +250,14 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
         measured = {"status": "failed", "reason": f"the executor returned {type(measured).__name__}, not a result"}
     try:
         try:
+            measured = dict(measured)
+            kept = _outcomes(measured)
             record = runner.finish_record(registry, cell, measured)
             # what every reader will demand: a plugin value of the wrong shape fails this
             # cell now, not every later run and leaderboard that reads the record
             store.validate_record(record)
+            if kept is not None:
+                record = store.write_outcomes(out, record, kept)
             store.write_record(out, record)
         except (TypeError, ValueError) as exc:
             why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
@@ -268,6 +272,25 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
         return record
     except WRITE_ERRORS as exc:
         result.lost.append((cell, os_error(exc)))
+        return None
+
+
+def _outcomes(measured: dict) -> Any:
+    """Pop the worker's plain outcomes from ``measured``: the Outcomes to write beside an
+    ok record, or None (and ``outcomes_note`` says why, where it is not obvious)."""
+    from rnnbench import outcomes
+
+    plain = measured.pop("outcomes", None)
+    if measured.get("status") != "ok":
+        return None
+    measured["outcomes"] = None
+    if plain is None:
+        measured.setdefault("outcomes_note", "the task net keeps no per-example outcomes")
+        return None
+    try:
+        return outcomes.from_plain(plain)
+    except outcomes.OutcomesError as exc:
+        measured["outcomes_note"] = f"per-example outcomes not kept: {exc}"
         return None
 
 

