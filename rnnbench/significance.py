@@ -123,7 +123,12 @@ class Bootstrap:
             from arch.bootstrap import optimal_block_length
 
             if n >= 8 and float(np.std(reference)) > 0:
-                block = float(optimal_block_length(reference)["circular"].iloc[0])
+                # a series with a constant stretch has a zero autocovariance term, which
+                # arch divides by; the estimate it returns is still usable
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    block = float(optimal_block_length(reference)["circular"].iloc[0])
+                if not math.isfinite(block):
+                    block = 1.0
                 self.block = int(min(max(1, math.ceil(block)), max(1, n // 2)))
             else:
                 self.block = 1

@@ -53,7 +53,7 @@ TUNABLE = frozenset(
     f.name
     for f in dataclasses.fields(Profile)
     if f.metadata["role"] == "result"
-    and f.name not in ("max_steps", "val_every", "param_budget", "hidden_size", "num_layers")
+    and f.name not in ("max_steps", "val_every", "patience", "param_budget", "hidden_size", "num_layers")
 )
 """Profile fields a search may set: those that change the result but not the prepared
 data, the training length or the model's size (the budget keeps sizes equal)."""

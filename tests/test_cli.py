@@ -299,7 +299,9 @@ def test_a_param_budget_that_is_no_count_is_a_usage_error(capsys, command, value
     assert not any("Traceback" in line for line in err)
 
 
-@pytest.mark.parametrize("text, value", [("off", "off"), ("OFF", "off"), ("5000", 5000), ("65_000", 65000), ("1,000", 1000)])
+@pytest.mark.parametrize(
+    "text, value", [("off", "off"), ("OFF", "off"), ("5000", 5000), ("65_000", 65000), ("1,000", 1000)]
+)
 def test_param_budget_values(text, value):
     args = cli.build_parser().parse_args(["run", "--task", "adding-50", "--param-budget", text])
     assert args.param_budget == value

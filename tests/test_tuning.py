@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rnnbench import registry as registry_module
-from rnnbench import runner, store, tuning
+from rnnbench import runner, tuning
 from rnnbench.cli import main
 from rnnbench.executors import InProcessExecutor
 from rnnbench.suite import RunRefused, run_suite, tune_suite
@@ -326,16 +326,12 @@ def test_run_after_tune_trains_with_the_chosen_hyperparameters(tmp_path, reg):
     assert "with 2 Optuna TPE trials per model (an equal budget)" in page
     assert (tmp_path / "smoke" / "charts" / f"{TASK}-tuning.png").is_file()
     # the runs are finished: a second run keeps them
-    again = run_suite(
-        [TASK], ["elman", "gru"], profile="smoke", out=tmp_path, make_executor=executor, registry=reg
-    )
+    again = run_suite([TASK], ["elman", "gru"], profile="smoke", out=tmp_path, make_executor=executor, registry=reg)
     assert again.records == [] and len(again.kept) == 2
 
 
 def test_without_tuning_records_say_so(tmp_path, reg):
-    result = run_suite(
-        [TASK], ["elman"], profile="smoke", out=tmp_path, make_executor=executor, registry=reg
-    )
+    result = run_suite([TASK], ["elman"], profile="smoke", out=tmp_path, make_executor=executor, registry=reg)
     (rec,) = result.records
     prof = reg.tasks[TASK].profiles["smoke"]
     assert rec["tuning"] is None and rec["param_budget"] is None
@@ -433,8 +429,16 @@ def test_a_search_space_with_a_key_that_cannot_be_tuned_is_refused(tmp_path, reg
     with pytest.raises(ValueError, match=message):
         tuning.search_space(t, m, t.profiles["smoke"])
     with pytest.raises(RunRefused, match=message):
-        tune_suite([task], ["elman"], profile="smoke", trials=1, out=tmp_path, plugins=[PLUGIN], registry=reg,
-                   make_executor=executor)
+        tune_suite(
+            [task],
+            ["elman"],
+            profile="smoke",
+            trials=1,
+            out=tmp_path,
+            plugins=[PLUGIN],
+            registry=reg,
+            make_executor=executor,
+        )
     code = main(["tune", "--task", task, "--model", "elman", "--profile", "smoke", "--out", str(tmp_path),
                  "-p", PLUGIN, "--executor", "inprocess", "--trials", "1"])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()

@@ -243,6 +243,9 @@ def protocol(board: dict) -> list[str]:
             f"Every model's width was fitted to a budget of {budgets[0]:,} parameters (±10 %); the parameters "
             "column shows each count."
         )
+    elif len(budgets) > 1:
+        shown = ", ".join(f"{b:,}" if b is not None else "none" for b in budgets)
+        lines.append(f"Models were sized to different parameter budgets ({shown}): the comparison is unequal.")
     elif rows:
         lines.append("Models were compared at equal width, not equal size (no parameter budget).")
     trials = {r["model"]: r.get("tuning_trials") for r in rows}
