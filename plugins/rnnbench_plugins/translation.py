@@ -519,7 +519,7 @@ def rnnbench_tasks():
                 # Short verses only: on one CPU thread a few hundred steps is all a quick cell
                 # affords, enough for the formulaic verses and names (copied through <unk>).
                 "quick": Profile(
-                    max_steps=600,
+                    max_steps=450,
                     batch_size=64,
                     hidden_size=128,
                     lr=1e-2,

@@ -328,7 +328,7 @@ class DigitStrings(SpeechTask):
             ),
         ),
         "quick": Profile(
-            max_steps=900,
+            max_steps=700,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
