@@ -45,7 +45,7 @@ class AddingTask(Task):
     readout = "last"  # the sum is known only after the last step
     direction = "min"
 
-    def __init__(self, length: int, quick_steps: int, quick_budget: int):
+    def __init__(self, length: int, quick_steps: int, quick_budget: int = 4500):
         self.length = length
         self.name = f"adding-{length}"
         self.description = f"Adding problem, T={length}: sum the two marked values (baseline MSE 0.167)"
