@@ -292,6 +292,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("--timeout must be a positive number of seconds")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    _check_ray_address(args)
     reg = _registry(args)
     printer = _RunPrinter(args.progress, args.profile)
     try:
@@ -341,6 +342,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise UsageError("--trials must be at least 1")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    _check_ray_address(args)
     reg = _registry(args)
     printer = _TunePrinter()
     result = tune_suite(
@@ -482,6 +484,15 @@ def _report_lost(result) -> None:
         "run the same command again; the saved cells are kept",
         file=sys.stderr,
     )
+
+
+def _check_ray_address(args: argparse.Namespace) -> None:
+    """With ``--executor ray``, the cluster's address answers within seconds or the run
+    stops with one line, before it takes the result store's lock."""
+    if getattr(args, "executor", None) == "ray":
+        from rnnbench import executors
+
+        args.ray_address = executors.resolve_ray_address(args.ray_address)
 
 
 def _executor(args: argparse.Namespace):
@@ -776,8 +787,9 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument(
         "--ray-address",
         metavar="ADDRESS",
-        help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
-        "default: a local Ray instance",
+        help="Ray cluster to submit to: auto (the cluster `ray start` made on this machine), HOST:PORT "
+        "(its GCS) or ray://HOST:10001 (Ray client); default: RAY_ADDRESS, else a new local Ray instance "
+        "that listens on loopback only, with token authentication",
     )
     cells.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
     cells.add_argument(

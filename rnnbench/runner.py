@@ -241,6 +241,8 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Recor
     result = dict(result)
     record["provenance"]["device"] = result.pop("device", None)
     record["provenance"]["data_fingerprint"] = result.pop("data_fingerprint", None)
+    # where the cell ran, with the worker's own library versions (not the driver's)
+    record["provenance"].update(result.pop("worker_provenance", None) or {})
     record.update(result)
     record.setdefault("reason", None)
     return record

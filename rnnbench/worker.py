@@ -103,6 +103,7 @@ class CellRunner:
         self._registry: _registry.Registry | None = None
         self._data: dict[str, Any] = {}
         self._plugin_modules: dict[str, PluginModules] = {}
+        self._identity: dict | None = None
 
     @property
     def registry(self) -> _registry.Registry:
@@ -128,7 +129,16 @@ class CellRunner:
             if trace:
                 result["traceback"] = trace
         result["wall_seconds"] = round(time.perf_counter() - started, 3)
+        result["worker_provenance"] = self.identity()
         return result
+
+    def identity(self) -> dict:
+        """Host, Ray node and this worker's own library versions (rnnbench.executors)."""
+        if self._identity is None:
+            from rnnbench.executors import worker_identity
+
+            self._identity = worker_identity()
+        return self._identity
 
     def _plain(self, result: dict, cell: dict) -> dict:
         """The result in plain JSON types, converted once here, where a failure can still
@@ -438,6 +448,21 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="rnnbench-driver-watchdog", daemon=True).start()
 
 
+def check_accelerator(accelerator: str) -> None:
+    """Raise RuntimeError (one line) when a worker given a GPU cannot use CUDA: it would
+    otherwise fail, or quietly run on the CPU, every cell it takes."""
+    if accelerator != "gpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise RuntimeError(
+            f"a GPU worker on {os.uname().nodename} sees no CUDA device (torch {torch.__version__}, {build}); "
+            "install a CUDA build of torch there, or check CUDA_VISIBLE_DEVICES and the driver"
+        )
+
+
 def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str, parent: int | None = None) -> None:
     """Entry point of a worker process: receive cells, send back results, until None."""
     die_with(parent if parent is not None else os.getppid())
@@ -446,6 +471,12 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
     import torch
 
     torch.set_num_threads(threads)
+    try:
+        check_accelerator(accelerator)
+    except RuntimeError as exc:
+        conn.send({"fatal": str(exc)})
+        conn.close()
+        sys.exit(3)
     runner = CellRunner(plugin_args, accelerator)
     # pay the heavy imports before the first cell's clock starts
     import torchmetrics.classification  # noqa: F401
@@ -462,6 +493,7 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
             break
         if cell is None:
             break
+        conn.send({"started": time.time()})  # the driver's time limit counts from here
         conn.send(runner.run(cell))
     conn.close()
     sys.exit(0)

@@ -326,3 +326,129 @@ def test_fresh_worker_gives_each_cell_a_new_process(tmp_path, fresh):
         assert len(pids) == 2 and counts == [1, 1]
     else:
         assert len(pids) == 1 and counts == [1, 2]
+
+
+# --- Ray addresses and safety ---------------------------------------------------------
+
+
+def test_an_unreachable_ray_address_is_one_line_within_seconds(monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    start = time.monotonic()
+    with pytest.raises(executors.ExecutorUnavailable, match=r"cannot reach the Ray cluster at 192\.0\.2\.1:6379"):
+        executors.resolve_ray_address("192.0.2.1:6379")  # TEST-NET-1: nothing answers
+    with pytest.raises(executors.ExecutorUnavailable, match="cannot reach"):
+        executors.resolve_ray_address("127.0.0.1:1")  # refused
+    assert time.monotonic() - start < 5
+    with pytest.raises(executors.ExecutorUnavailable, match="is not auto, HOST:PORT or ray://HOST:PORT"):
+        executors.resolve_ray_address("head-node")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(executors.ExecutorUnavailable, match=r"127\.0\.0\.1:1"):
+        executors.resolve_ray_address(None)  # RAY_ADDRESS is honoured, not a ValueError
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert executors.resolve_ray_address(None) is None
+    assert executors.resolve_ray_address("local") is None
+
+
+def test_a_ray_client_address_without_the_client_says_what_to_install(monkeypatch):
+    pytest.importorskip("ray")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with pytest.raises(executors.ExecutorUnavailable, match=r"needs Ray's client .*rnnbench\[ray\]"):
+        executors.resolve_ray_address("ray://127.0.0.1:10001")
+
+
+def test_the_cli_refuses_an_unreachable_ray_address_before_taking_the_store(tmp_path):
+    pytest.importorskip("ray")
+    proc = run_cli(
+        "run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
+        "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out", str(tmp_path),
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [err.strip().splitlines()[-1]] and "cannot reach the Ray cluster" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_forwarded_environment_carries_what_changes_a_cell(monkeypatch):
+    monkeypatch.setenv("RNNBENCH_STOCK_CSV", "/data/a.csv")
+    monkeypatch.setenv("RNNBENCH_PLUGINS", "my_plugins")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SOMETHING_ELSE", "x")
+    env = executors.forwarded_environment([])
+    assert env["RNNBENCH_STOCK_CSV"] == "/data/a.csv" and env["RNNBENCH_PLUGINS"] == "my_plugins"
+    assert env["HF_HUB_OFFLINE"] == "1" and "SOMETHING_ELSE" not in env
+
+
+def _listening_sockets(pids: set[int]) -> list[str]:
+    """Local addresses of the TCP sockets the processes ``pids`` listen on (from /proc)."""
+    import ipaddress
+
+    inodes = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes[link[8:-1]] = pid
+        except OSError:
+            continue
+    found = []
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                    continue
+                raw = bytes.fromhex(cols[1].split(":")[0])
+                words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
+                found.append(str(ipaddress.ip_address(b"".join(words))))
+    return found
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/net"), reason="reads listening sockets from /proc")
+def test_a_ray_instance_rnnbench_starts_listens_on_loopback_with_auth_and_runs_a_cell(monkeypatch):
+    ray = pytest.importorskip("ray")
+    import ipaddress
+
+    from rnnbench import runner
+    from rnnbench.registry import load
+
+    monkeypatch.setenv("RNNBENCH_TEST_MARK", "sent")  # must reach the worker (runtime_env)
+    if ray.is_initialized():
+        ray.shutdown()
+    ex = executors.RayExecutor([], workers=1)
+    try:
+        assert os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+        addresses = _listening_sockets(_descendants(os.getpid()))
+        assert addresses, "found no Ray server sockets"
+        ips = [ipaddress.ip_address(a) for a in addresses]
+        wide = [str(ip) for ip in ips if not (getattr(ip, "ipv4_mapped", None) or ip).is_loopback]
+        assert not wide, f"Ray listens beyond loopback: {wide}"
+        reg = load([])
+        cells, _, _ = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, "/nonexistent-out", None, None)
+        got = []
+        ex.run(cells, lambda c, r: got.append(r))
+        assert [r["status"] for r in got] == ["ok"], got
+        prov = got[0]["worker_provenance"]
+        assert prov["host"] and prov["node"] != "local" and prov["torch"]
+    finally:
+        ray.shutdown()
