@@ -349,7 +349,12 @@ def test_speech_asr_decodes_greedily_in_validation_and_with_the_beam_at_test(mon
     batch = next(iter(loader(data, data.val, 4, False, False)))
     widths = []
     real = speech_tasks.decode
-    monkeypatch.setattr(speech_tasks, "decode", lambda out, lengths, width: widths.append(width) or real(out, lengths, 1))
+
+    def decode(out, lengths, width):
+        widths.append(width)
+        return real(out, lengths, 1)
+
+    monkeypatch.setattr(speech_tasks, "decode", decode)
     for split in ("val", "test"):
         net.reset_state(split)
         with torch.no_grad():
