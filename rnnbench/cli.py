@@ -488,7 +488,11 @@ def _report_lost(result) -> None:
 
 def _check_ray_address(args: argparse.Namespace) -> None:
     """With ``--executor ray``, the cluster's address answers within seconds or the run
-    stops with one line, before it takes the result store's lock."""
+    stops with one line, before it takes the result store's lock. Also passes the run's
+    ``--precision`` to every worker (an RNNBENCH_* variable: inherited locally, forwarded
+    to Ray workers)."""
+    if getattr(args, "precision", None):
+        os.environ["RNNBENCH_PRECISION"] = args.precision
     if getattr(args, "executor", None) == "ray":
         from rnnbench import executors
 
@@ -792,6 +796,13 @@ def build_parser() -> argparse.ArgumentParser:
         "that listens on loopback only, with token authentication",
     )
     cells.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
+    cells.add_argument(
+        "--precision",
+        choices=["fp32", "tf32", "bf16-mixed"],
+        help="float policy on GPUs, the same for every model and recorded in each record's provenance: fp32 "
+        "(full float32 matmuls and cuDNN), tf32 (TF32 tensor cores for every family; default, or "
+        "RNNBENCH_PRECISION), bf16-mixed (bfloat16 autocast); no effect on CPUs",
+    )
     cells.add_argument(
         "--fresh-worker",
         action="store_true",

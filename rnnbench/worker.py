@@ -171,9 +171,12 @@ class CellRunner:
             from rnnbench.tuning import trial_pruner
 
             should_prune = trial_pruner(trial)
+        from rnnbench.training import free_device_memory, is_out_of_memory
+
         retried = None
         for attempt in (1, 2):
             data = self._prepare(task, profile)
+            out_of_memory = False
             try:
                 measured = fit_cell(
                     task,
@@ -187,10 +190,12 @@ class CellRunner:
                     test=trial is None,
                 )
                 break
-            except torch.cuda.OutOfMemoryError:
-                if attempt == 2 or profile.batch_size == 1:
+            except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:  # cuDNN/cuBLAS report theirs as RuntimeError
+                if not is_out_of_memory(exc) or attempt == 2 or profile.batch_size == 1:
                     raise
-                torch.cuda.empty_cache()
+                out_of_memory = True
+            if out_of_memory:  # outside the handler: the failed attempt's frames are released first
+                free_device_memory()
                 profile = profile.replace(batch_size=max(1, profile.batch_size // 2))
                 retried = f"out of memory; retried with batch size {profile.batch_size}"
         measured["status"] = "ok"

@@ -71,3 +71,93 @@ def test_a_build_that_returns_no_task_net_fails_naming_the_task(tmp_path):
     data = adding.prepare(profile, str(tmp_path))
     with pytest.raises(TypeError, match=r"^task adding-50: build\(\) returned Linear, not an rnnbench.nets.TaskNet$"):
         fit_cell(PlainModule(adding.length, quick_steps=1), model, profile, 0, data, accelerator="cpu")
+
+
+# --- GPU policies, tested on the CPU ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("policy", "matmul", "tf32", "lightning"), [
+    ("fp32", "highest", False, "32-true"),
+    ("tf32", "high", True, "32-true"),
+    ("bf16-mixed", "high", True, "bf16-mixed"),
+])  # fmt: skip
+def test_one_precision_policy_sets_every_family_s_switches_alike(policy, matmul, tf32, lightning):
+    from rnnbench.training import apply_precision
+
+    saved = (torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32)
+    try:
+        assert apply_precision(policy) == lightning
+        assert torch.get_float32_matmul_precision() == matmul
+        assert torch.backends.cudnn.allow_tf32 is tf32 and torch.backends.cuda.matmul.allow_tf32 is tf32
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]
+
+
+def test_the_precision_policy_comes_from_the_environment_and_is_checked(monkeypatch):
+    from rnnbench.training import DEFAULT_PRECISION, precision_policy
+
+    monkeypatch.delenv("RNNBENCH_PRECISION", raising=False)
+    assert precision_policy() == DEFAULT_PRECISION
+    monkeypatch.setenv("RNNBENCH_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="fp16"):
+        precision_policy()
+
+
+def test_allocation_failures_of_every_library_count_as_out_of_memory():
+    from rnnbench.training import is_out_of_memory
+
+    assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    assert is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert is_out_of_memory(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate`"))
+    assert not is_out_of_memory(RuntimeError("non-finite loss at step 3"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+def test_nondeterministic_kernels_are_named_from_torch_s_warnings():
+    from rnnbench.training import nondeterministic_ops
+
+    caught = [
+        "cumsum_cuda_kernel does not have a deterministic implementation, but you set 'torch.use_determ...",
+        "ctc_loss_backward_gpu does not have a deterministic implementation, but you set ...",
+        "cumsum_cuda_kernel does not have a deterministic implementation, but you set ...",
+        "something else",
+    ]
+    assert nondeterministic_ops(caught) == ["cumsum_cuda_kernel", "ctc_loss_backward_gpu"]
+
+
+def test_an_out_of_memory_in_testing_retries_the_test_only(tmp_path):
+    reg = load_registry()
+    adding, model = reg.tasks["adding-50"], reg.models["lstm"]
+    calls = {"train": 0, "test_oom": 0}
+
+    class Flaky(type(adding)):
+        def build(self, data, model, profile):
+            net = super().build(data, model, profile)
+            training_loss, evaluate, reset = net.training_loss, net.evaluate, net.reset_state
+            state = {"split": "train"}
+
+            def counted_loss(batch):
+                calls["train"] += 1
+                return training_loss(batch)
+
+            def flaky_evaluate(batch, metrics):
+                if state["split"] == "test" and calls["test_oom"] == 0:
+                    calls["test_oom"] += 1
+                    raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+                return evaluate(batch, metrics)
+
+            def remember(split):
+                state["split"] = split
+                reset(split)
+
+            net.training_loss, net.evaluate, net.reset_state = counted_loss, flaky_evaluate, remember
+            return net
+
+    profile = adding.profiles["smoke"]
+    data = adding.prepare(profile, str(tmp_path))
+    record = fit_cell(Flaky(adding.length, quick_steps=1), model, profile, 0, data, accelerator="cpu")
+    assert calls["test_oom"] == 1 and calls["train"] == record["steps"]  # trained once
+    assert record["test_retried"].startswith("out of memory in testing")
+    assert record["primary"]["value"] is not None
+    assert record["precision"] and record["throughput_clock"] == "host"
