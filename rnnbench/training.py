@@ -65,6 +65,16 @@ class CellModule(pl.LightningModule):
         self._loss_n = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """The batch on the device, except ``lengths``, which stays on the host: packing
+        needs it there (``pack_padded_sequence``), so a copy to the device would come back
+        with a host-device sync at every step."""
+        if isinstance(batch, dict) and isinstance(batch.get("lengths"), torch.Tensor):
+            rest = {k: v for k, v in batch.items() if k != "lengths"}
+            moved = super().transfer_batch_to_device(rest, device, dataloader_idx)
+            return {k: batch[k] if k == "lengths" else moved[k] for k in batch}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     # --- training -------------------------------------------------------------------
     def on_train_start(self) -> None:
         self._reset_loss()

@@ -161,3 +161,18 @@ def test_an_out_of_memory_in_testing_retries_the_test_only(tmp_path):
     assert record["test_retried"].startswith("out of memory in testing")
     assert record["primary"]["value"] is not None
     assert record["precision"] and record["throughput_clock"] == "host"
+
+
+def test_lengths_stay_on_the_host_when_a_batch_moves_to_the_device(tmp_path):
+    from rnnbench.training import CellModule
+
+    reg = load_registry()
+    task, model = reg.tasks["adding-50"], reg.models["lstm"]
+    profile = task.profiles["smoke"]
+    data = task.prepare(profile, str(tmp_path))
+    module = CellModule(task, task.build(data, model, profile), data, profile)
+    batch = {"x": torch.zeros(2, 3), "lengths": torch.tensor([3, 2]), "y_lengths": torch.tensor([1, 1])}
+    moved = module.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert list(moved) == list(batch)
+    assert moved["lengths"].device.type == "cpu" and moved["lengths"] is batch["lengths"]
+    assert moved["x"].device.type == "meta" and moved["y_lengths"].device.type == "meta"
