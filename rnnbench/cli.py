@@ -288,6 +288,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.cells_per_gpu < 1:
+        raise UsageError("--cells-per-gpu must be at least 1")
     if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
         raise UsageError("--timeout must be a positive number of seconds")
     if args.seeds is not None and args.seeds < 1:
@@ -338,6 +340,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise UsageError("say what to tune: --all, or --task NAME and/or --model NAME")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.cells_per_gpu < 1:
+        raise UsageError("--cells-per-gpu must be at least 1")
     if args.trials is not None and args.trials < 1:
         raise UsageError("--trials must be at least 1")
     if args.timeout is not None and not args.timeout > 0:
@@ -505,8 +509,12 @@ def _executor(args: argparse.Namespace):
     if args.executor == "inprocess":
         return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
-        return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
-    return executors.LocalExecutor(args.plugin, workers=args.workers, fresh_worker=args.fresh_worker)
+        return executors.RayExecutor(
+            args.plugin, address=args.ray_address, workers=args.workers, cells_per_gpu=args.cells_per_gpu
+        )
+    return executors.LocalExecutor(
+        args.plugin, workers=args.workers, fresh_worker=args.fresh_worker, cells_per_gpu=args.cells_per_gpu
+    )
 
 
 def _summary(result) -> None:
@@ -796,6 +804,14 @@ def build_parser() -> argparse.ArgumentParser:
         "that listens on loopback only, with token authentication",
     )
     cells.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
+    cells.add_argument(
+        "--cells-per-gpu",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run K cells at a time on each GPU (or MIG slice), each worker held to 1/K of its memory; "
+        "recorded in provenance (default 1; see benchmarks/cells_per_gpu.py)",
+    )
     cells.add_argument(
         "--precision",
         choices=["fp32", "tf32", "bf16-mixed"],

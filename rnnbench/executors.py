@@ -44,32 +44,76 @@ class ExecutorUnavailable(Exception):
 
 
 def visible_gpus() -> list[str]:
-    """GPU ids this process may use, found without importing torch."""
+    """GPU ids this process may use, found without importing torch. A GPU split into MIG
+    slices gives its slices' UUIDs instead: each slice is a device of its own."""
     env = os.environ.get("CUDA_VISIBLE_DEVICES")
     if env is not None:
         return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
     proc = Path("/proc/driver/nvidia/gpus")
-    return [str(i) for i in range(len(list(proc.iterdir())))] if proc.is_dir() else []
+    if not proc.is_dir():
+        return []
+    gpus = [str(i) for i in range(len(list(proc.iterdir())))]
+    return mig_devices(_nvidia_smi_listing(), gpus)
+
+
+def _nvidia_smi_listing() -> str:
+    import shutil
+    import subprocess
+
+    if not shutil.which("nvidia-smi"):
+        return ""
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def mig_devices(listing: str, gpus: list[str]) -> list[str]:
+    """From ``nvidia-smi -L``: each GPU's MIG slice UUIDs in place of the GPU (a GPU in MIG
+    mode runs nothing itself), the GPU's index where it has no slices."""
+    import re
+
+    slices: dict[str, list[str]] = {}
+    current = None
+    for line in listing.splitlines():
+        gpu = re.match(r"GPU (\d+):", line.strip())
+        if gpu:
+            current = gpu.group(1)
+            continue
+        mig = re.search(r"\(UUID: (MIG-[^)\s]+)\)", line)
+        if mig and current is not None:
+            slices.setdefault(current, []).append(mig.group(1))
+    return [d for g in gpus for d in slices.get(g, [g])]
 
 
 MAX_DEFAULT_CPU_WORKERS = 8  # each worker holds its task's data; beyond this, threads help more
 
 
-def worker_layout(workers: int | None, gpus: list[str], cores: int | None = None) -> list[dict]:
+def worker_layout(workers: int | None, gpus: list[str], cores: int | None = None, cells_per_gpu: int = 1) -> list[dict]:
     """One worker per visible GPU (pinned with CUDA_VISIBLE_DEVICES), else ``workers`` CPU
     workers, by default one per core up to ``MAX_DEFAULT_CPU_WORKERS``: the small recurrent
     nets of a cell use one core better than two (two single-threaded workers finish small
     cells 1.9x faster than one with two threads). Torch threads are divided between
-    workers, because two processes with two threads each on two cores run ~10x slower."""
+    workers, because two processes with two threads each on two cores run ~10x slower.
+    ``cells_per_gpu`` K runs K workers on each GPU, each limited to 1/K of its memory: one
+    small recurrent cell leaves a large GPU mostly idle."""
     cores = cores or os.cpu_count() or 1
     if gpus:
         n = len(gpus) if not workers else min(workers, len(gpus))
-        threads = max(1, cores // n)
-        return [{"gpu": g, "accelerator": "gpu", "threads": threads} for g in gpus[:n]]
+        k = max(1, cells_per_gpu)  # workers per GPU, each with its share of the memory
+        threads = max(1, cores // (n * k))
+        return [
+            {"gpu": g, "accelerator": "gpu", "threads": threads, "memory_fraction": 1.0 / k, "cells_per_gpu": k}
+            for g in gpus[:n]
+            for _ in range(k)
+        ]
     n = max(1, workers or min(cores, MAX_DEFAULT_CPU_WORKERS))
     threads = max(1, cores // n)
     return [{"gpu": None, "accelerator": "cpu", "threads": threads} for _ in range(n)]
 
+
+MEMORY_FRACTION_ENV = "RNNBENCH_GPU_MEMORY_FRACTION"
+CELLS_PER_GPU_ENV = "RNNBENCH_CELLS_PER_GPU"
 
 START_GRACE_SECONDS = 30.0
 """How long a worker may take to say it started a cell before the cell's own clock runs."""
@@ -93,6 +137,10 @@ class _Slot:
         saved = os.environ.get("CUDA_VISIBLE_DEVICES")
         # the child inherits the environment at start: pin it to its GPU (or to none)
         os.environ["CUDA_VISIBLE_DEVICES"] = self.spec["gpu"] if self.spec["gpu"] is not None else ""
+        saved_share = {k: os.environ.get(k) for k in (MEMORY_FRACTION_ENV, CELLS_PER_GPU_ENV)}
+        if self.spec.get("cells_per_gpu", 1) > 1:
+            os.environ[MEMORY_FRACTION_ENV] = str(self.spec["memory_fraction"])
+            os.environ[CELLS_PER_GPU_ENV] = str(self.spec["cells_per_gpu"])
         try:
             self.proc = ctx.Process(
                 target=worker_main,
@@ -101,10 +149,11 @@ class _Slot:
             )
             self.proc.start()
         finally:
-            if saved is None:
-                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-            else:
-                os.environ["CUDA_VISIBLE_DEVICES"] = saved
+            for name, value in {"CUDA_VISIBLE_DEVICES": saved, **saved_share}.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         child.close()
         self.conn, self.ready, self.cell = parent, False, None
 
@@ -155,8 +204,9 @@ class LocalExecutor:
         workers: int | None = None,
         gpus: list[str] | None = None,
         fresh_worker: bool = False,
+        cells_per_gpu: int = 1,
     ):
-        self.layout = worker_layout(workers, visible_gpus() if gpus is None else gpus)
+        self.layout = worker_layout(workers, visible_gpus() if gpus is None else gpus, cells_per_gpu=cells_per_gpu)
         self.plugin_args = plugin_args
         # a plugin that keeps global state (a class-level counter, a cache) would carry it
         # from one cell into the next in a reused worker
@@ -166,7 +216,8 @@ class LocalExecutor:
         first = self.layout[0]
         kind = "GPU" if first["gpu"] is not None else "CPU"
         fresh = ", a fresh process per cell" if self.fresh_worker else ""
-        return f"{len(self.layout)} {kind} worker(s), {first['threads']} torch thread(s) each{fresh}"
+        per_gpu = f" ({first['cells_per_gpu']} per GPU)" if first.get("cells_per_gpu", 1) > 1 else ""
+        return f"{len(self.layout)} {kind} worker(s){per_gpu}, {first['threads']} torch thread(s) each{fresh}"
 
     def run(
         self,
@@ -468,16 +519,22 @@ class _RayCellActor:
     once and keeps its task's prepared data, like a local worker, and a GPU is never
     handed a fresh process per cell."""
 
-    def __init__(self, plugin_args: list[str], accelerator: str, threads: int, forwarded: dict[str, str]):
+    def __init__(
+        self, plugin_args: list[str], accelerator: str, threads: int, forwarded: dict[str, str], cells_per_gpu: int = 1
+    ):
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        if accelerator == "gpu" and cells_per_gpu > 1:
+            os.environ[MEMORY_FRACTION_ENV] = str(1.0 / cells_per_gpu)
+            os.environ[CELLS_PER_GPU_ENV] = str(cells_per_gpu)
         os.environ["OMP_NUM_THREADS"] = str(threads)
         import torch
 
         torch.set_num_threads(threads)
-        from rnnbench.worker import CellRunner, check_accelerator
+        from rnnbench.worker import CellRunner, check_accelerator, share_gpu_memory
 
         self.forwarded = forwarded
         check_accelerator(accelerator)
+        share_gpu_memory()
         # inside a cluster job Lightning must not mistake the cluster for SLURM
         self.runner = CellRunner(plugin_args, accelerator, cluster=True)
         import rnnbench.training  # noqa: F401  (the imports are paid before the first cell)
@@ -522,7 +579,10 @@ class RayExecutor:
     name = "ray"
     RESCAN_SECONDS = 10.0
 
-    def __init__(self, plugin_args: list[str], address: str | None = None, workers: int | None = None):
+    def __init__(
+        self, plugin_args: list[str], address: str | None = None, workers: int | None = None, cells_per_gpu: int = 1
+    ):
+        self.cells_per_gpu = max(1, cells_per_gpu)
         address = resolve_ray_address(address)
         changed = _local_ray_safety() if address is None else {}
         try:
@@ -564,7 +624,7 @@ class RayExecutor:
         resources = self.ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         self.cpus = int(resources.get("CPU", 1))
-        self.slots = self.gpus or max(1, min(self.workers or self.cpus, self.cpus))
+        self.slots = self.gpus * self.cells_per_gpu or max(1, min(self.workers or self.cpus, self.cpus))
 
     def describe(self) -> str:
         kind = f"{self.gpus} GPU(s)" if self.gpus else f"{self.slots} CPU slot(s)"
@@ -573,13 +633,13 @@ class RayExecutor:
     def _start(self, slot: _RaySlot) -> None:
         ray = self.ray
         if self.gpus:
-            accelerator, threads = "gpu", max(1, self.cpus // max(self.gpus, 1))
-            options = {"num_gpus": 1, "num_cpus": 1}
+            accelerator, threads = "gpu", max(1, self.cpus // max(self.slots, 1))
+            options = {"num_gpus": 1 / self.cells_per_gpu, "num_cpus": 1}
         else:
             accelerator, threads = "cpu", max(1, self.cpus // self.slots)
             options = {"num_cpus": 1}
         cls = ray.remote(max_restarts=0, max_task_retries=0, runtime_env=self.runtime_env, **options)(_RayCellActor)
-        slot.actor = cls.remote(self.plugin_args, accelerator, threads, self.forwarded)
+        slot.actor = cls.remote(self.plugin_args, accelerator, threads, self.forwarded, self.cells_per_gpu)
         slot.ready_ref = slot.actor.ready.remote()
         slot.identity, slot.cell, slot.ref = None, None, None
 

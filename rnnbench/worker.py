@@ -130,6 +130,8 @@ class CellRunner:
                 result["traceback"] = trace
         result["wall_seconds"] = round(time.perf_counter() - started, 3)
         result["worker_provenance"] = self.identity()
+        if self.accelerator == "gpu":
+            result["cells_per_gpu"] = int(os.environ.get("RNNBENCH_CELLS_PER_GPU") or 1)
         return result
 
     def identity(self) -> dict:
@@ -468,6 +470,18 @@ def check_accelerator(accelerator: str) -> None:
         )
 
 
+def share_gpu_memory() -> None:
+    """With several cells per GPU (``--cells-per-gpu``), hold this worker to its share of
+    the device's memory, so one cell's growth fails that cell, not its neighbours'."""
+    fraction = os.environ.get("RNNBENCH_GPU_MEMORY_FRACTION")
+    if not fraction:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(float(fraction))
+
+
 def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str, parent: int | None = None) -> None:
     """Entry point of a worker process: receive cells, send back results, until None."""
     die_with(parent if parent is not None else os.getppid())
@@ -482,6 +496,7 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
         conn.send({"fatal": str(exc)})
         conn.close()
         sys.exit(3)
+    share_gpu_memory()
     runner = CellRunner(plugin_args, accelerator)
     # pay the heavy imports before the first cell's clock starts
     import torchmetrics.classification  # noqa: F401

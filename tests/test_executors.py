@@ -452,3 +452,21 @@ def test_a_ray_instance_rnnbench_starts_listens_on_loopback_with_auth_and_runs_a
         assert prov["host"] and prov["node"] != "local" and prov["torch"]
     finally:
         ray.shutdown()
+
+
+def test_k_cells_per_gpu_share_each_device_and_its_memory():
+    layout = executors.worker_layout(None, ["0", "1"], cores=16, cells_per_gpu=4)
+    assert [s["gpu"] for s in layout] == ["0"] * 4 + ["1"] * 4
+    assert all(s["memory_fraction"] == 0.25 and s["cells_per_gpu"] == 4 and s["threads"] == 2 for s in layout)
+    assert [s["gpu"] for s in executors.worker_layout(None, ["0"], cores=4)] == ["0"]
+
+
+def test_mig_slices_replace_their_gpu():
+    listing = (
+        "GPU 0: NVIDIA H200 (UUID: GPU-aaaa)\n"
+        "  MIG 3g.71gb     Device  0: (UUID: MIG-1111)\n"
+        "  MIG 3g.71gb     Device  1: (UUID: MIG-2222)\n"
+        "GPU 1: NVIDIA H200 (UUID: GPU-bbbb)\n"
+    )
+    assert executors.mig_devices(listing, ["0", "1"]) == ["MIG-1111", "MIG-2222", "1"]
+    assert executors.mig_devices("", ["0"]) == ["0"]
