@@ -470,3 +470,103 @@ def test_mig_slices_replace_their_gpu():
     )
     assert executors.mig_devices(listing, ["0", "1"]) == ["MIG-1111", "MIG-2222", "1"]
     assert executors.mig_devices("", ["0"]) == ["0"]
+
+
+# --- the Ray executor's scheduling, against a fake Ray (no cluster needed) --------------
+
+
+class _FakeRef:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+
+class _FakeRay:
+    """Just enough of Ray for RayExecutor.run: actors answer at once; ``die`` maps a cell's
+    model to how many times its actor dies under it."""
+
+    def __init__(self, cpus: int, die: dict):
+        self.cpus, self.die, self.actors, self.killed = cpus, dict(die), 0, 0
+
+    def cluster_resources(self):
+        return {"CPU": self.cpus}
+
+    def remote(self, **options):
+        fake = self
+
+        class Actor:
+            def __init__(self, *args):
+                fake.actors += 1
+                self.n = fake.actors
+                outer = self
+
+                class Method:
+                    def __init__(self, fn):
+                        self.fn = fn
+
+                    def remote(self, *a):
+                        return self.fn(outer, *a)
+
+                self.ready = Method(lambda s: _FakeRef({"host": f"host{s.n}", "node": f"node{s.n}", "missing_env": []}))
+                self.run = Method(lambda s, cell: fake._run(s, cell))
+
+        class ActorClass:
+            @staticmethod
+            def remote(*args):
+                return Actor(*args)
+
+        return lambda cls: ActorClass
+
+    def _run(self, actor, cell):
+        if self.die.get(cell["model"], 0) > 0:
+            self.die[cell["model"]] -= 1
+            return _FakeRef(error=RuntimeError("The actor died unexpectedly before finishing this task."))
+        return _FakeRef({"status": "ok", "ran_on": actor.n})
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        return list(refs), []
+
+    def get(self, ref):
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def kill(self, actor, no_restart=True):
+        self.killed += 1
+
+
+def _fake_ray_executor(fake: _FakeRay) -> executors.RayExecutor:
+    ex = object.__new__(executors.RayExecutor)
+    ex.ray, ex.plugin_args, ex.workers, ex.cells_per_gpu = fake, [], None, 1
+    ex.forwarded, ex.runtime_env, ex.address = {}, {}, None
+    ex._size()
+    return ex
+
+
+def _cells(*models):
+    from rnnbench.runner import Cell
+
+    return [Cell("adding-50", m, 0, "smoke", f"h-{m}", 60.0) for m in models]
+
+
+def test_a_cell_whose_ray_worker_dies_is_retried_once_and_the_reason_names_the_node():
+    fake = _FakeRay(cpus=1, die={"once": 1, "twice": 2})
+    got = {}
+    _fake_ray_executor(fake).run(_cells("once", "twice", "fine"), lambda c, r: got.setdefault(c.model, r))
+    assert got["once"]["status"] == "ok" and got["fine"]["status"] == "ok"
+    assert got["twice"]["status"] == "failed"
+    assert "lost on host host" in got["twice"]["reason"] and "(node node" in got["twice"]["reason"]
+    assert "retried once" in got["twice"]["reason"]
+
+
+def test_ray_slots_follow_the_cluster_as_it_grows(monkeypatch):
+    fake = _FakeRay(cpus=1, die={})
+    ex = _fake_ray_executor(fake)
+    monkeypatch.setattr(executors.RayExecutor, "RESCAN_SECONDS", 0.0)
+    seen = []
+
+    def on_result(cell, result):
+        seen.append(result["ran_on"])
+        fake.cpus = 3  # two nodes join after the first result
+
+    ex.run(_cells("a", "b", "c", "d", "e", "f"), on_result)
+    assert ex.slots == 3 and fake.actors == 3 and len(set(seen)) == 3
