@@ -144,7 +144,9 @@ class _Slot:
         try:
             self.proc = ctx.Process(
                 target=worker_main,
-                daemon=True,
+                # not daemonic, so that a cell may start DataLoader workers; _stop_all and
+                # die_with end it with the run all the same
+                daemon=False,
                 args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"], os.getpid()),
             )
             self.proc.start()

@@ -228,12 +228,31 @@ def with_seed(dataset: Any, seed: int) -> Any:
     return reseed(seed) if callable(reseed) else dataset
 
 
+def loader_workers(data: TaskData, device: torch.device) -> int:
+    """DataLoader worker processes for a cell: on a GPU, what the task asks for where its
+    collation costs (``data.info["loader_workers"]``, e.g. padding speech features), so the
+    training thread only feeds the device; ``RNNBENCH_LOADER_WORKERS`` overrides. None on a
+    CPU, where a worker process would take a core from the training itself."""
+    if device.type != "cuda":
+        return 0
+    override = os.environ.get("RNNBENCH_LOADER_WORKERS")
+    return max(0, int(override if override else data.info.get("loader_workers", 0)))
+
+
 def loader(
-    data: TaskData, dataset: Any, batch_size: int, train: bool, pin: bool, seed: int | None = None
+    data: TaskData,
+    dataset: Any,
+    batch_size: int,
+    train: bool,
+    pin: bool,
+    seed: int | None = None,
+    workers: int = 0,
 ) -> DataLoader:
     shuffle = train and data.shuffle and not data.batched
     return DataLoader(
         dataset,
+        num_workers=workers,
+        persistent_workers=workers > 0 and train,
         batch_size=None if data.batched else batch_size,
         shuffle=shuffle,
         # the cell's seed, not the global random state, orders the training data
@@ -389,9 +408,10 @@ def fit_cell(
     pin = device.type == "cuda"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    train_dl = loader(data, with_seed(data.train, seed), profile.batch_size, True, pin, seed)
-    val_dl = loader(data, data.val, profile.batch_size, False, pin)
-    test_dls = [loader(data, ds, profile.batch_size, False, pin) for ds in data.test.values()]
+    workers = loader_workers(data, device)
+    train_dl = loader(data, with_seed(data.train, seed), profile.batch_size, True, pin, seed, workers)
+    val_dl = loader(data, data.val, profile.batch_size, False, pin, workers=workers)
+    test_dls = [loader(data, ds, profile.batch_size, False, pin, workers=workers) for ds in data.test.values()]
 
     units = _Counter(net)
     trainer.callbacks.append(units)
@@ -422,7 +442,7 @@ def fit_cell(
                     free_device_memory()
                     test_batch = max(1, test_batch // 2)
                     module.test_results, module._test_idx = {}, 0
-                    test_dls = [loader(data, ds, test_batch, False, pin) for ds in data.test.values()]
+                    test_dls = [loader(data, ds, test_batch, False, pin, workers=workers) for ds in data.test.values()]
                     test_retried = f"out of memory in testing; tested with batch size {test_batch}"
                 samples = net.samples()
         ops = nondeterministic_ops(caught)

@@ -176,3 +176,31 @@ def test_lengths_stay_on_the_host_when_a_batch_moves_to_the_device(tmp_path):
     assert list(moved) == list(batch)
     assert moved["lengths"].device.type == "cpu" and moved["lengths"] is batch["lengths"]
     assert moved["x"].device.type == "meta" and moved["y_lengths"].device.type == "meta"
+
+
+def test_loader_workers_only_on_a_gpu_where_the_task_asks(monkeypatch):
+    from types import SimpleNamespace
+
+    from rnnbench.training import loader_workers
+
+    data = SimpleNamespace(info={"loader_workers": 2})
+    monkeypatch.delenv("RNNBENCH_LOADER_WORKERS", raising=False)
+    assert loader_workers(data, torch.device("cpu")) == 0
+    assert loader_workers(data, torch.device("cuda", 0)) == 2
+    assert loader_workers(SimpleNamespace(info={}), torch.device("cuda", 0)) == 0
+    monkeypatch.setenv("RNNBENCH_LOADER_WORKERS", "4")
+    assert loader_workers(data, torch.device("cuda", 0)) == 4
+
+
+def test_a_local_worker_may_start_loader_processes():
+    import multiprocessing
+
+    from rnnbench import executors
+
+    slot = executors._Slot({"gpu": None, "accelerator": "cpu", "threads": 1}, [])
+    slot.start()
+    try:
+        assert not slot.proc.daemon
+    finally:
+        slot.kill()
+    assert multiprocessing.get_context("spawn")

@@ -120,6 +120,9 @@ class SpeechTask(Task):
             shuffle=False,
             info={
                 "input_size": FEATURES["n_mels"] * stack,
+                # padding and stacking each batch's features costs: on a GPU two loader
+                # processes collate while the training thread feeds the device
+                "loader_workers": 2,
                 "speakers": {n: sorted(set(tables[n]["speaker"])) for n in ("val", "test")},
             },
         )
