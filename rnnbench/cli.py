@@ -510,10 +510,11 @@ def _executor(args: argparse.Namespace):
         return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
         return executors.RayExecutor(
-            args.plugin, address=args.ray_address, workers=args.workers, cells_per_gpu=args.cells_per_gpu
+            args.plugin, address=args.ray_address, workers=args.workers, cells_per_gpu=getattr(args, "cells_per_gpu", 1)
         )
+    per_gpu = getattr(args, "cells_per_gpu", 1)
     return executors.LocalExecutor(
-        args.plugin, workers=args.workers, fresh_worker=args.fresh_worker, cells_per_gpu=args.cells_per_gpu
+        args.plugin, workers=args.workers, fresh_worker=args.fresh_worker, cells_per_gpu=per_gpu
     )
 
 
