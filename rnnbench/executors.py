@@ -717,24 +717,25 @@ class RayExecutor:
                         except Exception as exc:  # the actor died under the cell: its node, most likely
                             where = (s.identity or {}).get("host", "?")
                             node = (s.identity or {}).get("node", "?")
-                            cell = s.cell
+                            cell, where_ran = s.cell, _where(s)
                             self._stop(s)
                             reason = f"Ray worker lost on host {where} (node {node[:12]}): {_ray_reason(exc)}"
                             if id(cell) not in retried:
                                 retried.add(id(cell))
                                 pending.appendleft(cell)  # once more, on whichever node takes it
                                 continue
-                            on_result(cell, {"status": "failed", "reason": reason + "; retried once"})
+                            on_result(cell, {"status": "failed", "reason": reason + "; retried once", **where_ran})
                             continue
                         settle(s, result)
                 now = time.monotonic()
                 for s in slots:
                     if s.cell is not None and now > s.deadline:
-                        cell = s.cell
+                        cell, where_ran = s.cell, _where(s)
                         # the cell may have left threads, memory or a GPU context behind:
                         # its worker is not known to be clean, so it is replaced
                         self._stop(s)
-                        on_result(cell, {"status": "failed", "reason": f"timeout after {cell.time_limit:.0f} s"})
+                        reason = f"timeout after {cell.time_limit:.0f} s"
+                        on_result(cell, {"status": "failed", "reason": reason, **where_ran})
         finally:
             for s in slots:
                 self._stop(s)
@@ -742,6 +743,12 @@ class RayExecutor:
     def drain(self) -> None:
         """Submit no more cells; the running ones finish and report."""
         self.draining = True
+
+
+def _where(slot: _RaySlot) -> dict:
+    """The host, node and versions of a slot's worker, for a record the driver writes."""
+    identity = {k: v for k, v in (slot.identity or {}).items() if k != "missing_env"}
+    return {"worker_provenance": identity} if identity else {}
 
 
 def _ray_reason(exc: BaseException) -> str:

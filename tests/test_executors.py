@@ -556,6 +556,7 @@ def test_a_cell_whose_ray_worker_dies_is_retried_once_and_the_reason_names_the_n
     assert got["twice"]["status"] == "failed"
     assert "lost on host host" in got["twice"]["reason"] and "(node node" in got["twice"]["reason"]
     assert "retried once" in got["twice"]["reason"]
+    assert got["twice"]["worker_provenance"]["host"].startswith("host")
 
 
 def test_ray_slots_follow_the_cluster_as_it_grows(monkeypatch):
