@@ -571,3 +571,18 @@ def test_ray_slots_follow_the_cluster_as_it_grows(monkeypatch):
 
     ex.run(_cells("a", "b", "c", "d", "e", "f"), on_result)
     assert ex.slots == 3 and fake.actors == 3 and len(set(seen)) == 3
+
+
+def test_a_gpu_worker_without_cuda_stops_the_run_at_start_up():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine whose torch sees no CUDA")
+    from rnnbench.runner import Cell
+
+    ex = executors.LocalExecutor([], gpus=["0"])  # a GPU this torch cannot use
+    got = []
+    start = time.monotonic()
+    with pytest.raises(executors.ExecutorUnavailable, match="sees no CUDA device"):
+        ex.run([Cell("adding-50", "elman", 0, "smoke", "h", 60.0)], lambda c, r: got.append(r))
+    assert not got and time.monotonic() - start < 60
