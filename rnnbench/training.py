@@ -420,7 +420,8 @@ def fit_cell(
         with warnings.catch_warnings(record=True) as caught:
             # deterministic="warn" on a GPU: torch warns of each op without a deterministic
             # kernel (cumsum, CTC backward); the record names them instead of hiding them
-            warnings.filterwarnings("always", ".*does not have a deterministic implementation.*")
+            # once per op and call site, not at every step
+            warnings.filterwarnings("default", ".*does not have a deterministic implementation.*")
             t0 = time.perf_counter()
             trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl)
             train_seconds = time.perf_counter() - t0
