@@ -535,18 +535,22 @@ class _RayCellActor:
         from rnnbench.worker import CellRunner, check_accelerator, share_gpu_memory
 
         self.forwarded = forwarded
-        check_accelerator(accelerator)
+        self.identity = worker_identity()
+        try:
+            check_accelerator(accelerator)
+        except RuntimeError as exc:  # told to the driver by ready(), which stops the run
+            self.fatal = str(exc)
+            return
+        self.fatal = None
         share_gpu_memory()
         # inside a cluster job Lightning must not mistake the cluster for SLURM
         self.runner = CellRunner(plugin_args, accelerator, cluster=True)
         import rnnbench.training  # noqa: F401  (the imports are paid before the first cell)
 
-        self.identity = worker_identity()
-
     def ready(self) -> dict:
         """Where it runs; also whether the driver's environment arrived (runtime_env)."""
         missing = sorted(k for k, v in self.forwarded.items() if os.environ.get(k) != v)
-        return {**self.identity, "missing_env": missing}
+        return {**self.identity, "missing_env": missing, "fatal": self.fatal}
 
     def run(self, cell: dict) -> dict:
         return self.runner.run(cell)
@@ -705,6 +709,8 @@ class RayExecutor:
                             if failed_starts >= 3:
                                 raise ExecutorUnavailable(f"Ray workers fail at start-up: {_ray_reason(exc)}") from None
                             continue
+                        if identity.get("fatal"):  # e.g. a GPU worker whose torch sees no CUDA
+                            raise ExecutorUnavailable(identity["fatal"])
                         if identity.get("missing_env"):
                             raise ExecutorUnavailable(
                                 f"the driver's {', '.join(identity['missing_env'])} did not reach the Ray worker "
@@ -747,7 +753,7 @@ class RayExecutor:
 
 def _where(slot: _RaySlot) -> dict:
     """The host, node and versions of a slot's worker, for a record the driver writes."""
-    identity = {k: v for k, v in (slot.identity or {}).items() if k != "missing_env"}
+    identity = {k: v for k, v in (slot.identity or {}).items() if k not in ("missing_env", "fatal")}
     return {"worker_provenance": identity} if identity else {}
 
 

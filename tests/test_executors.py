@@ -586,3 +586,33 @@ def test_a_gpu_worker_without_cuda_stops_the_run_at_start_up():
     with pytest.raises(executors.ExecutorUnavailable, match="sees no CUDA device"):
         ex.run([Cell("adding-50", "elman", 0, "smoke", "h", 60.0)], lambda c, r: got.append(r))
     assert not got and time.monotonic() - start < 60
+
+
+def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    actor = executors._RayCellActor([], "gpu", 1, {})
+    assert "sees no CUDA device" in actor.ready()["fatal"]
+
+    class Failing(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        said = {"host": "h", "node": "n", "missing_env": [], "fatal": "no CUDA"}
+                        a.ready.fn = lambda s: _FakeRef(said)
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    with pytest.raises(executors.ExecutorUnavailable, match="no CUDA"):
+        _fake_ray_executor(Failing(cpus=1, die={})).run(_cells("a"), lambda c, r: None)
