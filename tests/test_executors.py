@@ -592,7 +592,12 @@ def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    actor = executors._RayCellActor([], "gpu", 1, {})
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))  # the actor sets it
+    threads = torch.get_num_threads()
+    try:
+        actor = executors._RayCellActor([], "gpu", 1, {})
+    finally:
+        torch.set_num_threads(threads)
     assert "sees no CUDA device" in actor.ready()["fatal"]
 
     class Failing(_FakeRay):
