@@ -253,6 +253,10 @@ class Task(abc.ABC):
     """Environment variables that select this task's data (e.g. a CSV path). Their values,
     and the content of any file a value names (comma-separated), go into every cell's
     config hash, so a result from other data is run again, never reused."""
+    serially_dependent: bool = False
+    """Test examples follow one another in time (trading days, segments of one text
+    stream), so that neighbours are correlated: confidence intervals and tests then
+    resample blocks of examples (a circular block bootstrap) instead of single ones."""
 
     @abc.abstractmethod
     def prepare(self, profile: Profile, cache_dir: str) -> TaskData:
@@ -268,6 +272,13 @@ class Task(abc.ABC):
 
     def baselines(self, data: TaskData) -> dict[str, dict[str, float]]:
         """Naive predictors' test metrics (majority class, unigram, copy ...), by name."""
+        return {}
+
+    def baseline_outcomes(self, data: TaskData) -> dict[str, dict[str, Any]]:
+        """Per-example outcomes of the naive predictors on the primary test set, by name:
+        the same columns, in the same example order, as the task net's test outcomes
+        (``TaskNet.outcomes``), so that a model is tested against a baseline paired by
+        example. Without them the leaderboard compares against the baseline's value."""
         return {}
 
     readout: str = "last"

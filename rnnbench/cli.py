@@ -356,6 +356,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         trials=args.trials,
         out=args.out,
         param_budget=args.param_budget,
+        timeout=args.timeout,
         plugins=args.plugin,
         make_executor=lambda: _executor(args),
         reporter=_RunPrinter(False, args.profile),
@@ -576,11 +577,45 @@ def cmd_show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         why = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
         raise UsageError(f"cannot read {path}: {why}") from None
-    if args.json:
-        print(json.dumps(record, indent=1, sort_keys=True))
+    if args.json:  # as stored: not as upgraded from an older schema
+        print(json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=1, sort_keys=True))
     else:
         _print_record(record, path)
     return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rnnbench.verify import verify
+
+    if args.sample < 1:
+        raise UsageError("--sample must be at least 1")
+    if not args.tolerance >= 0:
+        raise UsageError("--tolerance must be a relative difference of 0 or more")
+    if not (Path(args.dir) / "results").is_dir():
+        raise UsageError(f"{args.dir} holds no results/ folder; name the --out folder of a run")
+    reg = _registry(args)
+
+    def show(v) -> None:
+        r = v.record
+        line = f"{v.status:8s} {r['profile']}/{r['task']} × {r['model']} (seed {r['seed']})"
+        print(line + (f": {v.detail}" if v.detail else ""), flush=True)
+
+    result = verify(
+        reg,
+        args.dir,
+        k=args.sample,
+        seed=args.seed,
+        tolerance=args.tolerance,
+        executor=_executor(args),
+        on_verdict=show,
+    )
+    counts = {s: sum(1 for v in result.verdicts if v.status == s) for s in ("same", "differs", "failed", "stale")}
+    print(
+        f"{len(result.verdicts)} of {result.ok_records} ok cell(s) checked: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        + ("" if args.tolerance == 0 else f" (relative tolerance {args.tolerance:g})")
+    )
+    return result.exit_code
 
 
 def _what_exists(out: Path, profile: str, task: str, model: str) -> str:
@@ -674,22 +709,52 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- compare --------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from rnnbench.compare import CompareError, compare
+
+    models = None
+    if args.models:
+        models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+        if len(models) != 2 and args.second is None:
+            raise UsageError("--models takes two model names, A,B, to compare within one directory")
+    try:
+        text = compare(Path(args.first), Path(args.second) if args.second else None, models, args.profile)
+    except CompareError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output:
+        from rnnbench.store import write_text_atomic
+
+        write_text_atomic(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return 0  # a verdict is information, not a failure
+
+
 # --- new-plugin -----------------------------------------------------------------------
 
 
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from rnnbench.scaffold import write_plugin
 
+    contributions = [("model", n) for n in _names(args.model)] + [("task", n) for n in _names(args.task)]
+    if not contributions:
+        contributions = [(args.kind, args.name)]
     try:
-        root = write_plugin(args.name, args.kind, Path(args.dir))
+        root = write_plugin(args.name, contributions, Path(args.dir), args.distribution)
     except (ValueError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
-    print(
-        f"wrote {root}/ (a {args.kind} plugin). Next:\n"
-        f"  pip install -e '{root}[test]'\n  pytest {root}/tests\n  rnnbench list\n"
-        f"  rnnbench run --{args.kind} {args.name} --profile smoke"
-    )
+    what = ", ".join(f"{kind} {name}" for kind, name in contributions)
+    runs = "\n".join(f"  rnnbench run --{kind} {name} --profile smoke" for kind, name in contributions)
+    print(f"wrote {root}/ ({what}). Next:\n  pip install -e '{root}[test]'\n  pytest {root}/tests")
+    print(f"  rnnbench list\n{runs}")
     return 0
+
+
+def _names(values: list[str]) -> list[str]:
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -877,6 +942,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the raw record, as stored")
     p.set_defaults(func=cmd_show)
 
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="re-run a random sample of ok cells and compare their metrics with the records",
+        description="Re-run K randomly chosen ok cells of DIR (rebuilt from their records: task, model, "
+        "seed, profile, hyperparameters, parameter budget) and compare every metric with the record. "
+        "Nothing is written to DIR. A record the installed code would configure differently (another "
+        "version, other data) is reported as stale, not re-run. Exit 1 when a metric differs or a cell "
+        "fails; on the CPU cells reproduce bit for bit, elsewhere allow --tolerance.",
+    )
+    p.add_argument("dir", help="a results folder (the --out of a run), e.g. leaderboards")
+    p.add_argument("--sample", type=int, default=5, metavar="K", help="cells to re-run (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="which cells the sample draws (default 0)")
+    p.add_argument(
+        "--tolerance", type=float, default=0.0, metavar="REL", help="relative difference accepted (default 0: exact)"
+    )
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: one per core or GPU)")
+    p.set_defaults(func=cmd_verify, executor="local", ray_address=None, fresh_worker=False)
+
     p = sub.add_parser("leaderboard", parents=[common], help="re-render (or --check) leaderboards from results/")
     p.add_argument(
         "--out", default=DEFAULT_OUT, metavar="DIR", help=f"results and leaderboards (default {DEFAULT_OUT}/)"
@@ -885,13 +969,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser(
-        "new-plugin",
-        help="write a plugin skeleton (package, entry point, tests)",
-        description="Write rnnbench-NAME/: a pip-installable plugin distribution with one model "
-        "(or task), its entry point, and tests that use rnnbench.testing.",
+        "compare",
+        help="per task, the change between two result sets, with intervals and p-values (Markdown)",
+        description="Compare two result directories (every model both have on every task both have), or two "
+        "models of one directory (--models A,B). Prints Markdown fit for a pull-request comment; exits 0 "
+        "whatever the verdict.",
     )
-    p.add_argument("name", help="plugin (and model or task) name, a slug like my-rnn")
-    p.add_argument("--kind", choices=["model", "task"], default="model", help="what it contributes (default model)")
+    p.add_argument("first", metavar="BEFORE", help="a folder with results/ (the baseline of the comparison)")
+    p.add_argument("second", metavar="AFTER", nargs="?", help="a folder with results/ (omit with --models)")
+    p.add_argument("--models", metavar="A,B", help="two models of BEFORE, or with AFTER: only these models")
+    p.add_argument("--profile", metavar="|".join(PROFILES), help="only this profile")
+    p.add_argument("--output", metavar="FILE", help="write the Markdown here instead of to stdout")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "new-plugin",
+        help="write a plugin skeleton (package, entry points, tests)",
+        description="Write a pip-installable plugin distribution (default rnnbench-NAME/) with its entry "
+        "points and tests that use rnnbench.testing: one model (or --kind task) named NAME, or the models "
+        "and tasks given with --model and --task, several in one distribution.",
+    )
+    p.add_argument("name", help="plugin name, a slug like my-rnn (the package is rnnbench_<name>)")
+    p.add_argument(
+        "--kind", choices=["model", "task"], default="model", help="without --model/--task: what NAME is (model)"
+    )
+    p.add_argument("--model", action="append", default=[], metavar="NAME", help="a model to include (repeatable)")
+    p.add_argument("--task", action="append", default=[], metavar="NAME", help="a task to include (repeatable)")
+    p.add_argument("--distribution", metavar="DIST", help="the distribution's name on PyPI (default rnnbench-NAME)")
     p.add_argument("--dir", default=".", help="where to write it (default: here)")
     p.set_defaults(func=cmd_new_plugin)
     return parser

@@ -24,6 +24,8 @@ SamplesFn = Callable[["TaskNet"], dict]
 """``samples(net)``: examples a person can read, from the trained net."""
 CountFn = Callable[[Any], int]
 """``count(batch)``: throughput units in a training batch."""
+OutcomesFn = Callable[[Any, dict], "dict | None"]
+"""``outcomes(outputs, batch)``: per-example test outcomes of one batch (see ``TaskNet.outcomes``)."""
 
 
 def batch_size(batch: Any) -> int:
@@ -67,10 +69,15 @@ class TaskNet(nn.Module, abc.ABC):
     that a task using a shape net needs no subclass of its own.
     """
 
-    def __init__(self, *, samples: SamplesFn | None = None, count: CountFn | None = None):
+    def __init__(
+        self, *, samples: SamplesFn | None = None, count: CountFn | None = None, outcomes: OutcomesFn | None = None
+    ):
         super().__init__()
         self.samples_fn = samples
         self.count_fn = count or batch_size
+        self.outcomes_fn = outcomes
+        self.outcome_sink: list | None = None
+        """Set to a list by the trainer while the primary test set runs; None otherwise."""
 
     @abc.abstractmethod
     def training_loss(self, batch: Any) -> torch.Tensor:
@@ -102,6 +109,67 @@ class TaskNet(nn.Module, abc.ABC):
         """Examples a person can read, kept in the result record; called after testing."""
         return self.samples_fn(self) if self.samples_fn is not None else {}
 
+    def outcomes(self, outputs: Any, batch: Any) -> dict | None:
+        """Per-example outcomes of one test batch, from which the primary metric is
+        recomputed for confidence intervals and paired tests (``rnnbench.outcomes``):
+        ``{"kind": "mean" | "ratio" | "bleu", <column>: tensor or list per example, ...}``
+        (optionally ``"transform"`` for a ratio). A task passes ``outcomes=`` to its shape
+        net where the shape net's default does not compute its primary metric; None
+        keeps none (the leaderboard then shows an interval over seeds only)."""
+        if self.outcomes_fn is not None:
+            return self.outcomes_fn(outputs, batch)
+        return self.default_outcomes(outputs, batch)
+
+    def default_outcomes(self, outputs: Any, batch: Any) -> dict | None:
+        return None
+
+    def keep_outcomes(self, outputs: Any, batch: Any) -> None:
+        """Called by ``evaluate`` with the outputs it decoded; keeps them on test only."""
+        if self.outcome_sink is not None:
+            kept = self.outcomes(outputs, batch)
+            if kept is not None:
+                self.outcome_sink.append(kept)
+
+
+def classification_outcomes(out: torch.Tensor, batch: dict) -> dict | None:
+    """Correctness per example of class scores ``[batch, classes]`` against integer
+    labels (accuracy), with the predictions; None for other outputs."""
+    y = batch.get("y") if isinstance(batch, dict) else None
+    if not isinstance(y, torch.Tensor) or out.dim() != 2 or y.dim() != 1:
+        return None
+    if out.size(-1) > 1 and not y.is_floating_point():
+        pred = out.argmax(-1)
+    elif out.size(-1) == 1 and y.is_floating_point():
+        # one output per example against a float target: a regression, scored by MSE
+        pred = out.squeeze(-1)
+        return {"kind": "mean", "value": (pred - y) ** 2, "pred": pred, "target": y}
+    else:
+        return None
+    return {"kind": "mean", "value": (pred == y).float(), "pred": pred, "target": y}
+
+
+def binary_logit_outcomes(logit: torch.Tensor, batch: dict) -> dict:
+    """Correctness per example of one logit per example (positive = class 1) against
+    0/1 targets, with the predicted and true classes."""
+    pred = (logit.reshape(-1) > 0).float()
+    target = batch["y"].reshape(-1).float()
+    return {"kind": "mean", "value": (pred == target).float(), "pred": pred, "target": target}
+
+
+def sequence_nll_outcomes(logits: torch.Tensor, batch: dict, ignore_index: int = -100) -> dict | None:
+    """Per sequence (row of the batch): the summed token NLL and the token count, so
+    that cross-entropy, perplexity and bits per token are ratios of their sums."""
+    from torch.nn import functional as F
+
+    y = batch.get("y") if isinstance(batch, dict) else None
+    if not isinstance(y, torch.Tensor) or logits.dim() != 3 or tuple(y.shape) != tuple(logits.shape[:2]):
+        return None
+    if y.is_floating_point():
+        return None
+    nll = F.cross_entropy(logits.transpose(1, 2), y, reduction="none", ignore_index=ignore_index)
+    counted = (y != ignore_index).float()
+    return {"kind": "ratio", "num": (nll * counted).sum(1), "den": counted.sum(1), "transform": "auto"}
+
 
 class ManyToOne(TaskNet):
     """Sequence -> one output: adapter, core, one vector per sequence, head.
@@ -121,8 +189,9 @@ class ManyToOne(TaskNet):
         *,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
+        outcomes: OutcomesFn | None = None,
     ):
-        super().__init__(samples=samples, count=count)
+        super().__init__(samples=samples, count=count, outcomes=outcomes)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.readout = loss, update, readout
 
@@ -139,7 +208,11 @@ class ManyToOne(TaskNet):
     def evaluate(self, batch: dict, metrics) -> torch.Tensor:
         out = self(batch)
         self.update_fn(metrics, out, batch)
+        self.keep_outcomes(out, batch)
         return self.loss_fn(out, batch)
+
+    def default_outcomes(self, out: torch.Tensor, batch: dict) -> dict | None:
+        return classification_outcomes(out, batch)
 
 
 class AlignedManyToMany(TaskNet):
@@ -162,8 +235,9 @@ class AlignedManyToMany(TaskNet):
         *,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
+        outcomes: OutcomesFn | None = None,
     ):
-        super().__init__(samples=samples, count=count or labels_in)
+        super().__init__(samples=samples, count=count or labels_in, outcomes=outcomes)
         self.adapter, self.core, self.head = adapter, core, head
         self.loss_fn, self.update_fn, self.carry_state = loss, update, carry_state
         self._state: dict[str, Any] = {}
@@ -188,7 +262,16 @@ class AlignedManyToMany(TaskNet):
     def evaluate(self, batch: dict, metrics) -> torch.Tensor:
         out = self(batch, "eval")
         self.update_fn(metrics, out, batch)
+        self.keep_outcomes(out, batch)
         return self.loss_fn(out, batch)
+
+    def default_outcomes(self, logits: torch.Tensor, batch: dict) -> dict | None:
+        kept = sequence_nll_outcomes(logits, batch)
+        if kept is not None and self.carry_state:
+            # rows are parallel streams that go on in the next batch: one outcome per
+            # batch (a step of every stream) keeps the outcomes in time order
+            kept["num"], kept["den"] = kept["num"].sum(0, keepdim=True), kept["den"].sum(0, keepdim=True)
+        return kept
 
     @torch.no_grad()
     def generate(self, prompt: torch.Tensor, steps: int) -> list[int]:
@@ -243,8 +326,9 @@ class OneToMany(TaskNet):
         *,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
+        outcomes: OutcomesFn | None = None,
     ):
-        super().__init__(samples=samples, count=count)
+        super().__init__(samples=samples, count=count, outcomes=outcomes)
         self.encoder, self.embed, self.core, self.head = encoder, embed, core, head
         self.loss_fn, self.update_fn = loss, update
         self.eos_id, self.pad_id = eos_id, pad_id
@@ -280,5 +364,13 @@ class OneToMany(TaskNet):
 
     def evaluate(self, batch: dict, metrics) -> torch.Tensor:
         logits = self(batch)
-        self.update_fn(metrics, self.decode(batch["x"], batch["y"].size(1)), batch)
+        tokens = self.decode(batch["x"], batch["y"].size(1))
+        self.update_fn(metrics, tokens, batch)
+        self.keep_outcomes(tokens, batch)
         return self.loss_fn(logits, batch)
+
+    def default_outcomes(self, tokens: torch.Tensor, batch: dict) -> dict:
+        """Exact match per sequence: every target position that is not padding decoded right."""
+        y = batch["y"]
+        hit = (tokens == y) | (y == self.pad_id)
+        return {"kind": "mean", "value": hit.all(1).float()}

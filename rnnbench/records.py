@@ -11,9 +11,27 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Records written before the schema was declared carry no ``schema`` key; they are of
-this first version."""
+the first version.
+
+- 1: the record alone.
+- 2: an ok record names the file of its per-example test outcomes (``outcomes``), or
+  says why it has none (``outcomes`` None and ``outcomes_note``).
+"""
+
+UPGRADABLE = {1}
+"""Older schemas a reader still accepts, upgraded by ``upgrade``: a record of schema 1
+reads as one with no outcomes (its leaderboard row gets an interval over seeds only),
+and a run treats its ok cell as one to run again."""
+
+
+class OutcomesRef(TypedDict):
+    file: str
+    """The file's name, beside the record (``<model>--seed<N>.outcomes.npz``)."""
+    sha256: str
+    kind: str
+    n: int
 
 
 class Primary(TypedDict):
@@ -65,10 +83,24 @@ class Record(TypedDict, total=False):
     batch_size: int
     hidden_size: int
     sequence_length: int
+    outcomes: OutcomesRef | None
+    outcomes_note: str
+    upgraded_from: int
+    """Set by the reader on a record it upgraded from an older schema (never written)."""
+
+
+def upgrade(record: dict) -> dict:
+    """A record of an ``UPGRADABLE`` schema in the current one."""
+    old = schema_of(record)
+    record = dict(record, schema=SCHEMA_VERSION, upgraded_from=old)
+    if record.get("status") == "ok":
+        record.setdefault("outcomes", None)
+        record.setdefault("outcomes_note", f"written by schema {old}, before per-example outcomes were kept")
+    return record
 
 
 def schema_of(record: dict) -> Any:
-    return record.get("schema", SCHEMA_VERSION)
+    return record.get("schema", 1)
 
 
 def throughput(record: dict) -> float | None:

@@ -137,11 +137,7 @@ def plan(
         for model_name in models:
             model = registry.models[model_name]
             reason = model.unsupported(task)
-            settings, chosen = {}, None
-            if not reason:
-                chosen = tuning.chosen(out, profile, task_name, model_name, prof)
-                if chosen is not None:
-                    settings.update(chosen["hyperparameters"])
+            settings, chosen = ({}, None) if reason else cell_settings(out, profile, task_name, model_name, prof)
             if param_budget is not None:
                 settings["param_budget"] = None if param_budget == "off" else int(param_budget)
             for seed in range(seeds or prof.seeds):
@@ -172,6 +168,15 @@ def plan(
                     )
                 )
     return to_run, kept, not_applicable
+
+
+def cell_settings(out: str | Path, profile: str, task: str, model: str, prof: Profile) -> tuple[dict, dict | None]:
+    """The profile changes a (task, model) pair's cells train with, and where they come
+    from: the hyperparameters ``rnnbench tune`` chose, when ``out`` holds them."""
+    from rnnbench import tuning
+
+    chosen = tuning.chosen(out, profile, task, model, prof)
+    return (dict(chosen["hyperparameters"]) if chosen else {}), chosen
 
 
 HYPERPARAMETERS = (
@@ -251,6 +256,8 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Recor
             record["provenance"][key] = result.pop(key)
     record.update(result)
     record.setdefault("reason", None)
+    if record.get("status") == "ok":
+        record.setdefault("outcomes", None)  # the store names the outcomes file when it writes one
     return record
 
 

@@ -1,5 +1,7 @@
 """``rnnbench new-plugin NAME``: write a plugin distribution a new author can install,
-test and publish: pyproject with the entry point, one model or task, and its tests."""
+test and publish: pyproject with one entry point per contribution, a module per model or
+task, and their tests. One distribution may carry several models and tasks
+(``--model A --task B``); by default it carries one contribution named like it."""
 
 from __future__ import annotations
 
@@ -12,18 +14,19 @@ requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "rnnbench-{name}"
+name = "{dist}"
 version = "0.1.0"
-description = "rnnbench plugin: {name}"
+description = "rnnbench plugin: {names}"
 requires-python = ">=3.10"
 dependencies = ["rnnbench"]
 
 [project.optional-dependencies]
 test = ["pytest"]
 
-# the entry point is what makes rnnbench find the plugin once it is installed
+# the entry points are what make rnnbench find the plugins once they are installed:
+# one per model or task, each naming the module that registers it
 [project.entry-points.rnnbench]
-{name} = "{package}"
+{entry_points}
 
 [tool.setuptools]
 packages = ["{package}"]
@@ -140,25 +143,45 @@ def test_{package}_trains_with_a_registered_model():
 """
 
 
-def write_plugin(name: str, kind: str, where: Path) -> Path:
-    if not is_slug(name):
-        raise ValueError(f"plugin name '{name}' is not a slug ([a-z0-9][a-z0-9-]*)")
-    package = "rnnbench_" + name.replace("-", "_")
-    cls = "".join(part.capitalize() for part in name.split("-")) + ("Model" if kind == "model" else "Task")
-    root = where / f"rnnbench-{name}"
+def write_plugin(dist: str, contributions: list[tuple[str, str]], where: Path, distribution: str | None = None) -> Path:
+    """Write the distribution ``distribution`` (default ``rnnbench-<dist>``) into
+    ``where/<distribution>``: package ``rnnbench_<dist>`` with one module, one entry point
+    and one test file per ``(kind, name)`` contribution (``kind`` is model or task)."""
+    for name in [dist] + [name for _, name in contributions]:
+        if not is_slug(name):
+            raise ValueError(f"plugin name '{name}' is not a slug ([a-z0-9][a-z0-9-]*)")
+    names = [name for _, name in contributions]
+    if not contributions:
+        raise ValueError("name at least one model or task to write")
+    if len(set(names)) != len(names):
+        raise ValueError(f"each contribution needs its own name: {', '.join(names)}")
+    distribution = distribution or f"rnnbench-{dist}"
+    if not is_slug(distribution.lower().replace("_", "-").replace(".", "-")):
+        raise ValueError(f"distribution name '{distribution}' is not a valid package name")
+    package = "rnnbench_" + dist.replace("-", "_")
+    root = where / distribution
     if root.exists():
         raise FileExistsError(f"{root} exists already; pick another name or remove it")
-    fields = {"name": name, "package": package, "cls": cls}
     files = {
-        "pyproject.toml": PYPROJECT,
-        f"{package}/__init__.py": MODEL if kind == "model" else TASK,
-        f"tests/test_{package}.py": TEST_MODEL if kind == "model" else TEST_TASK,
-        "README.md": "# rnnbench-{name}\n\nAn rnnbench plugin. `pip install -e .[test]`, then `pytest` and "
-        "`rnnbench list`; `rnnbench run --{kind} {name} --profile smoke` puts it on a leaderboard.\n",
+        f"{package}/__init__.py": f'"""{distribution}: rnnbench plugins {", ".join(names)}."""\n',
+        "README.md": f"# {distribution}\n\nrnnbench plugins: {', '.join(names)}. `pip install -e .[test]`, then "
+        "`pytest` and `rnnbench list`; "
+        + ", ".join(f"`rnnbench run --{kind} {name} --profile smoke`" for kind, name in contributions)
+        + " puts them on a leaderboard.\n",
     }
-    fields["kind"] = kind
-    for rel, template in files.items():
+    entry_points = []
+    for kind, name in contributions:
+        module = name.replace("-", "_")
+        cls = "".join(part.capitalize() for part in name.split("-")) + ("Model" if kind == "model" else "Task")
+        fields = {"name": name, "package": f"{package}_{module}", "cls": cls}
+        files[f"{package}/{module}.py"] = (MODEL if kind == "model" else TASK).format(**fields)
+        files[f"tests/test_{module}.py"] = (TEST_MODEL if kind == "model" else TEST_TASK).format(**fields)
+        entry_points.append(f'{name} = "{package}.{module}"')
+    files["pyproject.toml"] = PYPROJECT.format(
+        dist=distribution, names=", ".join(names), entry_points="\n".join(entry_points), package=package
+    )
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(**fields), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     return root

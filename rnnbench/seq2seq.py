@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnbench.nets import CountFn, SamplesFn, TaskNet
+from rnnbench.nets import CountFn, OutcomesFn, SamplesFn, TaskNet
 from rnnbench.nn import length_mask
 
 UpdateFn = Callable[[Any, dict, dict], None]
@@ -112,8 +112,9 @@ class EncoderDecoder(TaskNet):
         bridge: bool = True,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
+        outcomes: OutcomesFn | None = None,
     ):
-        super().__init__(samples=samples, count=count or target_tokens)
+        super().__init__(samples=samples, count=count or target_tokens, outcomes=outcomes)
         self.src_adapter, self.encoder = src_adapter, encoder
         self.tgt_embedding, self.decoder, self.readout = tgt_embedding, decoder, readout
         self.update_fn = update
@@ -163,7 +164,9 @@ class EncoderDecoder(TaskNet):
         logits = self.readout.logits(self.teacher_forced(batch, encoded))
         beam = self.beam_size if self.split == "test" else 1
         tokens, alignments = self.search(encoded, beam, alignments=True)
-        self.update_fn(metrics, {"logits": logits, "tokens": tokens, "alignments": alignments}, batch)
+        outputs = {"logits": logits, "tokens": tokens, "alignments": alignments}
+        self.update_fn(metrics, outputs, batch)
+        self.keep_outcomes(outputs, batch)
         return self.loss(logits, batch)
 
     # --- training ----------------------------------------------------------------------

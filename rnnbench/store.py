@@ -115,9 +115,63 @@ def within(out: str | Path, path: Path) -> Path:
 
 
 def write_record(out: str | Path, record: dict) -> Path:
+    """Write ``record``. An ok record without outcomes removes an outcomes file that an
+    earlier run of its cell left, which is no longer this record's."""
     path = within(out, result_path(out, record["profile"], record["task"], record["model"], record["seed"]))
+    if record.get("status") == "ok" and not record.get("outcomes"):
+        from rnnbench import outcomes as _outcomes
+
+        remove(_outcomes.path_for(path))
     write_json_atomic(path, record)
     return path
+
+
+def write_outcomes(out: str | Path, record: dict, outcomes: Any) -> dict:
+    """Write ``outcomes`` (``rnnbench.outcomes.Outcomes``) beside where ``record`` goes
+    and return the record naming the file and its digest; write the record after it
+    (``write_record``), so that a record never names an outcomes file that is not there."""
+    from rnnbench import outcomes as _outcomes
+
+    path = within(out, result_path(out, record["profile"], record["task"], record["model"], record["seed"]))
+    data = _outcomes.to_bytes(outcomes)
+    target = _outcomes.path_for(path)
+    write_atomic(target, lambda f: f.write(data))
+    ref = {"file": target.name, "sha256": _outcomes.digest(data), "kind": outcomes.kind, "n": outcomes.n}
+    return dict(record, outcomes=ref)
+
+
+def outcomes_of(out: str | Path, record: dict) -> Any:
+    """The record's outcomes (``rnnbench.outcomes.Outcomes``), or None where it names
+    none; OutcomesError (one line) when its file is missing, altered or corrupt."""
+    from rnnbench import outcomes as _outcomes
+
+    ref = record.get("outcomes")
+    if not ref:
+        return None
+    path = result_path(out, record["profile"], record["task"], record["model"], record["seed"])
+    return _outcomes.read(path.with_name(ref["file"]), ref["sha256"])
+
+
+def outcomes_problem(out: str | Path, record: dict, upgraded: bool = True) -> str | None:
+    """Why an ok record's outcomes cannot be used (so the cell must run again), or None.
+    ``upgraded``: a record of an older schema, which has none, is such a record too."""
+    from rnnbench import outcomes as _outcomes
+
+    if record.get("status") != "ok":
+        return None
+    if upgraded and record.get("upgraded_from") is not None:
+        return f"written by schema {record['upgraded_from']}, without per-example outcomes; rerun the cell"
+    ref = record.get("outcomes")
+    if not ref:
+        return None
+    path = result_path(out, record["profile"], record["task"], record["model"], record["seed"]).with_name(ref["file"])
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return f"its outcomes file {ref['file']} is missing; rerun the cell"
+    if _outcomes.digest(data) != ref["sha256"]:
+        return f"its outcomes file {ref['file']} does not match the record (altered or truncated); rerun the cell"
+    return None
 
 
 _TEMP_NAME = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp\Z")
@@ -171,6 +225,9 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
     if not isinstance(record, dict):
         raise ValueError(f"not a JSON object (got {type(record).__name__})")
     schema = records.schema_of(record)
+    if schema in records.UPGRADABLE:
+        record = records.upgrade(record)
+        schema = records.SCHEMA_VERSION
     if schema != records.SCHEMA_VERSION:
         raise ValueError(
             f"written by schema {_short(schema)}, this rnnbench reads schema {records.SCHEMA_VERSION}; rerun the cell"
@@ -231,7 +288,25 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
         "an object of metric objects",
     )
     _expect(record, "provenance", lambda v: isinstance(v, dict), "an object")
+    if record["status"] == "ok" and "outcomes" not in record:
+        raise ValueError("an ok record needs 'outcomes': its outcomes file, or null with 'outcomes_note'")
+    _expect(record, "outcomes", _outcomes_ref, "an object with file, sha256, kind and n")
+    _expect(record, "outcomes_note", lambda v: isinstance(v, str), "a string")
     return record
+
+
+def _outcomes_ref(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    name, sha = value.get("file"), value.get("sha256")
+    return (
+        isinstance(name, str)
+        and re.fullmatch(r"[a-z0-9][a-z0-9-]*--seed[0-9]+\.outcomes\.npz", name) is not None
+        and isinstance(sha, str)
+        and re.fullmatch(r"[0-9a-f]{64}", sha) is not None
+        and isinstance(value.get("kind"), str)
+        and _is_int(value.get("n"))
+    )
 
 
 def read_record(path: Path) -> dict:
@@ -258,12 +333,17 @@ def existing(out: str | Path, profile: str, task: str, model: str, seed: int) ->
     except ValueError:
         return None
     try:
-        return read_record(path)
+        record = read_record(path)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         _warn(path, _why(exc))
         return None
+    problem = outcomes_problem(out, record)
+    if problem:
+        print(f"note: running {path} again ({problem.removesuffix('; rerun the cell')})", file=sys.stderr)
+        return None
+    return record
 
 
 @dataclass
@@ -281,9 +361,12 @@ def iter_records(out: str | Path) -> Iterator[dict | BadFile]:
         if path.name.startswith("."):
             continue
         try:
-            yield read_record(path)
+            record = read_record(path)
         except (OSError, ValueError) as exc:
             yield BadFile(path, _why(exc))
+            continue
+        problem = outcomes_problem(out, record, upgraded=False)
+        yield BadFile(path, problem) if problem else record
 
 
 def load_records(out: str | Path, warn: bool = True) -> tuple[list[dict], list[BadFile]]:

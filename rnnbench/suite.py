@@ -13,7 +13,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from rnnbench import report, runner, store
 from rnnbench.api import PROFILES
@@ -192,6 +192,7 @@ def tune_suite(
     make_executor: Callable[[], Executor] | None = None,
     reporter: Reporter | None = None,
     tune_reporter=None,
+    timeout: float | None = None,
     registry: Registry | None = None,
 ):
     """Tune every selected (task, model) pair with an equal budget (``rnnbench.tuning``),
@@ -203,6 +204,8 @@ def tune_suite(
     reporter = reporter or Reporter()
     if trials is not None and trials < 1:
         raise RunRefused("the number of trials must be at least 1")
+    if timeout is not None and not timeout > 0:  # NaN is not > 0 either
+        raise RunRefused("the time limit must be a positive number of seconds")
     if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
         raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
     registry = registry or load(plugins)
@@ -226,6 +229,7 @@ def tune_suite(
                 executor=executor,
                 reporter=tune_reporter,
                 param_budget=param_budget,
+                timeout=timeout,
             )
         except ValueError as exc:  # a plugin's search space that cannot be searched
             raise RunRefused(str(exc)) from None
@@ -246,10 +250,14 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
         measured = {"status": "failed", "reason": f"the executor returned {type(measured).__name__}, not a result"}
     try:
         try:
+            measured = dict(measured)
+            kept = _outcomes(measured)
             record = runner.finish_record(registry, cell, measured)
             # what every reader will demand: a plugin value of the wrong shape fails this
             # cell now, not every later run and leaderboard that reads the record
             store.validate_record(record)
+            if kept is not None:
+                record = store.write_outcomes(out, record, kept)
             store.write_record(out, record)
         except (TypeError, ValueError) as exc:
             why = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
@@ -264,6 +272,25 @@ def _save(registry: Registry, out: Path, cell: runner.Cell, measured, result: Su
         return record
     except WRITE_ERRORS as exc:
         result.lost.append((cell, os_error(exc)))
+        return None
+
+
+def _outcomes(measured: dict) -> Any:
+    """Pop the worker's plain outcomes from ``measured``: the Outcomes to write beside an
+    ok record, or None (and ``outcomes_note`` says why, where it is not obvious)."""
+    from rnnbench import outcomes
+
+    plain = measured.pop("outcomes", None)
+    if measured.get("status") != "ok":
+        return None
+    measured["outcomes"] = None
+    if plain is None:
+        measured.setdefault("outcomes_note", "the task net keeps no per-example outcomes")
+        return None
+    try:
+        return outcomes.from_plain(plain)
+    except outcomes.OutcomesError as exc:
+        measured["outcomes_note"] = f"per-example outcomes not kept: {exc}"
         return None
 
 

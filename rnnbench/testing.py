@@ -52,6 +52,10 @@ def fit_smoke(
     data = t.prepare(prof, cache_dir or default_cache_dir())
     record = fit_cell(t, m, prof, seed, data, accelerator="cpu")
     record["baselines"] = t.baselines(data)
+    from rnnbench.worker import CellRunner
+
+    # as a run keeps them: with the baselines' outcomes, and only if they give the metric
+    record["outcomes"] = CellRunner._outcomes(t, data, record)
     return record
 
 
@@ -297,6 +301,25 @@ def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = (
         assert set(values) <= set(first["metrics"]), f"baseline {name} reports unknown metrics"
     again = fit_smoke(task, model, plugins=plugins)
     assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
+    check_outcomes(t, first)
+
+
+def check_outcomes(task: Any, measured: dict) -> None:
+    """Per-example outcomes, where the task net keeps them (``TaskNet.outcomes``), give
+    the primary metric that the task reports, and so do its baselines' outcomes
+    (``Task.baseline_outcomes``) the values its ``baselines`` report."""
+    from rnnbench import outcomes
+
+    assert "outcomes_note" not in measured, measured.get("outcomes_note")
+    if measured.get("outcomes") is None:
+        return
+    kept = outcomes.from_plain(measured["outcomes"])
+    for name in kept.baselines:
+        reported = measured["baselines"].get(name, {}).get(task.primary_metric)
+        got = outcomes.of(kept, task.primary_metric, baseline=name).value()
+        assert reported is not None and abs(got - reported) <= 1e-4 * max(1.0, abs(reported)), (
+            f"baseline {name}: its outcomes give {task.primary_metric} {got}, its baselines() say {reported}"
+        )
 
 
 def check_device_placement(task: str, models: list[str] | None = None, plugins: tuple[str, ...] = ()) -> list[str]:

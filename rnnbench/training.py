@@ -57,6 +57,8 @@ class CellModule(pl.LightningModule):
         self.test_metrics = torch.nn.ModuleList(torch.nn.ModuleDict(task.metrics(data)) for _ in self.test_names)
         self.curve: list[tuple[int, float]] = []
         self.test_results: dict[str, float] = {}
+        self.test_outcomes: list = []
+        """Per-example outcomes of the primary (first) test set, batch by batch."""
         self._test_idx = 0
         self._reset_loss()
 
@@ -130,6 +132,8 @@ class CellModule(pl.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self.net.reset_state("test")
+        self.test_outcomes = []
+        self.net.outcome_sink = self.test_outcomes
 
     def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         if dataloader_idx != self._test_idx:
@@ -137,6 +141,7 @@ class CellModule(pl.LightningModule):
             self._finish_test_set()
             self._test_idx = dataloader_idx
             self.net.reset_state("test")
+            self.net.outcome_sink = None  # outcomes of the primary test set only
         self._eval_step(batch, self.test_metrics[dataloader_idx])
 
     def _finish_test_set(self) -> None:
@@ -148,6 +153,7 @@ class CellModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._finish_test_set()
         self._test_idx = 0
+        self.net.outcome_sink = None
 
 
 def make_optimizer(parameters: Any, profile: Profile) -> torch.optim.Optimizer:
@@ -483,8 +489,26 @@ def fit_cell(
         "precision": policy,
         **({"nondeterministic_ops": ops} if ops else {}),
         **({"test_retried": test_retried} if test_retried else {}),
+        "outcomes": gather_outcomes(module.test_outcomes),
         **({"pruned_at": pruning.pruned_at} if pruning is not None and pruning.pruned_at is not None else {}),
     }
+
+
+def gather_outcomes(batches: list[dict]) -> dict | None:
+    """The per-batch outcomes of ``TaskNet.outcomes`` as one plain mapping (``kind``,
+    ``transform`` and ``columns`` of lists), or None when the net kept none."""
+    if not batches:
+        return None
+    kind, transform = batches[0].get("kind"), batches[0].get("transform", "none")
+    columns: dict[str, list] = {}
+    for batch in batches:
+        for name, value in batch.items():
+            if name in ("kind", "transform"):
+                continue
+            if isinstance(value, torch.Tensor):
+                value = value.detach().reshape(-1).double().cpu().tolist()
+            columns.setdefault(name, []).extend(value)
+    return {"kind": kind, "transform": transform, "columns": columns}
 
 
 class _Counter(pl.Callback):

@@ -52,7 +52,8 @@ first two trials of a study are never pruned (there is no median to compare with
 TUNABLE = frozenset(
     f.name
     for f in dataclasses.fields(Profile)
-    if f.metadata["role"] == "result" and f.name not in ("max_steps", "val_every", "param_budget")
+    if f.metadata["role"] == "result"
+    and f.name not in ("max_steps", "val_every", "patience", "param_budget", "hidden_size", "num_layers")
 )
 """Profile fields a search may set: those that change the result but not the prepared
 data, the training length or the model's size (the budget keeps sizes equal)."""
@@ -116,9 +117,11 @@ def chosen(out: str | Path, profile: str, task: str, model: str, prof: Profile) 
         return None  # still tuning: the profile's own settings until every trial is done
     if doc.get("profile_settings") != _settings_key(prof):
         return None  # tuned for an older profile: stale, `rnnbench tune` starts a new study
-    fields = {f.name for f in dataclasses.fields(Profile)}
-    if not isinstance(params, dict) or not all(isinstance(k, str) and k in fields for k in params):
-        raise TuningFileError(f"{path}: 'hyperparameters' must map Profile fields to values")
+    if not isinstance(params, dict) or not all(isinstance(k, str) and k in TUNABLE for k in params):
+        raise TuningFileError(f"{path}: 'hyperparameters' must map tunable Profile fields to values")
+    wrong = next((k for k in params if not _plausible(k, params[k])), None)
+    if wrong is not None:
+        raise TuningFileError(f"{path}: hyperparameter {wrong}={params[wrong]!r} is not a value it can take")
     try:
         prof.replace(**params)
     except (TypeError, ValueError) as exc:
@@ -127,6 +130,21 @@ def chosen(out: str | Path, profile: str, task: str, model: str, prof: Profile) 
     if not isinstance(trials, int) or trials < 1:
         raise TuningFileError(f"{path}: 'trials_done' must be a positive count")
     return {"hyperparameters": params, "trials": trials, "path": str(path.relative_to(out))}
+
+
+def _plausible(name: str, value: Any) -> bool:
+    """Whether ``value`` has the type of Profile field ``name`` (a number that is finite
+    and not negative, a whole count, a name): a tuning file is read, not trusted."""
+    default = getattr(Profile(max_steps=1, batch_size=1), name)
+    if name == "patience":
+        return value is None or (type(value) is int and value >= 1)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(default, int):
+        return isinstance(value, int) and value >= 0
+    return math.isfinite(value) and value >= 0
 
 
 def provenance(chosen_: dict) -> dict:
@@ -174,7 +192,7 @@ def trial_pruner(trial: dict) -> Callable[[int, float], bool]:
         if not math.isfinite(value):
             return False  # the trainer stops a diverged trial on its own
         live.report(value, int(step))
-        return live.should_prune()
+        return bool(live.should_prune())
 
     return should_prune
 
@@ -254,8 +272,17 @@ def _distribution(dim: Any):
     return optuna.distributions.CategoricalDistribution(list(dim.values))
 
 
-def open_study(registry: "Registry", out: Path, profile: str, task_name: str, model_name: str, budget: int) -> Study:
-    """The pair's study, resumed from its journal when one of the same set-up exists."""
+def open_study(
+    registry: "Registry",
+    out: Path,
+    profile: str,
+    task_name: str,
+    model_name: str,
+    budget: int,
+    param_budget: int | str | None = None,
+) -> Study:
+    """The pair's study, resumed from its journal when one of the same set-up exists
+    (``param_budget``, the ``--param-budget`` override, is part of the set-up)."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -264,11 +291,15 @@ def open_study(registry: "Registry", out: Path, profile: str, task_name: str, mo
     task, model = registry.tasks[task_name], registry.models[model_name]
     prof = task.profiles[profile]
     space = search_space(task, model, prof)
-    key = study_fingerprint(prof, space)
+    trained = prof if param_budget is None else prof.replace(param_budget=_budget_setting(param_budget))
+    key = study_fingerprint(trained, space)
     json_path = store.within(out, tuning_path(out, profile, task_name, model_name))
     journal = store.within(out, tuning_path(out, profile, task_name, model_name, ".journal"))
+    study_name = f"{profile}/{task_name}/{model_name}"
     doc = _read_doc(json_path)
     if doc is None or doc.get("study") != key:
+        # a lost or corrupt file is rebuilt from its journal when that is of this set-up
+        keep_journal = doc is None and _journal_fingerprint(journal, study_name) == key
         doc = {
             "schema": TUNING_SCHEMA,
             "task": task_name,
@@ -287,17 +318,19 @@ def open_study(registry: "Registry", out: Path, profile: str, task_name: str, mo
             "hyperparameters": None,
             "best_value": None,
         }
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        journal.unlink(missing_ok=True)  # trials of another set-up must not enter this study
+        if not keep_journal:
+            journal.unlink(missing_ok=True)  # trials of another set-up must not enter this study
     journal.parent.mkdir(parents=True, exist_ok=True)
     storage = JournalStorage(JournalFileBackend(str(journal)))
     study = optuna.create_study(
-        study_name=f"{profile}/{task_name}/{model_name}",
+        study_name=study_name,
         storage=storage,
         sampler=_sampler(task_name, model_name, space, budget),
         direction="minimize" if task.direction == "min" else "maximize",
         load_if_exists=True,
     )
+    if study.user_attrs.get("fingerprint") != key:
+        study.set_user_attr("fingerprint", key)
     # a trial the journal saw start but never saw end was running when the tuner died:
     # it is asked again, so the budget counts finished trials only
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
@@ -318,6 +351,26 @@ def open_study(registry: "Registry", out: Path, profile: str, task_name: str, mo
     )
     _project(found)
     return found
+
+
+def _budget_setting(param_budget: int | str) -> int | None:
+    return None if param_budget == "off" else int(param_budget)
+
+
+def _journal_fingerprint(journal: Path, study_name: str) -> str | None:
+    """The set-up a journal's study was started for, or None (no journal, one that
+    cannot be read, or one written before studies recorded it)."""
+    if not journal.is_file():
+        return None
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        storage = JournalStorage(JournalFileBackend(str(journal)))
+        return optuna.load_study(study_name=study_name, storage=storage).user_attrs.get("fingerprint")
+    except Exception:  # a journal of no use is replaced like a missing one
+        return None
 
 
 def _read_doc(path: Path) -> dict | None:
@@ -418,6 +471,7 @@ def tune(
     executor: "Executor",
     reporter: TuneReporter | None = None,
     param_budget: int | str | None = None,
+    timeout: float | None = None,
 ) -> TuneResult:
     """Run every pair's study up to its budget (``trials``, default the profile's
     ``tuning_trials``), one trial per study per round. Pairs a model cannot serve are
@@ -434,7 +488,7 @@ def tune(
         for model_name in models:
             if registry.models[model_name].unsupported(task):
                 continue
-            s = open_study(registry, out, profile, task_name, model_name, budget)
+            s = open_study(registry, out, profile, task_name, model_name, budget, param_budget)
             store.write_json_atomic(s.json_path, s.doc)
             studies.append(s)
     result.studies = studies
@@ -450,7 +504,7 @@ def tune(
             trial, context = _ask(s)
             settings = dict(trial.params)
             if param_budget is not None:
-                settings["param_budget"] = None if param_budget == "off" else int(param_budget)
+                settings["param_budget"] = _budget_setting(param_budget)
             prof = registry.tasks[s.task].profiles[profile]
             cell = Cell(
                 s.task,
@@ -458,7 +512,7 @@ def tune(
                 trial.number,
                 profile,
                 config_hash(registry, s.task, s.model, trial.number, profile, settings),
-                prof.time_limit,
+                timeout or prof.time_limit,
                 settings,
                 None,
                 context,

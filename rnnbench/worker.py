@@ -203,6 +203,8 @@ class CellRunner:
         measured["status"] = "ok"
         measured["data_fingerprint"] = data.fingerprint
         measured["baselines"] = task.baselines(data) if trial is None else {}
+        # a tuning trial is judged on validation: it keeps no test outcomes
+        measured["outcomes"] = self._outcomes(task, data, measured) if trial is None else None
         measured["batch_size"] = profile.batch_size
         measured["hidden_size"] = profile.hidden_size
         if data.sequence_length is not None:
@@ -210,6 +212,28 @@ class CellRunner:
         if retried:
             measured["retried"] = retried
         return measured
+
+    @staticmethod
+    def _outcomes(task: Any, data: Any, measured: dict) -> dict | None:
+        """The test outcomes with what the statistics need of the task, if they
+        reproduce the primary metric; otherwise None and ``outcomes_note`` says why."""
+        from rnnbench import outcomes as _outcomes
+
+        plain = measured.get("outcomes")
+        if plain is None:
+            return None
+        plain["serial"] = bool(task.serially_dependent)
+        plain["baselines"] = task.baseline_outcomes(data)
+        try:
+            kept = _outcomes.from_plain(plain)
+            why = _outcomes.agrees(kept, task.primary_metric, measured["metrics"].get(task.primary_metric))
+        except _outcomes.OutcomesError as exc:
+            why = str(exc)
+        if why:
+            measured["outcomes_note"] = f"per-example outcomes not kept: {why}"
+            return None
+        plain["baselines"] = {n: {k: v.tolist() for k, v in cols.items()} for n, cols in kept.baselines.items()}
+        return plain
 
     def _prepare(self, task: Any, profile: Any) -> Any:
         key = _data_key(task.name, profile)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rnnbench import cli
 from rnnbench.cli import main
 
 
@@ -285,3 +286,23 @@ def test_inprocess_executor_raises_a_cells_exception_for_a_debugger():
     assert "exception is raised" in " ".join(
         build_parser()._subparsers._group_actions[0].choices["run"].format_help().split()
     )
+
+
+@pytest.mark.parametrize("command", ["run", "tune"])
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "1.5e3", ""])
+def test_a_param_budget_that_is_no_count_is_a_usage_error(capsys, command, value):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--task", "adding-50", "--param-budget", value, "--out", "/nonexistent/never-written"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(f"argument --param-budget: {value!r} is not a positive number of parameters or 'off'")
+    assert not any("Traceback" in line for line in err)
+
+
+@pytest.mark.parametrize(
+    "text, value", [("off", "off"), ("OFF", "off"), ("5000", 5000), ("65_000", 65000), ("1,000", 1000)]
+)
+def test_param_budget_values(text, value):
+    args = cli.build_parser().parse_args(["run", "--task", "adding-50", "--param-budget", text])
+    assert args.param_budget == value
+    assert cli.build_parser().parse_args(["run", "--task", "adding-50"]).param_budget is None

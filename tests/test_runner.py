@@ -476,3 +476,52 @@ def test_the_committed_quick_results_are_current(monkeypatch):
     committed = Path(__file__).resolve().parents[1] / "leaderboards"
     to_run, kept, na = runner.plan(reg, sorted(reg.tasks), sorted(reg.models), "quick", None, committed)
     assert [c.label for c in to_run] == [] and kept and na
+
+
+# --- the parameter budget and the hyperparameters a record names ------------------------------
+
+TOY = "fixtures.tuning_toy"
+
+
+def toy_run(out, task, models, **kwargs):
+    from rnnbench.executors import InProcessExecutor
+    from rnnbench.testing import load_registry
+
+    return run_suite(
+        [task],
+        models,
+        profile="smoke",
+        out=out,
+        registry=load_registry(TOY),
+        make_executor=lambda: InProcessExecutor([TOY]),
+        **kwargs,
+    )
+
+
+def test_a_profile_budget_fits_every_model_unless_turned_off(tmp_path):
+    from rnnbench.testing import load_registry
+
+    models = ["elman", "gru", "lstm"]
+    fitted = toy_run(tmp_path / "fitted", "tune-toy-budget", models)  # its smoke profile: 400 parameters
+    assert fitted.exit_code == 0
+    for rec in fitted.records:
+        assert rec["param_budget"] == 400 and abs(rec["params"] - 400) <= 40, rec["params"]
+    assert len({rec["hidden_size"] for rec in fitted.records}) > 1  # widths differ, sizes agree
+
+    off = toy_run(tmp_path / "off", "tune-toy-budget", models, param_budget="off")
+    width = load_registry(TOY).tasks["tune-toy-budget"].profiles["smoke"].hidden_size
+    assert all(r["param_budget"] is None and r["hidden_size"] == width for r in off.records)
+    assert len({r["params"] for r in off.records}) == 3
+
+    other = toy_run(tmp_path / "other", "tune-toy-budget", ["elman"], param_budget=1000)
+    (rec,) = other.records
+    assert rec["param_budget"] == 1000 and abs(rec["params"] - 1000) <= 100
+    hashes = {r["provenance"]["config_hash"] for r in (fitted.records[0], off.records[0], rec)}
+    assert len(hashes) == 3  # the budget is part of the configuration
+
+
+def test_records_name_their_hyperparameters(tmp_path):
+    (rec,) = toy_run(tmp_path, "tune-toy", ["elman"]).records
+    assert rec["tuning"] is None and rec["param_budget"] is None
+    assert set(rec["hyperparameters"]) == set(runner.HYPERPARAMETERS)
+    assert rec["hyperparameters"]["optimizer"] == "adam" and rec["hyperparameters"]["schedule"] == "constant"

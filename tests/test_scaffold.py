@@ -39,7 +39,7 @@ def cli(target: Path, *args: str) -> subprocess.CompletedProcess:
 def test_new_plugin_writes_an_installable_tested_plugin(tmp_path, kind, capsys):
     assert main(["new-plugin", f"my-{kind}", "--kind", kind, "--dir", str(tmp_path)]) == 0
     root = tmp_path / f"rnnbench-my-{kind}"
-    assert (root / "pyproject.toml").exists() and (root / "tests" / f"test_rnnbench_my_{kind}.py").exists()
+    assert (root / "pyproject.toml").exists() and (root / "tests" / f"test_my_{kind}.py").exists()
     pip_install_target(root, tmp_path / "site")
     listed = cli(tmp_path / "site", "list", "--json")
     assert listed.returncode == 0, listed.stderr
@@ -54,6 +54,24 @@ def test_new_plugin_writes_an_installable_tested_plugin(tmp_path, kind, capsys):
         cwd=tmp_path,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_new_plugin_writes_several_contributions_under_a_distribution_name_of_its_own(tmp_path, capsys):
+    argv = ["new-plugin", "lab", "--model", "peep-lstm,tiny-gru", "--task", "reverse"]
+    assert main([*argv, "--distribution", "acme-rnn-plugins", "--dir", str(tmp_path)]) == 0
+    root = tmp_path / "acme-rnn-plugins"
+    assert 'name = "acme-rnn-plugins"' in (root / "pyproject.toml").read_text()
+    assert sorted(p.name for p in (root / "tests").iterdir()) == [
+        "test_peep_lstm.py",
+        "test_reverse.py",
+        "test_tiny_gru.py",
+    ]
+    pip_install_target(root, tmp_path / "site")
+    listed = cli(tmp_path / "site", "info", "lab")
+    assert listed.returncode == 2  # "lab" names the package, not a plugin: each contribution is one
+    for name, kind in (("peep-lstm", "model"), ("tiny-gru", "model"), ("reverse", "task")):
+        info = cli(tmp_path / "site", "info", name)
+        assert info.returncode == 0 and "distribution: acme-rnn-plugins 0.1.0" in info.stdout, info.stdout + info.stderr
 
 
 def test_new_plugin_refuses_a_bad_name(tmp_path, capsys):

@@ -11,6 +11,7 @@ from rnnbench import store
 
 def test_records_are_written_atomically_and_read_back(tmp_path):
     rec = {
+        "schema": 2,
         "task": "t",
         "model": "m",
         "seed": 0,
@@ -18,6 +19,7 @@ def test_records_are_written_atomically_and_read_back(tmp_path):
         "status": "ok",
         "metrics": {"x": 1.0},
         "primary": {"name": "x", "value": 1.0, "direction": "max"},
+        "outcomes": None,
     }
     path = store.write_record(tmp_path, rec)
     assert path == tmp_path / "results" / "smoke" / "t" / "m--seed0.json"
@@ -27,6 +29,7 @@ def test_records_are_written_atomically_and_read_back(tmp_path):
 
 def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
     good = {
+        "schema": 2,
         "task": "t",
         "model": "m",
         "seed": 0,
@@ -34,6 +37,7 @@ def test_unreadable_results_are_skipped_with_a_warning(tmp_path, capsys):
         "status": "ok",
         "metrics": {"x": 1.0},
         "primary": {"name": "x", "value": 1.0, "direction": "max"},
+        "outcomes": None,
     }
     store.write_record(tmp_path, good)
     bad = tmp_path / "results" / "smoke" / "t" / "x--seed0.json"
@@ -79,7 +83,9 @@ def full_record(**changes):
         (json.dumps(full_record(throughput=3)), "throughput"),
         (json.dumps(full_record(curve=[[1, 2, 3]])), "curve"),
         (json.dumps(full_record(provenance="x")), "provenance"),
-        (json.dumps(full_record(schema=2)), "written by schema 2"),
+        (json.dumps(full_record(schema=3)), "written by schema 3"),
+        (json.dumps(full_record(schema=2, outcomes=None) | {"outcomes": {"file": "../x"}}), "outcomes"),
+        (json.dumps({k: v for k, v in full_record(schema=2).items() if k != "outcomes"}), "outcomes"),
         (json.dumps(full_record(schema="1")), "written by schema '1'"),
     ],
 )
@@ -165,14 +171,76 @@ def test_temp_target_names_the_file_a_temp_file_was_for(tmp_path):
     assert store.temp_target("adding-50.md") is None and store.temp_target(".adding-50.md.tmp") is None
 
 
-def test_a_record_of_the_current_schema_or_of_none_passes(tmp_path):
+def test_a_record_of_the_current_schema_passes_and_one_of_schema_1_is_upgraded(tmp_path):
     """Records written before the schema was declared have no ``schema`` key: they are of
-    the first version, which is the current one."""
+    the first version, which had no outcomes; they read as records without outcomes."""
     from rnnbench.records import SCHEMA_VERSION
 
-    assert SCHEMA_VERSION == 1
-    assert store.validate_record(full_record(schema=SCHEMA_VERSION))["schema"] == SCHEMA_VERSION
-    assert "schema" not in store.validate_record(full_record())
+    assert SCHEMA_VERSION == 2
+    current = full_record(schema=SCHEMA_VERSION, outcomes=None)
+    assert store.validate_record(current) == current
+    for old in (full_record(), full_record(schema=1)):
+        upgraded = store.validate_record(old)
+        assert upgraded["schema"] == 2 and upgraded["upgraded_from"] == 1 and upgraded["outcomes"] is None
+        assert "schema 1" in upgraded["outcomes_note"]
+
+
+def _outcomes(n=5):
+    import numpy as np
+
+    from rnnbench.outcomes import Outcomes
+
+    return Outcomes("mean", {"value": np.arange(n) % 2 * 1.0}, baselines={"b": {"value": np.ones(n)}})
+
+
+def test_outcomes_are_written_beside_the_record_and_read_back_without_pickle(tmp_path):
+    import numpy as np
+
+    rec = store.write_outcomes(tmp_path, full_record(schema=2), _outcomes())
+    path = store.write_record(tmp_path, rec)
+    assert rec["outcomes"]["file"] == "m--seed0.outcomes.npz" and rec["outcomes"]["n"] == 5
+    got = store.outcomes_of(tmp_path, store.read_record(path))
+    assert got.kind == "mean" and got.columns["value"].tolist() == [0, 1, 0, 1, 0]
+    assert got.baselines["b"]["value"].tolist() == [1] * 5
+    with np.load(path.with_name(rec["outcomes"]["file"]), allow_pickle=False) as z:
+        assert all(z[k].dtype != object for k in z.files)
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temp file left behind"
+
+
+@pytest.mark.parametrize("damage", ["remove", "truncate", "replace"])
+def test_an_ok_record_without_its_outcomes_is_run_again_and_reported(tmp_path, capsys, damage):
+    rec = store.write_outcomes(tmp_path, full_record(schema=2), _outcomes())
+    path = store.write_record(tmp_path, rec)
+    assert store.existing(tmp_path, "smoke", "t", "m", 0) == rec
+    npz = path.with_name(rec["outcomes"]["file"])
+    if damage == "remove":
+        npz.unlink()
+    elif damage == "truncate":
+        npz.write_bytes(npz.read_bytes()[:20])
+    else:  # a valid file, but not the one the record names
+        from rnnbench.outcomes import to_bytes
+
+        npz.write_bytes(to_bytes(_outcomes(6)))
+    assert store.existing(tmp_path, "smoke", "t", "m", 0) is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "running" in err[0] and rec["outcomes"]["file"] in err[0]
+    records, bad = store.load_records(tmp_path, warn=False)
+    assert records == [] and len(bad) == 1 and "rerun the cell" in bad[0].why
+
+
+def test_a_record_of_schema_1_is_run_again_but_still_read(tmp_path, capsys):
+    store.write_record(tmp_path, full_record(schema=1))
+    assert store.existing(tmp_path, "smoke", "t", "m", 0) is None
+    assert "schema 1" in capsys.readouterr().err
+    records, bad = store.load_records(tmp_path)
+    assert len(records) == 1 and not bad and records[0]["outcomes"] is None
+
+
+def test_an_ok_record_written_without_outcomes_removes_a_stale_outcomes_file(tmp_path):
+    rec = store.write_outcomes(tmp_path, full_record(schema=2), _outcomes())
+    path = store.write_record(tmp_path, rec)
+    store.write_record(tmp_path, full_record(schema=2, outcomes=None))
+    assert not path.with_name("m--seed0.outcomes.npz").exists()
 
 
 @pytest.mark.parametrize("umask, mode", [(0o002, 0o664), (0o022, 0o644), (0o077, 0o600)])

@@ -73,6 +73,206 @@ def test_a_build_that_returns_no_task_net_fails_naming_the_task(tmp_path):
         fit_cell(PlainModule(adding.length, quick_steps=1), model, profile, 0, data, accelerator="cpu")
 
 
+# --- optimisers, schedules, early stopping, pruning ----------------------------------------
+
+from types import SimpleNamespace  # noqa: E402
+
+from rnnbench.api import Profile, TaskData  # noqa: E402
+from rnnbench.data import LengthBucketedBatches  # noqa: E402
+from rnnbench.training import LearningRateSchedule, loader, make_optimizer, with_seed  # noqa: E402
+
+TOY = "fixtures.tuning_toy"
+
+
+def bare(**changes):
+    return Profile(max_steps=100, batch_size=4, **changes)
+
+
+def test_each_optimizer_builds_with_its_settings():
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+    net[1].bias.requires_grad_(False)
+    adam = make_optimizer(net.parameters(), bare(lr=0.01))
+    assert type(adam) is torch.optim.Adam and adam.defaults["weight_decay"] == 0.0
+    assert sum(len(g["params"]) for g in adam.param_groups) == 3  # the frozen bias is left out
+    sgd = make_optimizer(net.parameters(), bare(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4))
+    assert type(sgd) is torch.optim.SGD
+    assert (sgd.defaults["lr"], sgd.defaults["momentum"], sgd.defaults["weight_decay"]) == (0.1, 0.9, 1e-4)
+    assert sgd.defaults["nesterov"] is False
+    adamw = make_optimizer(net.parameters(), bare(optimizer="adamw", lr=0.003, weight_decay=0.05))
+    assert type(adamw) is torch.optim.AdamW and adamw.defaults["weight_decay"] == 0.05
+    assert adamw.defaults["lr"] == 0.003
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"optimizer": "rmsprop"}, "optimizer 'rmsprop' is not one of adam, adamw, sgd"),
+        ({"optimizer": "Adam"}, "optimizer 'Adam' is not one of"),
+        ({"schedule": "exponential"}, "schedule 'exponential' is not one of constant, cosine, step, plateau"),
+    ],
+)
+def test_a_profile_rejects_an_unknown_optimizer_or_schedule(changes, message):
+    with pytest.raises(ValueError, match=message):
+        bare(**changes)
+    with pytest.raises(ValueError, match=message):
+        bare().replace(**changes)
+
+
+def schedule(direction="min", **changes):
+    return LearningRateSchedule(bare(**changes), direction)
+
+
+def test_warm_up_ramps_the_learning_rate_linearly_to_its_value():
+    s = schedule(warmup_steps=10)
+    assert [s.factor(step, 0) for step in (0, 4, 9, 10, 99)] == pytest.approx([0.1, 0.5, 1.0, 1.0, 1.0])
+    assert schedule().factor(0, 0) == 1.0  # no warm-up: the full rate from the first step
+
+
+def test_cosine_decays_to_zero_at_max_steps():
+    s = schedule(schedule="cosine")
+    assert s.factor(0, 0) == 1.0 and s.factor(50, 0) == pytest.approx(0.5)
+    assert s.factor(99, 0) < 1e-3 and s.factor(100, 0) == pytest.approx(0.0, abs=1e-12)
+    factors = [s.factor(step, 0) for step in range(101)]
+    assert all(a >= b for a, b in zip(factors, factors[1:]))
+    warm = schedule(schedule="cosine", warmup_steps=10)
+    assert warm.factor(4, 0) == pytest.approx(0.5 * s.factor(4, 0))
+
+
+def test_the_step_schedule_decays_by_its_factor_every_epoch_from_decay_after():
+    s = schedule(schedule="step", decay_factor=0.5, decay_after=2)
+    assert [s.factor(0, epoch) for epoch in range(5)] == pytest.approx([1.0, 1.0, 0.5, 0.25, 0.125])
+    # the step counts epochs, not steps
+    assert s.factor(10_000, 1) == 1.0
+
+
+def validate(s, values):
+    module = SimpleNamespace(curve=[])
+    factors = []
+    for i, value in enumerate(values):
+        module.curve.append((i, value))
+        s.on_validation_end(None, module)
+        factors.append(s.factor(i, 0))
+    return factors
+
+
+def test_the_plateau_schedule_decays_after_decay_after_stale_validations():
+    s = schedule(schedule="plateau", decay_factor=0.5, decay_after=2)
+    #                      best  best stale stale->x0.5 best stale stale->x0.25
+    factors = validate(s, [1.0, 0.9, 0.95, 0.9, 0.8, 0.85, 0.8])
+    assert factors == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25]
+    # a maximised metric: lower is stale
+    up = schedule("max", schedule="plateau", decay_factor=0.1, decay_after=1)
+    assert validate(up, [0.5, 0.6, 0.6, 0.7, 0.1]) == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01])
+    # other schedules ignore validations
+    assert validate(schedule(decay_after=1), [1.0, 2.0, 3.0]) == [1.0, 1.0, 1.0]
+
+
+def test_the_schedule_sets_every_parameter_group_before_each_step():
+    net = torch.nn.Linear(2, 1)
+    opt = make_optimizer(net.parameters(), bare(lr=0.2))
+    opt.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 5.0})
+    s = schedule(lr=0.2, warmup_steps=4, schedule="step", decay_factor=0.5, decay_after=1)
+    s.on_train_batch_start(SimpleNamespace(global_step=1, current_epoch=1, optimizers=[opt]), None, None, 0)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.2 * 0.5 * 0.5] * 2)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    reg = load_registry(TOY)
+    task = reg.tasks["tune-toy"]
+    profile = task.profiles["smoke"]
+    return task, reg.models["elman"], profile, task.prepare(profile, None)
+
+
+def test_patience_stops_a_run_whose_validation_stops_improving(toy):
+    task, model, profile, data = toy
+    frozen = profile.replace(max_steps=40, val_every=2, optimizer="sgd", lr=0.0)  # nothing ever improves
+    stopped = fit_cell(task, model, frozen.replace(patience=2), 0, data, accelerator="cpu")
+    assert stopped["steps"] == 6 and [s for s, _ in stopped["curve"]] == [2, 4, 6]
+    assert stopped["primary"]["value"] is not None  # still tested, at its best checkpoint
+    learning = fit_cell(task, model, profile.replace(max_steps=12, patience=2), 0, data, accelerator="cpu")
+    assert learning["steps"] == 12  # lr 1e-3 keeps improving the toy's validation loss
+
+
+def test_a_pruned_trial_stops_at_the_validation_that_pruned_it_and_is_not_tested(toy):
+    task, model, profile, data = toy
+    asked = []
+
+    def prune_at_4(step, value):
+        asked.append(step)
+        return step >= 4
+
+    out = fit_cell(task, model, profile, 0, data, accelerator="cpu", should_prune=prune_at_4, test=False)
+    assert asked == [2, 4] and out["pruned_at"] == 4 and out["steps"] == 4
+    assert out["metrics"] == {} and out["samples"] == {} and out["best_val"]["value"] is not None
+    kept = fit_cell(task, model, profile, 0, data, accelerator="cpu", should_prune=lambda s, v: False)
+    assert "pruned_at" not in kept and kept["steps"] == profile.max_steps and kept["metrics"]
+
+
+# --- the cell's seed orders the training data ----------------------------------------------
+
+
+def first_batches(data, seed, n=3):
+    torch.manual_seed(12345 + seed * 7)  # the global random state must not matter
+    it = iter(loader(data, with_seed(data.train, seed), 8, True, False, seed))
+    return [next(it) for _ in range(n)]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_seeds_order_a_shuffled_map_style_dataset():
+    data = TaskData(train=torch.utils.data.TensorDataset(torch.arange(200)), val=None, test={}, fingerprint="t")
+    flat = lambda batches: [b[0] for b in batches]  # noqa: E731
+    assert same(flat(first_batches(data, 1)), flat(first_batches(data, 1)))
+    assert not same(flat(first_batches(data, 1)), flat(first_batches(data, 2)))
+    # evaluation loaders keep their order
+    plain = next(iter(loader(data, data.train, 8, False, False)))[0]
+    assert torch.equal(plain, torch.arange(8))
+
+
+def test_seeds_order_length_bucketed_batches():
+    items = [{"x": torch.zeros(1 + i % 13), "i": i} for i in range(300)]
+
+    def collate(batch):
+        return torch.tensor([it["i"] for it in batch])
+
+    train = LengthBucketedBatches(items, 8, collate, epochs=2, seed=0)
+    val = LengthBucketedBatches(items, 8, collate)
+    data = TaskData(train=train, val=val, test={}, fingerprint="t", collate=None, batched=True, shuffle=False)
+    assert same(first_batches(data, 1), first_batches(data, 1))
+    assert not same(first_batches(data, 1), first_batches(data, 2))
+    reseeded = with_seed(train, 5)
+    assert reseeded is not train and train.seed == 0  # the prepared data is not changed
+    assert sorted(int(i) for k in range(train.per_epoch) for i in reseeded[k]) == list(range(300))
+    assert with_seed(val, 5) is val
+    assert with_seed([1, 2, 3], 5) == [1, 2, 3]  # a dataset without with_seed is kept
+
+
+def test_two_seeds_of_a_cell_see_different_training_batches(toy):
+    task, model, profile, data = toy
+    firsts = []
+
+    class Recording(type(task)):
+        def build(self, data, model, profile):
+            net = super().build(data, model, profile)
+            inner = net.training_loss
+
+            def training_loss(batch):
+                if net.first is None:
+                    net.first = batch["y"].clone()
+                    firsts.append(net.first)
+                return inner(batch)
+
+            net.first, net.training_loss = None, training_loss
+            return net
+
+    for seed in (0, 1, 0):
+        fit_cell(Recording("tune-toy"), model, profile.replace(max_steps=2), seed, data, accelerator="cpu")
+    assert torch.equal(firsts[0], firsts[2]) and not torch.equal(firsts[0], firsts[1])
+
+
 # --- GPU policies, tested on the CPU ---------------------------------------------------
 
 

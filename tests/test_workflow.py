@@ -28,10 +28,21 @@ def test_workflow_parses_and_is_manual():
 def test_every_rnnbench_command_in_it_parses():
     parser = build_parser()
     calls = [line for line in run_lines() if "rnnbench " in line]
-    assert len(calls) == 2
+    assert len(calls) == 4
     for line in calls:
         argv = shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "full", line))
         parser.parse_args(argv[1:])  # exits (fails the test) on an unknown option
+
+
+def test_a_change_of_committed_results_gets_the_comparison_posted():
+    assert "pull_request" in WORKFLOW[True]
+    steps = WORKFLOW["jobs"]["compare"]["steps"]
+    runs = [s.get("run", "") for s in steps]
+    compare = next(i for i, r in enumerate(runs) if "rnnbench compare" in r)
+    post = next(i for i, r in enumerate(runs) if r.startswith("gh pr comment"))
+    assert compare < post and "--body-file" in runs[post]
+    regenerate = WORKFLOW["jobs"]["regenerate"]["steps"]
+    assert any("body-path" in s.get("with", {}) for s in regenerate)
 
 
 def test_make_targets_it_calls_exist():

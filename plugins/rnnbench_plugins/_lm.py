@@ -18,6 +18,25 @@ def update_lm_metrics(metrics, logits, batch) -> None:
     metrics["perplexity"].update(logits, batch["y"])
 
 
+def unigram_outcomes(train_ids, test_batches, vocab_size: int) -> dict:
+    """Per test batch (one TBPTT step across the parallel streams, in test order), of the
+    add-one smoothed unigram and the uniform predictor: summed NLL and token count, the
+    columns of the task net's ``ratio`` outcomes (``AlignedManyToMany`` with state)."""
+    import math
+
+    import torch
+
+    counts = torch.bincount(train_ids, minlength=vocab_size).double() + 1.0
+    token_nll = -(counts / counts.sum()).log()
+    unigram, uniform, tokens = [], [], []
+    for batch in test_batches:
+        y = batch["y"]
+        unigram.append(float(token_nll[y].sum()))
+        tokens.append(float(y.numel()))
+    uniform = [n * math.log(vocab_size) for n in tokens]
+    return {"unigram": {"num": unigram, "den": tokens}, "uniform": {"num": uniform, "den": tokens}}
+
+
 def unigram_baselines(train_ids, test_targets, vocab_size: int, bits_name: str | None = None) -> dict:
     """Test metrics of two naive predictors: the add-one smoothed unigram of the
     training stream, and the uniform distribution over the vocabulary. They score the

@@ -45,7 +45,7 @@ class AddingTask(Task):
     readout = "last"  # the sum is known only after the last step
     direction = "min"
 
-    def __init__(self, length: int, quick_steps: int):
+    def __init__(self, length: int, quick_steps: int, quick_budget: int):
         self.length = length
         self.name = f"adding-{length}"
         self.description = f"Adding problem, T={length}: sum the two marked values (baseline MSE 0.167)"
@@ -75,7 +75,7 @@ class AddingTask(Task):
                 seeds=3,
                 tuning_trials=4,
                 stop_at=0.01,
-                param_budget=4500,
+                param_budget=quick_budget,
                 options=AddingOptions(sizes=sizes),
             ),
             "full": Profile(
@@ -148,4 +148,6 @@ class AddingTask(Task):
 
 @hookimpl
 def rnnbench_tasks():
-    return [AddingTask(50, quick_steps=600), AddingTask(200, quick_steps=1100)]
+    # At T=200 a smaller budget: the min-RNNs, a few parameters per unit, would need
+    # ~640 units to reach 4,500 parameters, and 200 steps that wide cost minutes a cell.
+    return [AddingTask(50, quick_steps=600, quick_budget=4500), AddingTask(200, quick_steps=1100, quick_budget=2000)]

@@ -67,7 +67,7 @@ class CopyMemory(Task):
             options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64}),
         ),
         "quick": Profile(
-            max_steps=600,
+            max_steps=500,
             batch_size=64,
             hidden_size=128,
             lr=5e-3,

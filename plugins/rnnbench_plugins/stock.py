@@ -318,6 +318,7 @@ class StockTask(Task):
     shape = "many-to-one"
     throughput_unit = "windows"
     data_environment = (CSV_ENV,)
+    serially_dependent = True  # consecutive trading days, and two indices on the same days
 
     def __init__(self):
         self.profiles = _profiles()
@@ -336,6 +337,11 @@ class StockTask(Task):
 
     def naive_predictions(self, data: TaskData) -> dict:
         """Baseline name -> head-like outputs on the test windows."""
+        raise NotImplementedError
+
+    def outcome(self, out, y, scale: float) -> dict:
+        """Per test window (``rnnbench.outcomes``): the primary metric's per-day term,
+        with the prediction and the target."""
         raise NotImplementedError
 
     # shared ---------------------------------------------------------------------------
@@ -406,7 +412,10 @@ class StockTask(Task):
         def update(metrics, out, batch):
             self.score(metrics, out.squeeze(-1), batch["y"], scale)
 
-        return ManyToOne(nn.Identity(), core, head, loss, update, self.readout)
+        def outcomes(out, batch):
+            return self.outcome(out.squeeze(-1), batch["y"], scale)
+
+        return ManyToOne(nn.Identity(), core, head, loss, update, self.readout, outcomes=outcomes)
 
     def search_space(self, profile):
         from rnnbench import LogUniform
@@ -424,6 +433,17 @@ class StockTask(Task):
             metrics = self.metrics(data)
             self.score(metrics, torch.as_tensor(out, dtype=torch.float32).expand_as(y), y, scale)
             results[name] = {k: float(m.compute()) for k, m in metrics.items()}
+        return results
+
+    def baseline_outcomes(self, data):
+        import torch
+
+        y = torch.from_numpy(self.target(data.info["test_next"]).astype("float32"))
+        scale = data.info["return_scale"]
+        results = {}
+        for name, out in self.naive_predictions(data).items():
+            kept = self.outcome(torch.as_tensor(out, dtype=torch.float32).expand_as(y), y, scale)
+            results[name] = {k: v.tolist() for k, v in kept.items() if k != "kind"}
         return results
 
 
@@ -445,9 +465,15 @@ class StockDirection(StockTask):
         return F.binary_cross_entropy_with_logits(out, y)
 
     def metrics(self, data):
-        from torchmetrics.classification import BinaryAccuracy, BinaryF1Score, BinaryMatthewsCorrCoef
+        from torchmetrics.classification import BinaryAccuracy, BinaryF1Score
 
-        return {"accuracy": BinaryAccuracy(), "mcc": BinaryMatthewsCorrCoef(), "f1": BinaryF1Score()}
+        from rnnbench_plugins._mcc import BinaryMCC
+
+        return {"accuracy": BinaryAccuracy(), "mcc": BinaryMCC(), "f1": BinaryF1Score()}
+
+    def outcome(self, out, y, scale):
+        up = (out > 0).float()
+        return {"kind": "mean", "value": (up == y).float(), "pred": up, "target": y}
 
     def score(self, metrics, out, y, scale):
         # the head emits a logit: up when it is positive (probability above 1/2)
@@ -501,6 +527,10 @@ class StockReturn(StockTask):
         metrics["rmse"].update(predicted, y)
         # up versus not up, as in stock-direction: a zero forecast calls "not up"
         metrics["directional_accuracy"].update((predicted > 0).long(), (y > 0).long())
+
+    def outcome(self, out, y, scale):
+        predicted = out * scale
+        return {"kind": "mean", "value": (predicted - y).abs(), "pred": predicted, "target": y}
 
     def naive_predictions(self, data):
         scale = data.info["return_scale"]

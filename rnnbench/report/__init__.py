@@ -16,11 +16,11 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 from rnnbench import store
 from rnnbench.api import is_slug
-from rnnbench.report import charts, csv_writer, html, markdown
+from rnnbench.report import cd, charts, csv_writer, html, markdown
 from rnnbench.report.model import build, build_tables, fmt, fmt_stat, leader
 from rnnbench.tuning import load_all as load_tuning
 
@@ -35,14 +35,19 @@ def _charts(data: dict) -> ChartSets:
     for profile, tasks in data["profiles"].items():
         out[profile] = {name: charts.task_charts(board) for name, board in tasks.items()}
         out[profile][""] = charts.length_charts(profile, tasks)
+        out[profile][cd.CD] = cd.cd_chart(profile, data["summary"][profile])
     return out
 
 
-def render(records: list[dict], tuning: dict | None = None) -> tuple[dict[str, str], ChartSets]:
+def render(
+    records: list[dict], tuning: dict | None = None, outcomes_of: Callable[[dict], Any] | None = None
+) -> tuple[dict[str, str], ChartSets]:
     """Relative path -> content of every text file of the leaderboards, and the charts
     that ``write`` draws as PNGs (``charts.json`` holds their digests). ``tuning`` holds
-    the tuning files (``rnnbench.tuning.load_all``), whose trials the task pages chart."""
-    data = build(records, tuning)
+    the tuning files (``rnnbench.tuning.load_all``), whose trials the task pages chart.
+    ``outcomes_of`` gives a record's per-example outcomes (``store.outcomes_of``) for the
+    intervals and tests; without it every interval is over seeds only."""
+    data = build(records, tuning, outcomes_of)
     tables = build_tables(data)
     chart_sets = _charts(data)
     files = {
@@ -61,6 +66,13 @@ def render(records: list[dict], tuning: dict | None = None) -> tuple[dict[str, s
     return files, chart_sets
 
 
+def _outcomes_reader(out: str | Path) -> Callable[[dict], Any]:
+    def read(record: dict) -> Any:
+        return store.outcomes_of(out, record)
+
+    return read
+
+
 def _same(path: Path, content: str) -> bool:
     try:
         return path.read_bytes() == content.encode("utf-8")
@@ -72,7 +84,7 @@ def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
     """Render the leaderboards into ``out``. Every path comes from validated slugs, every
     file is replaced atomically, and a failed write raises store.StoreWriteError."""
     records, bad = store.load_records(out)
-    files, chart_sets = render(records, load_tuning(out))
+    files, chart_sets = render(records, load_tuning(out), _outcomes_reader(out))
     with _writing(Path(out)) as alone:
         if alone:
             _remove_temp_files(out, files)
@@ -159,7 +171,7 @@ def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
     """Files whose content on disk differs from what the results give (stale, missing,
     or left over from a task that no longer has results)."""
     records, bad = store.load_records(out, warn=False)
-    files, _ = render(records, load_tuning(out))
+    files, _ = render(records, load_tuning(out), _outcomes_reader(out))
     stale = [rel for rel, content in files.items() if not _same(Path(out) / rel, content)]
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):

@@ -6,8 +6,10 @@ from __future__ import annotations
 from html import escape as e
 from typing import Callable
 
+from rnnbench.report.cd import CD
 from rnnbench.report.charts import svg
-from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, protocol
+from rnnbench.report.markdown import significance_lines
+from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, protocol, summary_text
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -52,12 +54,23 @@ def _brief_table(table: Table, link: Callable[[str], str] = str) -> list[str]:
 
 
 def _task_section(board: dict, table: Table, charts: list) -> str:
-    out = [
-        f'<section id="{e(board["profile"])}-{e(board["task"])}"><h3>{e(board["task"])}</h3>',
+    sig = board["significance"]
+    out = [f'<section id="{e(board["profile"])}-{e(board["task"])}"><h3>{e(board["task"])}</h3>']
+    if sig["nothing_beats"]:
+        out.append(
+            f'<p class="below">No model is significantly better than the best baseline ({e(sig["best_baseline"])}).</p>'
+        )
+    elif sig.get("baseline_untested"):
+        out.append(
+            f'<p class="below">Whether any model beats the best baseline ({e(sig["best_baseline"])}) cannot be '
+            "tested here (one seed or seeds without variation, and no per-example outcomes).</p>"
+        )
+    out += [
         f'<p class="note">{e(board["description"])} · shape {e(board["shape"])} · family {e(board["family"])} · '
-        f"mean ± std over n seeds; ≈ marks a model within one standard deviation of the one above.</p>",
+        f"mean ± std over n seeds; ranks are fractional (tied means share them).</p>",
     ]
     out += _task_table(table)
+    out.append('<ul class="note">' + "".join(f"<li>{e(x)}</li>" for x in significance_lines(board)) + "</ul>")
     out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
     if board["not_ok"]:
         out.append(
@@ -96,7 +109,14 @@ def page(data: dict, tables: Tables, chart_sets: dict) -> str:
     for profile, tasks in sorted(data["profiles"].items()):
         body.append(f"<h2>{e(profile)} profile</h2>")
         body += _brief_table(tables.overview[profile], lambda task: f"#{e(profile)}-{e(task)}")
-        body.append("<h3>Cross-task summary</h3>" + "".join(_brief_table(tables.summary[profile])))
+        body.append("<h3>Cross-task summary</h3>")
+        body += [f'<p class="note">{e(x)}</p>' for x in summary_text(data["summary"][profile])]
+        if tables.summary[profile].rows:
+            body += _brief_table(tables.summary[profile])
+        body += [svg(c) for c in chart_sets.get(profile, {}).get(CD, [])]
+        if tables.partial[profile].rows:
+            body.append('<p class="note">Models that served fewer tasks (not ranked against the others):</p>')
+            body += _brief_table(tables.partial[profile])
         cross = chart_sets.get(profile, {}).get("", [])
         if cross:
             body.append('<div class="charts">' + "".join(svg(c) for c in cross) + "</div>")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables, protocol
+from rnnbench.report.cd import CD
+from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables, protocol, summary_text
 
 _MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
 
@@ -46,16 +47,26 @@ def _table(table: Table, rows: list[Row], link: Callable[[str], str] = str) -> l
 
 def task_page(board: dict, table: Table, charts: list | None = None) -> str:
     p, d = board["primary"]["name"], board["primary"]["direction"]
+    sig = board["significance"]
     lines = [f"# {board['task']} — {board['profile']} profile", ""]
+    if sig["nothing_beats"]:
+        lines += [f"**No model is significantly better than the best baseline ({_esc(sig['best_baseline'])}).**", ""]
+    elif sig.get("baseline_untested"):
+        lines += [
+            f"**Whether any model beats the best baseline ({_esc(sig['best_baseline'])}) cannot be tested here "
+            "(one seed or seeds without variation, and no per-example outcomes).**",
+            "",
+        ]
     if board["description"]:
         lines += [_esc(board["description"]), ""]
     lines += [
         f"Shape: {_esc(board['shape'])} · family: {_esc(board['family'])} · primary metric: **{_esc(p)}** "
-        f"({'lower' if d == 'min' else 'higher'} is better) · mean ± std over n seeds; "
-        "≈ marks a model within one standard deviation of the one above.",
+        f"({'lower' if d == 'min' else 'higher'} is better) · mean ± std over n seeds; ranks are fractional "
+        "(tied means share them).",
         "",
     ]
     lines += _table(table, table.rows_of(MODEL, BASELINE))
+    lines += [""] + [f"- {_esc(x)}" for x in significance_lines(board)]
     lines += [""] + [_esc(line) for line in protocol(board)]
     if board["not_ok"]:
         lines += ["", "Not run or failed:", ""]
@@ -77,6 +88,26 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def significance_lines(board: dict) -> list[str]:
+    """What the tier, interval and baseline columns mean on this task, in sentences."""
+    sig = board["significance"]
+    out = [sig["tiers"]] if sig["tiers"] else []
+    if sig["method"]:
+        out.append(f"Intervals: {sig['method']}.")
+    if sig["best_baseline"]:
+        out.append(
+            f'"beats" means significantly better than the best baseline, {sig["best_baseline"]} '
+            f"(one-sided, Holm-corrected over the models, α = {sig['alpha']}; {sig['baseline_method']})."
+        )
+    tests = [f"{r['model']}: {r['metric_test']}" for r in board["rows"] if r.get("metric_test")]
+    if tests:
+        out.append(
+            "Tests made for the metric against the best baseline (also required to beat it): " + "; ".join(tests)
+        )
+    out += sig["notes"]
+    return out
+
+
 def index_page(data: dict, tables: Tables, chart_sets: dict | None = None) -> str:
     lines = [
         "# rnnbench leaderboards",
@@ -93,9 +124,18 @@ def index_page(data: dict, tables: Tables, chart_sets: dict | None = None) -> st
         for c in (chart_sets or {}).get(profile, {}).get("", []):
             lines += ["", f"![{_esc(c.title)}]({profile}/charts/{c.slug}.png)"]
         summary = tables.summary[profile]
-        lines += ["", "Cross-task summary (mean rank over the tasks a model served):", ""] + _table(
-            summary, list(summary.rows)
-        )
+        lines += ["", "### Cross-task summary"]
+        for sentence in summary_text(data["summary"][profile]):
+            lines += ["", _esc(sentence)]
+        if summary.rows:
+            lines += [""] + _table(summary, list(summary.rows))
+        if (chart_sets or {}).get(profile, {}).get(CD):
+            c = chart_sets[profile][CD][0]
+            lines += ["", f"![{_esc(c.title)}]({profile}/charts/{c.slug}.png)"]
+        partial = tables.partial[profile]
+        if partial.rows:
+            lines += ["", "Models that served fewer tasks (not ranked against the others):", ""]
+            lines += _table(partial, list(partial.rows))
         lines.append("")
     if not data["profiles"]:
         lines += ["No results yet: run `rnnbench run --all`.", ""]

@@ -1,6 +1,9 @@
-"""What the leaderboards show, from result records alone: per profile and task the
-ranked models (mean ± std over seeds) beside the task's baselines (``build``), and the
-tables that every writer lays out (``build_tables``).
+"""What the leaderboards show, from result records and their per-example outcomes: per
+profile and task the ranked models (mean ± std over seeds, a 95 % interval, the tier of
+models not significantly different from the top one, the test against the best
+baseline; ``rnnbench.significance``) beside the task's baselines (``build``), the
+cross-task critical-difference summary, and the tables that every writer lays out
+(``build_tables``).
 
 A column is defined once, here: its header, its CSV fields, and for each kind of row
 that has it, the cell (text on a page, raw values in the CSV). The writers only lay
@@ -15,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from rnnbench import records
+from rnnbench import records, significance, stats
 
 ARROW = {"min": "↓", "max": "↑"}
 
@@ -56,7 +59,12 @@ def _better(a: float, b: float, direction: str) -> bool:
     return a < b if direction == "min" else a > b
 
 
-def build(records: list[dict], tuning: dict | None = None) -> dict[str, Any]:
+OutcomesOf = Callable[[dict], Any]
+"""``outcomes_of(record)``: the record's ``rnnbench.outcomes.Outcomes`` or None; may
+raise ``OutcomesError`` (the row then gets an interval over seeds and a note)."""
+
+
+def build(records: list[dict], tuning: dict | None = None, outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
     """The leaderboard data: per profile, per task, ranked model rows and baselines, and
     each model's tuning (``rnnbench.tuning.load_all``) where it was tuned."""
     by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -64,14 +72,14 @@ def build(records: list[dict], tuning: dict | None = None) -> dict[str, Any]:
         by_task[(r["profile"], r["task"])].append(r)
     out: dict[str, Any] = {"profiles": {}}
     for (profile, task), recs in sorted(by_task.items()):
-        board = _task_board(task, recs)
+        board = _task_board(task, recs, outcomes_of)
         board["tuning"] = _tuning(((tuning or {}).get(profile) or {}).get(task) or {})
         out["profiles"].setdefault(profile, {})[task] = board
     out["summary"] = {p: _summary(tasks) for p, tasks in out["profiles"].items()}
     return out
 
 
-def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
+def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
     ok = [r for r in recs if r["status"] == "ok"]
     # a failed or n/a cell may lack what only a trained cell reports (e.g. sequence_length)
     first = ok[0] if ok else recs[0]
@@ -111,23 +119,18 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         )
     )
     baselines = _baselines(ok, metric_names)
-    best_baseline = _best_baseline(baselines, primary, direction)
-    prev = None
-    for i, row in enumerate(rows, 1):
-        s = row["metrics"][primary]
-        row["rank"] = i
-        # within one standard deviation of the row above: the ranking there is not meaningful
-        row["tied_with_above"] = bool(
-            prev
-            and s["mean"] is not None
-            and prev["mean"] is not None
-            and (s["n"] > 1 or prev["n"] > 1)
-            and abs(s["mean"] - prev["mean"]) <= max(s["std"], prev["std"])
-        )
-        row["beats_baselines"] = (
-            None if best_baseline is None or s["mean"] is None else _better(s["mean"], best_baseline, direction)
-        )
-        prev = s
+    outcome_notes: list[dict] = []
+    significant = _significance(by_model, primary, direction, baselines, outcomes_of, outcome_notes)
+    for row in rows:
+        res = significant.results.get(row["model"])
+        row["rank"] = (int(res.rank) if float(res.rank).is_integer() else res.rank) if res else None
+        row["ci"] = [_round(x) for x in res.ci] if res and res.ci else None
+        row["ci_method"] = res.ci_method if res else "none"
+        row["top_tier"] = res.top_tier if res else None
+        row["p_vs_top"] = _round_p(res.p_vs_top) if res else None
+        row["beats_baselines"] = res.beats if res else None
+        row["p_vs_baseline"] = _round_p(res.p_vs_baseline) if res else None
+        row["metric_test"] = res.metric_test if res else None
     problems = [
         {"model": r["model"], "seed": r["seed"], "status": r["status"], "reason": r.get("reason") or ""}
         for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"]))
@@ -139,7 +142,7 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         for r in sorted(ok, key=lambda r: (r["model"], r["seed"]))
         for m in metric_names
         if r["metrics"].get(m) is not None and _num(r["metrics"][m]) is None
-    ]
+    ] + _collapse(outcome_notes)
     return {
         "task": task,
         "profile": first["profile"],
@@ -153,7 +156,62 @@ def _task_board(task: str, recs: list[dict]) -> dict[str, Any]:
         "not_ok": problems,
         "notes": notes,
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
+        "significance": {
+            "method": significant.method,
+            "tiers": significant.tier_text,
+            "top": significant.top,
+            "best_baseline": significant.best_baseline,
+            "baseline_method": significant.baseline_method,
+            "nothing_beats": significant.nothing_beats,
+            "baseline_untested": significant.baseline_untested,
+            "notes": significant.notes,
+            "alpha": significance.ALPHA,
+        },
     }
+
+
+def _collapse(notes: list[dict]) -> list[dict]:
+    """One note per model and text, naming its seeds (an old record set says the same of every seed)."""
+    seeds: dict[tuple[str, str], list] = defaultdict(list)
+    for x in notes:
+        seeds[(x["model"], x["note"])].append(x["seed"])
+    return [
+        {"model": m, "seed": ", ".join(str(s) for s in sorted(ss)), "note": note}
+        for (m, note), ss in sorted(seeds.items())
+    ]
+
+
+def _round_p(p: float | None) -> float | None:
+    return None if p is None else float(f"{p:.3g}")
+
+
+def _significance(
+    by_model: dict[str, list[dict]],
+    primary: str,
+    direction: str,
+    baselines: list[dict],
+    outcomes_of: OutcomesOf | None,
+    notes: list[dict],
+) -> significance.TaskStats:
+    from rnnbench.outcomes import OutcomesError
+
+    entries = []
+    for model, mrecs in sorted(by_model.items()):
+        kept = [r for r in mrecs if _num(r["metrics"].get(primary)) is not None]
+        outs = []
+        for r in kept:
+            got = None
+            if outcomes_of is not None:
+                try:
+                    got = outcomes_of(r)
+                except (OutcomesError, OSError, ValueError) as exc:
+                    notes.append({"model": model, "seed": r["seed"], "note": str(exc).splitlines()[0]})
+            if got is None and r.get("outcomes_note"):
+                notes.append({"model": model, "seed": r["seed"], "note": r["outcomes_note"]})
+            outs.append(got)
+        entries.append(significance.Entry(model, [float(r["metrics"][primary]) for r in kept], outs))
+    values = {b["name"]: b["metrics"].get(primary) for b in baselines}
+    return significance.analyse(entries, direction, primary, values)
 
 
 def _tuning(docs: dict[str, dict]) -> dict[str, dict]:
@@ -185,6 +243,9 @@ def protocol(board: dict) -> list[str]:
             f"Every model's width was fitted to a budget of {budgets[0]:,} parameters (±10 %); the parameters "
             "column shows each count."
         )
+    elif len(budgets) > 1:
+        shown = ", ".join(f"{b:,}" if b is not None else "none" for b in budgets)
+        lines.append(f"Models were sized to different parameter budgets ({shown}): the comparison is unequal.")
     elif rows:
         lines.append("Models were compared at equal width, not equal size (no parameter budget).")
     trials = {r["model"]: r.get("tuning_trials") for r in rows}
@@ -230,14 +291,76 @@ def _best_baseline(baselines: list[dict], primary: str, direction: str) -> float
     return (min if direction == "min" else max)(values) if values else None
 
 
-def _summary(tasks: dict[str, Any]) -> list[dict]:
-    """Mean rank of each model over the tasks it served, with how many tasks that is."""
-    ranks: dict[str, list[int]] = defaultdict(list)
-    for board in tasks.values():
-        for row in board["rows"]:
-            ranks[row["model"]].append(row["rank"])
-    rows = [{"model": m, "mean_rank": _round(statistics.fmean(r)), "tasks": len(r)} for m, r in ranks.items()]
-    return sorted(rows, key=lambda r: (r["mean_rank"], -r["tasks"], r["model"]))
+def _summary(tasks: dict[str, Any]) -> dict[str, Any]:
+    """The cross-task comparison (Demšar 2006): over the tasks where some model beats its
+    best baseline significantly, and the models that served every one of them, the
+    average fractional rank, the Friedman test (Iman–Davenport) and the Nemenyi critical
+    difference. Tasks where nothing beats the baseline are left out and listed; a model
+    that served fewer tasks gets its own summary instead of a rank."""
+
+    def out_because(board: dict) -> str | None:
+        sig = board["significance"]
+        if sig["nothing_beats"]:
+            return f"no model significantly beats {sig['best_baseline']}"
+        if sig.get("baseline_untested"):
+            return f"whether a model beats {sig['best_baseline']} cannot be tested (one seed, no per-example outcomes)"
+        return None
+
+    included = sorted(t for t, b in tasks.items() if b["rows"] and out_because(b) is None)
+    left_out = [
+        {"task": t, "why": out_because(b)} for t, b in sorted(tasks.items()) if b["rows"] and out_because(b) is not None
+    ]
+    served: dict[str, set[str]] = defaultdict(set)
+    for t in included:
+        for row in tasks[t]["rows"]:
+            if row["metrics"][tasks[t]["primary"]["name"]]["mean"] is not None:
+                served[row["model"]].add(t)
+    ranked_models = sorted(m for m, ts in served.items() if len(ts) == len(included))
+    ranked, friedman, cd = [], None, None
+    if included and ranked_models:
+        scores = []
+        for t in included:
+            board = tasks[t]
+            p, d = board["primary"]["name"], board["primary"]["direction"]
+            means = {row["model"]: row["metrics"][p]["mean"] for row in board["rows"]}
+            # the same direction for every task: rank each task's scores as its metric wants
+            scores.append([means[m] if d == "min" else -means[m] for m in ranked_models])
+        rank_matrix = stats.fractional_ranks(scores, "min")
+        average = rank_matrix.mean(0)
+        ranked = [
+            {"model": m, "mean_rank": _round(float(r)), "tasks": len(included)} for m, r in zip(ranked_models, average)
+        ]
+        ranked.sort(key=lambda r: (r["mean_rank"], r["model"]))
+        if len(included) >= 2 and len(ranked_models) >= 2:
+            f = stats.friedman(rank_matrix)
+            friedman = {"chi2": _round(f.chi2), "f": _round(f.f), "p": _round_p(f.p_value)}
+            cd = _round(stats.nemenyi_critical_difference(len(ranked_models), len(included)))
+    partial = []
+    all_models = {row["model"] for b in tasks.values() for row in b["rows"]}
+    for m in sorted(all_models - set(ranked_models)):
+        rows = {t: next(r for r in b["rows"] if r["model"] == m) for t, b in tasks.items() if _has(b, m)}
+        partial.append(
+            {
+                "model": m,
+                "tasks": len(rows),
+                "of": len(tasks),
+                "top_tier": sorted(t for t, r in rows.items() if r["top_tier"]),
+                "beats": sorted(t for t, r in rows.items() if r["beats_baselines"]),
+            }
+        )
+    return {
+        "tasks": included,
+        "left_out": left_out,
+        "ranked": ranked,
+        "friedman": friedman,
+        "critical_difference": cd,
+        "alpha": significance.ALPHA,
+        "partial": partial,
+    }
+
+
+def _has(board: dict, model: str) -> bool:
+    return any(r["model"] == model for r in board["rows"])
 
 
 # --- tables ---------------------------------------------------------------------------
@@ -321,22 +444,50 @@ def _metric_column(name: str, title: str) -> Column:
     return Column(title, (f"{name}_mean", f"{name}_std"), {MODEL: model, BASELINE: baseline})
 
 
-def _vs_baselines(beats: bool | None) -> Cell:
+def _vs_baselines(row: dict) -> Cell:
+    beats, p = row["beats_baselines"], row["p_vs_baseline"]
     if beats is None:
-        return Cell("–", (None,))
-    return Cell("beats", (True,)) if beats else Cell("does not beat", (False,), alert=True)
+        return Cell("–", (None, p))
+    shown = f" (p {_p_text(p)})" if p is not None else ""
+    if beats:
+        return Cell("beats" + shown, (True, p))
+    return Cell("does not beat" + shown, (False, p), alert=True)
+
+
+def _p_text(p: float | None) -> str:
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"= {p:.3g}"
+
+
+def _rank_text(rank: float | None) -> str:
+    if rank is None:
+        return "–"
+    return str(int(rank)) if float(rank).is_integer() else f"{rank:g}"
+
+
+def _ci_cell(row: dict) -> Cell:
+    ci = row["ci"]
+    if not ci:
+        return Cell("–", (None, None, row["ci_method"]))
+    mark = "" if row["ci_method"] == "bootstrap" else " (seeds)"
+    return Cell(f"[{fmt(ci[0])}, {fmt(ci[1])}]{mark}", (ci[0], ci[1], row["ci_method"]))
+
+
+def _tier_cell(row: dict) -> Cell:
+    top, p = row["top_tier"], row["p_vs_top"]
+    if top is None:
+        return Cell("untested", (None, p))
+    if p is None:  # the top model itself
+        return Cell("top", (True, None))
+    return Cell("top" if top else f"below (p {_p_text(p)})", (top, p))
 
 
 def task_table(board: dict) -> Table:
     """A task's ranked models, then its baselines, then the cells that did not run."""
     p, d = board["primary"]["name"], board["primary"]["direction"]
     columns = [
-        Column(
-            "rank",
-            ("rank",),
-            {MODEL: lambda r: _shown(r["rank"], ("≈" if r["tied_with_above"] else "") + str(r["rank"]))},
-            identifies=True,
-        ),
+        Column("rank", ("rank",), {MODEL: lambda r: _shown(r["rank"], _rank_text(r["rank"]))}, identifies=True),
         Column(
             "model",
             ("model",),
@@ -359,6 +510,8 @@ def task_table(board: dict) -> Table:
             identifies=True,
         ),
         _metric_column(p, f"{p} {ARROW[d]}"),
+        Column("95 % CI", ("ci_low", "ci_high", "ci_method"), {MODEL: _ci_cell}),
+        Column("tier", ("top_tier", "p_vs_top"), {MODEL: _tier_cell}),
         Column("n", ("n",), {MODEL: lambda r: _shown(r["metrics"][p]["n"])}, identifies=True),
         *[_metric_column(m, m) for m in board["metric_names"][1:]],
         Column("params", ("params",), {MODEL: lambda r: _shown(r["params"], f"{r['params']:,}")}),
@@ -377,7 +530,8 @@ def task_table(board: dict) -> Table:
         Column(
             "peak MB", ("peak_memory_mb",), {MODEL: lambda r: _shown(r["peak_memory_mb"], fmt(r["peak_memory_mb"], 4))}
         ),
-        Column("vs baselines", ("beats_baselines",), {MODEL: lambda r: _vs_baselines(r["beats_baselines"])}),
+        Column("vs best baseline", ("beats_baselines", "p_vs_baseline"), {MODEL: _vs_baselines}),
+        Column(None, ("metric_test",), {MODEL: lambda r: _shown(r["metric_test"] or "")}),
         Column(None, ("status",), {MODEL: lambda r: _shown("ok"), NOT_RUN: lambda x: _shown(x["status"])}),
         Column(None, ("reason",), {MODEL: lambda r: _shown(""), NOT_RUN: lambda x: _shown(x["reason"])}),
     ]
@@ -419,14 +573,54 @@ def overview_table(tasks: dict[str, dict]) -> Table:
     return _table(columns, [(TASK, _overview_item(name, board)) for name, board in sorted(tasks.items())])
 
 
-def summary_table(summary: list[dict]) -> Table:
-    """The cross-task summary of a profile: each model's mean rank and over how many tasks."""
+def summary_table(summary: dict) -> Table:
+    """The cross-task summary of a profile: each ranked model's average rank over the
+    tasks in the comparison (see ``_summary``)."""
     columns = [
         Column("model", (), {MODEL: lambda r: Cell(r["model"])}, left=True),
-        Column("mean rank", (), {MODEL: lambda r: Cell(fmt(r["mean_rank"], 3))}),
+        Column("average rank", (), {MODEL: lambda r: Cell(fmt(r["mean_rank"], 3))}),
         Column("tasks", (), {MODEL: lambda r: Cell(str(r["tasks"]))}),
     ]
-    return _table(columns, [(MODEL, r) for r in summary])
+    return _table(columns, [(MODEL, r) for r in summary["ranked"]])
+
+
+def partial_table(summary: dict) -> Table:
+    """Models that served fewer tasks than the ranked ones: what they did, unranked."""
+    columns = [
+        Column("model", (), {MODEL: lambda r: Cell(r["model"])}, left=True),
+        Column("tasks served", (), {MODEL: lambda r: Cell(f"{r['tasks']} of {r['of']}")}),
+        Column("in the top tier on", (), {MODEL: lambda r: Cell(", ".join(r["top_tier"]) or "–")}, left=True),
+        Column("beats the best baseline on", (), {MODEL: lambda r: Cell(", ".join(r["beats"]) or "–")}, left=True),
+    ]
+    return _table(columns, [(MODEL, r) for r in summary["partial"]])
+
+
+def summary_text(summary: dict) -> list[str]:
+    """The cross-task summary in sentences (one per list item), for every writer."""
+    lines = []
+    n, k = len(summary["tasks"]), len(summary["ranked"])
+    if summary["tasks"]:
+        lines.append(
+            f"Average fractional rank (ties share their ranks) over the {n} task(s) where some model significantly "
+            f"beats the best baseline: {', '.join(summary['tasks'])}; the {k} model(s) that served all of them."
+        )
+    else:
+        lines.append("No task has a model that significantly beats its best baseline: there is no cross-task ranking.")
+    f, cd = summary["friedman"], summary["critical_difference"]
+    if f is not None:
+        verdict = "differ" if f["p"] <= summary["alpha"] else "do not differ significantly"
+        lines.append(
+            f"Friedman test (Iman–Davenport F = {fmt(f['f'], 3)}, p {_p_text(f['p'])}): the models' ranks {verdict}. "
+            f"Nemenyi critical difference at α = {summary['alpha']}: {fmt(cd, 3)} ranks; models whose average ranks "
+            "differ by less are not significantly different (Demšar 2006)."
+        )
+    elif summary["tasks"]:
+        lines.append("A Friedman test needs at least 2 tasks and 2 models that served them all.")
+    if summary["left_out"]:
+        lines.append("Left out: " + "; ".join(f"{x['task']} ({x['why']})" for x in summary["left_out"]) + ".")
+    if summary["partial"]:
+        lines.append("Models that served fewer tasks are not ranked against the others; their own summary follows.")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -436,6 +630,7 @@ class Tables:
     tasks: dict[str, dict[str, Table]]
     overview: dict[str, Table]
     summary: dict[str, Table]
+    partial: dict[str, Table]
 
 
 def build_tables(data: dict) -> Tables:
@@ -445,4 +640,5 @@ def build_tables(data: dict) -> Tables:
         tasks={p: {name: task_table(board) for name, board in tasks.items()} for p, tasks in profiles.items()},
         overview={p: overview_table(tasks) for p, tasks in profiles.items()},
         summary={p: summary_table(data["summary"][p]) for p in profiles},
+        partial={p: partial_table(data["summary"][p]) for p in profiles},
     )

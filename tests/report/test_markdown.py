@@ -9,9 +9,11 @@ from rnnbench.report import markdown, model
 def test_a_task_page_shows_ranks_ties_baselines_and_what_did_not_run(results):
     board = sample_board(results)
     md = markdown.task_page(board, model.task_table(board))
-    assert "| 1 | lstm | 0.02 ± 0.01 | 3 |" in md
-    assert "| ≈2 | gru |" in md
-    assert "**does not beat**" in md and "*predict-1.0* (baseline)" in md
+    assert "| 1 | lstm | 0.02 ± 0.01 | \\[" in md and "(seeds) | top | 3 |" in md
+    assert "| 2 | gru |" in md and "≈" not in md
+    assert "**does not beat (p " in md and "*predict-1.0* (baseline)" in md
+    assert "2 models are not significantly different from the top one (lstm, gru" in md
+    assert "t-interval over seeds" in md
     assert "- bi-lstm (seed 0): n/a — bi-lstm is not causal" in md
     assert "sum \\| two &lt;b>marked&lt;/b>" in md  # plugin strings are escaped
 
@@ -20,9 +22,9 @@ def test_index_has_cross_task_summary(results):
     files, _ = report.render(store.load_records(results)[0])
     index = files["README.md"]
     assert "[adding-50](quick/adding-50.md)" in index
-    assert "| lstm | 1 | 1 |" in index
+    assert "| lstm | 1 | 1 |" in index and "### Cross-task summary" in index
     data = json.loads(files["leaderboard.json"])
-    assert data["summary"]["quick"][0] == {"model": "lstm", "mean_rank": 1.0, "tasks": 1}
+    assert data["summary"]["quick"]["ranked"][0] == {"model": "lstm", "mean_rank": 1.0, "tasks": 1}
 
 
 def test_a_nan_metric_is_shown_not_dropped(tmp_path):
@@ -30,7 +32,7 @@ def test_a_nan_metric_is_shown_not_dropped(tmp_path):
         store.write_record(tmp_path, rec("lstm", seed, v))
     files, _ = report.write(tmp_path)
     md = files["quick/adding-50.md"]
-    assert "| 1 | lstm | 0.015 ± 0.0071 | 2 |" in md
+    assert "| 1 | lstm | 0.015 ± 0.0071 |" in md and "| top | 2 |" in md
     assert "lstm (seed 2): mse is not finite" in md
     assert "lstm (seed 2): mse is not finite" in files["index.html"]
 

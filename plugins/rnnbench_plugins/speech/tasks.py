@@ -55,6 +55,25 @@ class DigitStringsOptions(SpeechOptions):
     """Of the CTC beam search at test time; 1 decodes greedily."""
 
 
+def edit_distance(a: list, b: list) -> int:
+    """Levenshtein distance between two word lists (substitutions, insertions, deletions)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+
+
+def word_error_outcomes(hypotheses: list[str], references: list[str]) -> dict:
+    """Per utterance: word edits and reference words, whose summed ratio is the WER."""
+    return {
+        "kind": "ratio",
+        "num": [float(edit_distance(h.split(), r.split())) for h, r in zip(hypotheses, references)],
+        "den": [float(len(r.split())) for r in references],
+    }
+
+
 class SpeechTask(Task):
     """What both speech tasks share: audio sources, features, caching and batching."""
 
@@ -271,6 +290,20 @@ class SpokenDigits(SpeechTask):
             scores[f"accuracy{suffix}"] = sum(y == majority for y in labels) / len(labels)
         return {"majority-class": scores, "chance": {k: 0.1 for k in scores}}
 
+    def baseline_outcomes(self, data):
+        from collections import Counter
+
+        majority = Counter(int(it["digits"][0]) for it in data.train.items).most_common(1)[0][0]
+        test = data.test["test"]  # in the order the test pass sees (length-bucketed batches)
+        labels = [int(y) for i in range(len(test)) for y in test[i]["y"]]
+        return {
+            "majority-class": {
+                "value": [float(y == majority) for y in labels],
+                "pred": [float(majority)] * len(labels),
+                "target": [float(y) for y in labels],
+            }
+        }
+
 
 def _split_aware():
     from rnnbench.nets import AlignedManyToMany
@@ -313,7 +346,7 @@ class DigitStrings(SpeechTask):
             ),
         ),
         "quick": Profile(
-            max_steps=900,
+            max_steps=700,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
@@ -393,13 +426,19 @@ class DigitStrings(SpeechTask):
             )
 
         nets = []
+        decoded: dict = {}
 
         def update(metrics, out, batch):
             refs = [(y[:n] - 1).tolist() for y, n in zip(batch["y"].cpu(), batch["y_lengths"].tolist())]
             # greedy in validation, the beam search at test (as translation does): a Python
             # beam search at every validation would leave a GPU idle
             width = beam_width if nets[0].split == "test" else 1
-            self.score(metrics, decode(out, batch["lengths"], width), refs)
+            decoded["hyp"], decoded["ref"] = decode(out, batch["lengths"], width), refs
+            self.score(metrics, decoded["hyp"], refs)
+
+        def outcomes(out, batch):
+            # the decoding that update() just scored: a beam search is not run twice
+            return word_error_outcomes([transcript(h) for h in decoded["hyp"]], [transcript(r) for r in decoded["ref"]])
 
         net = _SplitAware(
             nn.Identity(),
@@ -409,9 +448,27 @@ class DigitStrings(SpeechTask):
             update,
             count=batch_size,  # utterances, not the labels counted by default
             samples=lambda net: self.transcribe_examples(net, data, beam_width),
+            outcomes=outcomes,
         )
         nets.append(net)
         return net
+
+    def baseline_outcomes(self, data):
+        from collections import Counter
+
+        digit = Counter(int(d) for it in data.train.items for d in it["digits"]).most_common(1)[0][0]
+        length = Counter(len(it["digits"]) for it in data.train.items).most_common(1)[0][0]
+        test = data.test["test"]  # in the order the test pass sees (length-bucketed batches)
+        refs = [
+            transcript((y[:n] - 1).tolist())
+            for batch in (test[i] for i in range(len(test)))
+            for y, n in zip(batch["y"], batch["y_lengths"].tolist())
+        ]
+        out = {}
+        for name, guess in {"empty-output": [], "most-frequent-digit-string": [digit] * length}.items():
+            out[name] = word_error_outcomes([transcript(guess)] * len(refs), refs)
+            del out[name]["kind"]
+        return out
 
     @staticmethod
     def transcribe_examples(net, data, beam_width: int, n: int = 5) -> dict[str, list[dict]]:

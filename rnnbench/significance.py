@@ -1,0 +1,386 @@
+"""Confidence intervals, tiers and baseline tests of one task's results (torch-free).
+
+Every model's score is the mean over its seeds of the primary metric. Where the records
+keep per-example test outcomes (``rnnbench.outcomes``), its uncertainty is estimated by a
+hierarchical bootstrap that combines both sources of variation: each replicate draws
+the model's seeds with replacement, then the test examples with replacement within each
+drawn seed, and recomputes the metric from the examples' sufficient statistics. Where
+examples are serially dependent (``Task.serially_dependent``: trading days, segments of
+a text stream) it draws blocks of examples instead: arch's circular block bootstrap,
+with the block length of Politis & White (2004, ``arch.bootstrap.optimal_block_length``).
+
+All models and baselines of a task share each replicate's example draws, so the
+difference of two models' replicates is a paired bootstrap over test examples (and an
+unpaired one over seeds); sacreBLEU's paired bootstrap for BLEU is this with one seed.
+
+- The interval is the 2.5 and 97.5 percentiles of the replicates.
+- The top tier: every model whose difference from the top model is not significant
+  (two-sided bootstrap p-value, Holm-corrected over the comparisons, α = 0.05).
+- "beats" the best baseline: one-sided bootstrap p-value, Holm-corrected over the
+  models, and where the outcomes allow it the test made for the metric: Pesaran–
+  Timmermann for a binary (direction) call, Diebold–Mariano for a per-example loss.
+
+Without outcomes (older records, a net that keeps none) the interval is a t-interval
+over seeds, comparisons are Welch t-tests over seeds, and a single seed is not tested.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as _st
+
+from rnnbench import outcomes as _outcomes
+from rnnbench import stats
+
+ALPHA = 0.05
+REPLICATES = 1000
+SEED = 20061  # fixed: the same records give the same page, byte for byte
+
+
+@dataclass
+class Entry:
+    """One model on one task: the primary metric of each seed, and each seed's outcomes
+    (None for a seed without them)."""
+
+    name: str
+    values: list[float]
+    outcomes: list[_outcomes.Outcomes | None] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+
+@dataclass
+class Result:
+    name: str
+    mean: float
+    ci: tuple[float, float] | None
+    ci_method: str
+    """``bootstrap``, ``seeds`` (t-interval) or ``none``."""
+    rank: float = 0.0
+    top_tier: bool | None = None
+    """None: not tested (one seed and no outcomes)."""
+    p_vs_top: float | None = None
+    """Holm-adjusted."""
+    beats: bool | None = None
+    p_vs_baseline: float | None = None
+    """Holm-adjusted, one-sided."""
+    metric_test: str | None = None
+    """The test made for the metric against the best baseline, e.g. "Pesaran–Timmermann p = 0.41"."""
+
+
+@dataclass
+class TaskStats:
+    results: dict[str, Result]
+    method: str
+    """In words, for the page: how the intervals and tests were made."""
+    top: str | None
+    best_baseline: str | None
+    best_baseline_value: float | None
+    baseline_method: str = ""
+    tier_text: str = ""
+    nothing_beats: bool = False
+    """Tested, and no model is significantly better than the best baseline."""
+    notes: list[str] = field(default_factory=list)
+    baseline_untested: bool = False
+    """There are baselines, but no model could be tested against them (one seed, or
+    seeds without variation, and no per-example outcomes)."""
+
+
+def _better(a: float, b: float, direction: str) -> bool:
+    return a < b if direction == "min" else a > b
+
+
+def _orient(x: np.ndarray, direction: str) -> np.ndarray:
+    """Positive = better."""
+    return -x if direction == "min" else x
+
+
+def _p_two_sided(d: np.ndarray) -> float:
+    b = len(d)
+    below, above = (np.sum(d <= 0) + 1) / (b + 1), (np.sum(d >= 0) + 1) / (b + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def _p_greater(d: np.ndarray) -> float:
+    """One-sided: that ``d`` (oriented) is not above 0."""
+    return float((np.sum(d <= 0) + 1) / (len(d) + 1))
+
+
+class Bootstrap:
+    """Replicates of each entry's seed-mean metric, all on shared example draws."""
+
+    def __init__(self, n: int, serial: bool, slots: int, reference: np.ndarray, replicates: int, seed: int):
+        self.n, self.serial, self.slots, self.replicates = n, serial, slots, replicates
+        self.rng = np.random.default_rng(seed)
+        self.block = None
+        if serial:
+            from arch.bootstrap import optimal_block_length
+
+            if n >= 8 and float(np.std(reference)) > 0:
+                # a series with a constant stretch has a zero autocovariance term, which
+                # arch divides by; the estimate it returns is still usable
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    block = float(optimal_block_length(reference)["circular"].iloc[0])
+                if not math.isfinite(block):
+                    block = 1.0
+                self.block = int(min(max(1, math.ceil(block)), max(1, n // 2)))
+            else:
+                self.block = 1
+        self.weights = self._draw()
+
+    def _draw(self) -> np.ndarray:
+        """``[replicates, slots, n]`` example counts (float32 to bound memory)."""
+        r, s, n = self.replicates, self.slots, self.n
+        w = np.zeros((r, s, n), dtype=np.float32)
+        if self.serial:
+            from arch.bootstrap import CircularBlockBootstrap
+
+            bs = CircularBlockBootstrap(self.block, np.arange(n), seed=self.rng)
+            for i in range(r):
+                for j in range(s):
+                    w[i, j] = np.bincount(bs.update_indices(), minlength=n)
+        else:
+            for i in range(r):
+                idx = self.rng.integers(0, n, size=(s, n))
+                for j in range(s):
+                    w[i, j] = np.bincount(idx[j], minlength=n)
+        return w
+
+    def replicate(self, stats_per_seed: Sequence[_outcomes.Statistic]) -> np.ndarray:
+        """The seed-mean metric in each replicate: seeds drawn with replacement, slot j
+        of a replicate using the j-th example draw (shared by every entry)."""
+        m = len(stats_per_seed)
+        choice = self.rng.integers(0, m, size=(self.replicates, m)) if m > 1 else np.zeros((self.replicates, 1), int)
+        values = np.empty((self.replicates, m))
+        for s, stat in enumerate(stats_per_seed):
+            mask = choice == s
+            if not mask.any():
+                continue
+            rows, slots = np.nonzero(mask)
+            values[rows, slots] = stat.resampled(self.weights[rows, slots].astype(float))
+        return values.mean(1)
+
+
+def analyse(
+    entries: Sequence[Entry],
+    direction: str,
+    metric: str,
+    baselines: dict[str, float] | None = None,
+    replicates: int = REPLICATES,
+    alpha: float = ALPHA,
+    seed: int = SEED,
+) -> TaskStats:
+    """Intervals, ranks, the top tier and the baseline tests of one task's models."""
+    baselines = {k: v for k, v in (baselines or {}).items() if v is not None and math.isfinite(v)}
+    entries = [e for e in entries if e.values]
+    notes: list[str] = []
+    results = {e.name: Result(e.name, e.mean, None, "none") for e in entries}
+    if not entries:
+        return TaskStats(results, "", None, None, None)
+    # fractional ranks: a tie is shared, never broken by name
+    ranks = stats.fractional_ranks([[e.mean for e in entries]], direction)[0]
+    for e, r in zip(entries, ranks):
+        results[e.name].rank = float(r)
+
+    # which entries can be bootstrapped: every seed with outcomes of one kind and size
+    usable = {}
+    for e in entries:
+        outs = e.outcomes
+        if outs and all(o is not None for o in outs) and len(outs) == len(e.values):
+            usable[e.name] = outs
+    sizes = {(o.kind, o.n) for outs in usable.values() for o in outs}
+    if len(sizes) > 1:
+        common = max(sizes, key=lambda k: sum(1 for outs in usable.values() for o in outs if (o.kind, o.n) == k))
+        dropped = sorted(n for n, outs in usable.items() if any((o.kind, o.n) != common for o in outs))
+        notes.append(f"outcomes of {', '.join(dropped)} cover other test examples: interval over seeds only")
+        usable = {n: outs for n, outs in usable.items() if n not in dropped}
+    missing = sorted(e.name for e in entries if e.name not in usable)
+    if missing and usable:
+        notes.append(f"no per-example outcomes for {', '.join(missing)}: interval over seeds only")
+
+    reps: dict[str, np.ndarray] = {}
+    base_reps: dict[str, np.ndarray] = {}
+    boot = None
+    any_outcomes = next(iter(usable.values()), None)
+    if any_outcomes:
+        first = any_outcomes[0]
+        statistics = {n: [_outcomes.of(o, metric) for o in outs] for n, outs in usable.items()}
+        ref = statistics[next(iter(statistics))][0].rows
+        reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
+        slots = max(len(outs) for outs in usable.values())
+        replicates = _affordable(replicates, slots, first.n)
+        boot = Bootstrap(first.n, first.serial, slots, reference, replicates, seed)
+        for name, per_seed in statistics.items():
+            reps[name] = boot.replicate(per_seed)
+            lo, hi = np.percentile(reps[name], [2.5, 97.5])
+            results[name].ci, results[name].ci_method = (float(lo), float(hi)), "bootstrap"
+        for bname in sorted(first.baselines):
+            if bname in baselines:
+                base_reps[bname] = boot.replicate([_outcomes.of(first, metric, baseline=bname)])
+    for e in entries:
+        if e.name not in reps and len(e.values) > 1:
+            m, sem = float(np.mean(e.values)), float(_st.sem(e.values))
+            half = float(_st.t.ppf(0.975, len(e.values) - 1) * sem)
+            results[e.name].ci, results[e.name].ci_method = (m - half, m + half), "seeds"
+
+    if boot is None:
+        method = "95 % t-interval over seeds (no per-example outcomes); tiers by Welch t-tests over seeds"
+    else:
+        how = (
+            f"circular block bootstrap of test examples (arch; block length {boot.block}, Politis–White)"
+            if boot.serial
+            else "bootstrap of test examples"
+        )
+        method = (
+            f"95 % hierarchical bootstrap ({replicates} replicates): seeds drawn with replacement, then a {how} "
+            "within each seed; model differences paired over test examples"
+        )
+
+    # --- the top tier ------------------------------------------------------------------
+    # the reference of the tier: the best mean (which of two equal means is immaterial:
+    # equal models test as not different)
+    order = sorted(entries, key=lambda e: (not math.isfinite(e.mean), _sort_key(e.mean, direction), e.name))
+    top = order[0]
+    results[top.name].top_tier = True
+    tests: dict[str, float] = {}
+    for e in order[1:]:
+        p = _compare(e, top, reps, direction)
+        if p is not None:
+            tests[e.name] = p
+    if tests:
+        for name, p in zip(tests, stats.holm(list(tests.values()))):
+            results[name].p_vs_top, results[name].top_tier = float(p), p > alpha
+    tier = sorted((n for n, r in results.items() if r.top_tier), key=lambda n: results[n].rank)
+    untested = sorted(n for n, r in results.items() if r.top_tier is None)
+    if len(entries) > 1 and not tests:
+        tier_text = "No model could be tested against the top one: the order below is not a ranking."
+    elif len(tier) == 1:
+        tier_text = f"{top.name} is significantly better than every other model tested (Holm-corrected α = {alpha})."
+    else:
+        tier_text = (
+            f"{len(tier)} models are not significantly different from the top one ({', '.join(tier)}; "
+            f"paired tests, Holm-corrected α = {alpha}): the table cannot order them."
+        )
+    if untested:
+        tier_text += (
+            f" Not tested (one seed or seeds without variation, no per-example outcomes): {', '.join(untested)}."
+        )
+
+    # --- baselines ---------------------------------------------------------------------
+    best_name, best_value, baseline_method = None, None, ""
+    nothing = False
+    if baselines:
+        best_name = sorted(baselines, key=lambda b: _sort_key(baselines[b], direction))[0]
+        best_value = baselines[best_name]
+        p_values: dict[str, float] = {}
+        for e in entries:
+            if e.name in reps and best_name in base_reps:
+                p_values[e.name] = _p_greater(_orient(reps[e.name] - base_reps[best_name], direction))
+            elif e.name in reps:
+                p_values[e.name] = _p_greater(_orient(reps[e.name] - best_value, direction))
+            elif len(e.values) > 1 and float(np.std(e.values)) > 0:
+                # seeds that agree exactly say nothing of test-set noise: not testable
+                diffs = _orient(np.asarray(e.values) - best_value, direction)
+                p_values[e.name] = float(_st.ttest_1samp(diffs, 0.0, alternative="greater").pvalue)
+        if p_values:
+            for name, p in zip(p_values, stats.holm(list(p_values.values()))):
+                results[name].p_vs_baseline = float(p)
+                results[name].beats = p <= alpha
+        for e in entries:
+            if e.name in usable and best_name in usable[e.name][0].baselines:
+                label, p = _metric_test(usable[e.name], best_name, direction, metric)
+                if label:
+                    results[e.name].metric_test = label
+                    if p is not None and p > alpha and results[e.name].beats:
+                        results[e.name].beats = False
+        if best_name in base_reps:
+            baseline_method = f"paired with {best_name} over the same bootstrap draws"
+        elif reps:
+            baseline_method = f"against {best_name}'s value (no per-example outcomes of the baseline)"
+        else:
+            baseline_method = f"one-sided t-test over seeds against {best_name}'s value"
+        nothing = bool(p_values) and not any(r.beats for r in results.values())
+    untested = bool(baselines) and not any(r.p_vs_baseline is not None for r in results.values())
+    return TaskStats(
+        results, method, top.name, best_name, best_value, baseline_method, tier_text, nothing, notes, untested
+    )
+
+
+def _affordable(replicates: int, slots: int, n: int, cells: float = 2e7) -> int:
+    """Fewer replicates (never under 200) where the example draws would not fit in memory."""
+    return int(max(200, min(replicates, cells // max(1, slots * n))))
+
+
+def _sort_key(value: float, direction: str) -> float:
+    return value if direction == "min" else -value
+
+
+def _compare(e: Entry, top: Entry, reps: dict[str, np.ndarray], direction: str) -> float | None:
+    if e.name in reps and top.name in reps:
+        return _p_two_sided(reps[e.name] - reps[top.name])
+    if len(e.values) > 1 and len(top.values) > 1:
+        if np.std(e.values) == 0 and np.std(top.values) == 0:
+            # no variation to test against: equal is equal, a difference is untestable
+            return 1.0 if e.values[0] == top.values[0] else None
+        return float(_st.ttest_ind(e.values, top.values, equal_var=False).pvalue)
+    return None
+
+
+def _binary(a: np.ndarray) -> bool:
+    return bool(np.isin(a, (0.0, 1.0)).all())
+
+
+def _metric_test(
+    per_seed: list[_outcomes.Outcomes], baseline: str, direction: str, metric: str
+) -> tuple[str | None, float | None]:
+    """The test made for the metric, on the seeds' majority call or mean loss."""
+    first = per_seed[0]
+    cols = first.columns
+    if first.kind != "mean":
+        return None, None
+    if direction == "max" and "pred" in cols and "target" in cols and _binary(cols["pred"]) and _binary(cols["target"]):
+        call = np.mean([o.columns["pred"] for o in per_seed], 0) >= 0.5
+        test = stats.pesaran_timmermann(call, cols["target"] > 0.5)
+        return f"Pesaran–Timmermann (majority call over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+    if direction == "min":
+        loss = np.mean([o.columns["value"] for o in per_seed], 0)
+        test = stats.diebold_mariano(loss, first.baselines[baseline]["value"])
+        return f"Diebold–Mariano vs {baseline} (mean loss over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+    return None, None
+
+
+def _fmt_p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def paired_difference(
+    a: Entry, b: Entry, direction: str, metric: str, replicates: int = REPLICATES, seed: int = SEED
+) -> tuple[float, tuple[float, float] | None, float | None, str]:
+    """``a`` minus ``b`` on the primary metric: the difference of the seed means, its 95 %
+    interval and two-sided p-value (bootstrap paired over test examples where both have
+    outcomes of the same test set, else Welch over seeds), and the method in words."""
+    diff = a.mean - b.mean
+    ok = all(o is not None for o in a.outcomes + b.outcomes) and a.outcomes and b.outcomes
+    if ok and len({(o.kind, o.n) for o in a.outcomes + b.outcomes}) == 1:
+        first = a.outcomes[0]
+        stat_a = [_outcomes.of(o, metric) for o in a.outcomes]
+        stat_b = [_outcomes.of(o, metric) for o in b.outcomes]
+        ref = stat_a[0].rows
+        reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
+        slots = max(len(stat_a), len(stat_b))
+        boot = Bootstrap(first.n, first.serial, slots, reference, _affordable(replicates, slots, first.n), seed)
+        d = boot.replicate(stat_a) - boot.replicate(stat_b)
+        lo, hi = np.percentile(d, [2.5, 97.5])
+        how = "block bootstrap" if first.serial else "bootstrap"
+        return diff, (float(lo), float(hi)), _p_two_sided(d), f"paired {how} over seeds and test examples"
+    if len(a.values) > 1 and len(b.values) > 1:
+        t = _st.ttest_ind(a.values, b.values, equal_var=False)
+        ci = t.confidence_interval(0.95)
+        return diff, (float(ci.low), float(ci.high)), float(t.pvalue), "Welch t-test over seeds"
+    return diff, None, None, "not testable (one seed, no per-example outcomes)"

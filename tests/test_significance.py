@@ -1,0 +1,119 @@
+"""Synthetic result sets whose right answer is known: the intervals, tiers and baseline
+tests of rnnbench.significance must find it."""
+
+import numpy as np
+import pytest
+
+from rnnbench.outcomes import Outcomes
+from rnnbench.significance import Entry, analyse, paired_difference
+
+
+def correct(p, n=400, seed=0, baseline=None):
+    rng = np.random.default_rng(seed)
+    value = (rng.random(n) < p).astype(float)
+    base = {} if baseline is None else {"majority": {"value": baseline}}
+    return Outcomes("mean", {"value": value}, baselines=base)
+
+
+def entry(name, outs):
+    return Entry(name, [float(o.columns["value"].mean()) for o in outs], list(outs))
+
+
+def test_two_identical_models_land_in_one_tier_and_share_their_rank():
+    outs = [correct(0.7, seed=s) for s in range(3)]
+    a, b = entry("a", outs), entry("b", [Outcomes(o.kind, dict(o.columns)) for o in outs])
+    res = analyse([a, b], "max", "accuracy", replicates=300)
+    assert res.results["a"].top_tier and res.results["b"].top_tier
+    assert res.results["a"].rank == res.results["b"].rank == 1.5
+    assert res.results["b"].p_vs_top > 0.5
+    assert "2 models are not significantly different" in res.tier_text
+
+
+def test_a_model_better_by_a_large_margin_on_every_example_is_significant():
+    rng = np.random.default_rng(3)
+    good = [Outcomes("mean", {"value": np.ones(300)}) for _ in range(3)]
+    poor = [Outcomes("mean", {"value": (rng.random(300) < 0.5).astype(float)}) for _ in range(3)]
+    res = analyse([entry("poor", poor), entry("good", good)], "max", "accuracy", replicates=300)
+    assert res.top == "good" and res.results["poor"].top_tier is False
+    assert res.results["poor"].p_vs_top < 0.01
+    assert res.results["good"].ci[0] == res.results["good"].ci[1] == 1.0
+    lo, hi = res.results["poor"].ci
+    assert lo < 0.5 < hi and hi - lo < 0.2
+
+
+def test_the_interval_covers_test_set_noise_even_with_one_seed():
+    res = analyse([entry("m", [correct(0.6, n=200)])], "max", "accuracy", replicates=500)
+    lo, hi = res.results["m"].ci
+    # binomial standard error sqrt(.24/200) = 0.035: a 95 % interval about ±0.07
+    assert 0.1 < hi - lo < 0.18 and res.results["m"].ci_method == "bootstrap"
+
+
+def test_a_constant_predictor_near_the_baseline_does_not_beat_it_and_the_page_says_so():
+    rng = np.random.default_rng(5)
+    target = (rng.random(700) < 0.55).astype(float)
+    majority = (target == 1).astype(float)
+    outs = [
+        Outcomes(
+            "mean",
+            {"value": majority.copy(), "pred": np.ones(700), "target": target},
+            serial=True,
+            baselines={"majority": {"value": majority, "pred": np.ones(700), "target": target}},
+        )
+        for _ in range(3)
+    ]
+    res = analyse([entry("m", outs)], "max", "accuracy", {"majority": float(majority.mean())}, replicates=300)
+    assert res.results["m"].beats is False and res.nothing_beats
+    assert "Pesaran–Timmermann" in res.results["m"].metric_test
+    assert "block" in res.method
+
+
+def test_a_model_far_better_than_its_baseline_beats_it():
+    base = np.zeros(400)
+    outs = [correct(0.9, seed=s, baseline=base) for s in range(2)]
+    res = analyse([entry("m", outs)], "max", "accuracy", {"majority": 0.0}, replicates=300)
+    assert res.results["m"].beats and not res.nothing_beats and res.results["m"].p_vs_baseline < 0.01
+
+
+def test_errors_are_tested_against_the_baseline_with_diebold_mariano():
+    rng = np.random.default_rng(1)
+    base_loss = np.abs(rng.normal(size=500))
+    outs = [Outcomes("mean", {"value": base_loss * 0.5}, baselines={"zero": {"value": base_loss}}) for _ in range(2)]
+    res = analyse([entry("m", outs)], "min", "mae", {"zero": float(base_loss.mean())}, replicates=300)
+    assert res.results["m"].beats and "Diebold–Mariano" in res.results["m"].metric_test
+
+
+def test_records_without_outcomes_get_an_interval_over_seeds_and_one_seed_is_not_tested():
+    a = Entry("a", [0.8, 0.82, 0.81])
+    b = Entry("b", [0.5])
+    res = analyse([a, b], "max", "accuracy")
+    assert res.results["a"].ci_method == "seeds" and res.results["a"].ci[0] < 0.81 < res.results["a"].ci[1]
+    assert res.results["b"].ci is None and res.results["b"].top_tier is None
+    assert "Not tested" in res.tier_text and "t-interval" in res.method
+
+
+def test_tied_means_get_fractional_ranks_not_alphabetical_ones():
+    res = analyse([Entry("z", [0.5]), Entry("a", [0.5]), Entry("m", [0.9])], "max", "accuracy")
+    assert [res.results[n].rank for n in ("m", "a", "z")] == [1.0, 2.5, 2.5]
+
+
+def test_compare_gives_the_difference_with_an_interval_and_a_p_value():
+    good = entry("good", [correct(0.8, seed=s) for s in range(3)])
+    poor = entry("poor", [correct(0.6, seed=s + 10) for s in range(3)])
+    diff, ci, p, how = paired_difference(good, poor, "max", "accuracy", replicates=300)
+    assert diff == pytest.approx(good.mean - poor.mean) and ci[0] < diff < ci[1] and ci[0] > 0 and p < 0.01
+    assert "paired" in how
+
+
+def test_seeds_without_variation_and_without_outcomes_prove_nothing():
+    """The stock-direction case: a constant call scores the same on every seed. Without
+    per-example outcomes that is no evidence of beating the baseline or another model."""
+    res = analyse(
+        [Entry("constant", [0.5546] * 3), Entry("other", [0.5543, 0.5547, 0.5539])],
+        "max",
+        "accuracy",
+        {"majority-class": 0.5540},
+    )
+    assert res.results["constant"].beats is None and res.results["constant"].p_vs_baseline is None
+    assert not res.nothing_beats or res.results["other"].p_vs_baseline is not None
+    only_constant = analyse([Entry("constant", [0.5546] * 3)], "max", "accuracy", {"majority-class": 0.554})
+    assert only_constant.baseline_untested and not only_constant.nothing_beats
