@@ -10,7 +10,7 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV)/.installed
 APT_PACKAGES := espeak-ng asterisk-core-sounds-en-wav sword-text-web sword-text-kjv sword-text-sparv libsword-utils chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-OFFLINE   := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 RAY_AUTH_MODE=disabled
+OFFLINE   := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1
 
 .PHONY: setup system run test leaderboard check bench clean
 

@@ -6,6 +6,14 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("startup.py", "kernels.py", "data_cache.py", "workers.py", "harness_overhead.py", "protocol_cost.py"):
+for script in (
+    "startup.py",
+    "kernels.py",
+    "data_cache.py",
+    "workers.py",
+    "cells_per_gpu.py",
+    "harness_overhead.py",
+    "protocol_cost.py",
+):
     print(f"\n=== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=False)

@@ -288,10 +288,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.cells_per_gpu < 1:
+        raise UsageError("--cells-per-gpu must be at least 1")
     if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
         raise UsageError("--timeout must be a positive number of seconds")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
+    _check_ray_address(args)
     reg = _registry(args)
     printer = _RunPrinter(args.progress, args.profile)
     try:
@@ -337,10 +340,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise UsageError("say what to tune: --all, or --task NAME and/or --model NAME")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.cells_per_gpu < 1:
+        raise UsageError("--cells-per-gpu must be at least 1")
     if args.trials is not None and args.trials < 1:
         raise UsageError("--trials must be at least 1")
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")
+    _check_ray_address(args)
     reg = _registry(args)
     printer = _TunePrinter()
     result = tune_suite(
@@ -485,14 +491,32 @@ def _report_lost(result) -> None:
     )
 
 
+def _check_ray_address(args: argparse.Namespace) -> None:
+    """With ``--executor ray``, the cluster's address answers within seconds or the run
+    stops with one line, before it takes the result store's lock. Also passes the run's
+    ``--precision`` to every worker (an RNNBENCH_* variable: inherited locally, forwarded
+    to Ray workers)."""
+    if getattr(args, "precision", None):
+        os.environ["RNNBENCH_PRECISION"] = args.precision
+    if getattr(args, "executor", None) == "ray":
+        from rnnbench import executors
+
+        args.ray_address = executors.resolve_ray_address(args.ray_address)
+
+
 def _executor(args: argparse.Namespace):
     from rnnbench import executors
 
     if args.executor == "inprocess":
         return executors.InProcessExecutor(args.plugin, reraise=True)
     if args.executor == "ray":
-        return executors.RayExecutor(args.plugin, address=args.ray_address, workers=args.workers)
-    return executors.LocalExecutor(args.plugin, workers=args.workers, fresh_worker=args.fresh_worker)
+        return executors.RayExecutor(
+            args.plugin, address=args.ray_address, workers=args.workers, cells_per_gpu=getattr(args, "cells_per_gpu", 1)
+        )
+    per_gpu = getattr(args, "cells_per_gpu", 1)
+    return executors.LocalExecutor(
+        args.plugin, workers=args.workers, fresh_worker=args.fresh_worker, cells_per_gpu=per_gpu
+    )
 
 
 def _summary(result) -> None:
@@ -841,10 +865,26 @@ def build_parser() -> argparse.ArgumentParser:
     cells.add_argument(
         "--ray-address",
         metavar="ADDRESS",
-        help="Ray cluster to submit to (e.g. ray://head:10001, or 'auto' inside a Ray job); "
-        "default: a local Ray instance",
+        help="Ray cluster to submit to: auto (the cluster `ray start` made on this machine), HOST:PORT "
+        "(its GCS) or ray://HOST:10001 (Ray client); default: RAY_ADDRESS, else a new local Ray instance "
+        "that listens on loopback only, with token authentication",
     )
     cells.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit (default: the profile's)")
+    cells.add_argument(
+        "--cells-per-gpu",
+        type=int,
+        default=1,
+        metavar="K",
+        help="run K cells at a time on each GPU (or MIG slice), each worker held to 1/K of its memory; "
+        "recorded in provenance (default 1; see benchmarks/cells_per_gpu.py)",
+    )
+    cells.add_argument(
+        "--precision",
+        choices=["fp32", "tf32", "bf16-mixed"],
+        help="float policy on GPUs, the same for every model and recorded in each record's provenance: fp32 "
+        "(full float32 matmuls and cuDNN), tf32 (TF32 tensor cores for every family; default, or "
+        "RNNBENCH_PRECISION), bf16-mixed (bfloat16 autocast); no effect on CPUs",
+    )
     cells.add_argument(
         "--fresh-worker",
         action="store_true",

@@ -235,6 +235,9 @@ def base_record(
     }
 
 
+RUN_PROVENANCE = ("precision", "throughput_clock", "nondeterministic_ops", "cells_per_gpu")
+
+
 def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Record:
     """The record of a cell that ran: its identity, the hyperparameters it trained with
     (and how they were chosen), and what the worker measured (or why it failed)."""
@@ -246,6 +249,11 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Recor
     result = dict(result)
     record["provenance"]["device"] = result.pop("device", None)
     record["provenance"]["data_fingerprint"] = result.pop("data_fingerprint", None)
+    # where the cell ran, with the worker's own library versions (not the driver's)
+    record["provenance"].update(result.pop("worker_provenance", None) or {})
+    for key in RUN_PROVENANCE:  # how the worker ran the cell (rnnbench.training.fit_cell)
+        if key in result:
+            record["provenance"][key] = result.pop(key)
     record.update(result)
     record.setdefault("reason", None)
     if record.get("status") == "ok":

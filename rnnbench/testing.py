@@ -320,3 +320,47 @@ def check_outcomes(task: Any, measured: dict) -> None:
         assert reported is not None and abs(got - reported) <= 1e-4 * max(1.0, abs(reported)), (
             f"baseline {name}: its outcomes give {task.primary_metric} {got}, its baselines() say {reported}"
         )
+
+
+def check_device_placement(task: str, models: list[str] | None = None, plugins: tuple[str, ...] = ()) -> list[str]:
+    """One training step (loss and backward) and one evaluation step of ``task``'s smoke
+    data with each of ``models`` (default: every registered model that serves it), run with
+    the default device set to ``meta`` while the net, metrics and batch stay on the CPU.
+
+    A tensor created without ``device=`` (``torch.zeros(n)`` in a forward pass) lands on
+    the meta device, and the first operation mixing it with the CPU tensors fails, as it
+    would on a GPU where it would land on the host: a CPU-only machine catches what would
+    otherwise fail only on a GPU. Returns one line per failing model (empty: all placed)."""
+    import torch
+
+    from rnnbench.data import default_cache_dir
+    from rnnbench.training import loader, with_seed
+
+    reg = load_registry(*plugins)
+    t = reg.tasks[task]
+    profile = t.profiles["smoke"]
+    names = models if models is not None else [m for m, model in reg.models.items() if not model.unsupported(t)]
+    data = t.prepare(profile, default_cache_dir())
+    train_batch = next(iter(loader(data, with_seed(data.train, 0), profile.batch_size, True, False, 0)))
+    val_batch = next(iter(loader(data, data.val, profile.batch_size, False, False)))
+    failures = []
+    for name in names:
+        torch.manual_seed(0)
+        net = t.build(data, reg.models[name], profile)
+        metrics = torch.nn.ModuleDict(t.metrics(data))
+        step = "build"
+        try:
+            with torch.device("meta"):
+                step = "training step"
+                net.train()
+                net.reset_state("train")
+                net.training_loss(train_batch).backward()
+                step = "evaluation step"
+                net.eval()
+                net.reset_state("val")
+                with torch.no_grad():
+                    net.evaluate(val_batch, metrics)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, not only device ones
+            message = (str(exc).strip().splitlines() or [""])[0]
+            failures.append(f"{task} x {name}, {step}: {type(exc).__name__}: {message[:200]}")
+    return failures

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import resource
 import shutil
 import tempfile
@@ -65,6 +66,16 @@ class CellModule(pl.LightningModule):
         self._loss_sum = torch.zeros((), device=self.device)
         self._loss_n = 0
         self._bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """The batch on the device, except ``lengths``, which stays on the host: packing
+        needs it there (``pack_padded_sequence``), so a copy to the device would come back
+        with a host-device sync at every step."""
+        if isinstance(batch, dict) and isinstance(batch.get("lengths"), torch.Tensor):
+            rest = {k: v for k, v in batch.items() if k != "lengths"}
+            moved = super().transfer_batch_to_device(rest, device, dataloader_idx)
+            return {k: batch[k] if k == "lengths" else moved[k] for k in batch}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     # --- training -------------------------------------------------------------------
     def on_train_start(self) -> None:
@@ -223,12 +234,31 @@ def with_seed(dataset: Any, seed: int) -> Any:
     return reseed(seed) if callable(reseed) else dataset
 
 
+def loader_workers(data: TaskData, device: torch.device) -> int:
+    """DataLoader worker processes for a cell: on a GPU, what the task asks for where its
+    collation costs (``data.info["loader_workers"]``, e.g. padding speech features), so the
+    training thread only feeds the device; ``RNNBENCH_LOADER_WORKERS`` overrides. None on a
+    CPU, where a worker process would take a core from the training itself."""
+    if device.type != "cuda":
+        return 0
+    override = os.environ.get("RNNBENCH_LOADER_WORKERS")
+    return max(0, int(override if override else data.info.get("loader_workers", 0)))
+
+
 def loader(
-    data: TaskData, dataset: Any, batch_size: int, train: bool, pin: bool, seed: int | None = None
+    data: TaskData,
+    dataset: Any,
+    batch_size: int,
+    train: bool,
+    pin: bool,
+    seed: int | None = None,
+    workers: int = 0,
 ) -> DataLoader:
     shuffle = train and data.shuffle and not data.batched
     return DataLoader(
         dataset,
+        num_workers=workers,
+        persistent_workers=workers > 0 and train,
         batch_size=None if data.batched else batch_size,
         shuffle=shuffle,
         # the cell's seed, not the global random state, orders the training data
@@ -243,6 +273,73 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20, "cuda-max-allocated"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process-max-rss"
+
+
+PRECISIONS = ("fp32", "tf32", "bf16-mixed")
+PRECISION_ENV = "RNNBENCH_PRECISION"
+DEFAULT_PRECISION = "tf32"
+"""One float policy for every model (``--precision``): fp32 computes float32 matmuls and
+convolutions in full precision everywhere; tf32 (default) lets every family's matmuls
+and cuDNN kernels use TF32 tensor cores (before, cuDNN's LSTM/GRU did and every other
+family did not); bf16-mixed adds Lightning's bfloat16 autocast. No effect on a CPU."""
+
+
+def precision_policy() -> str:
+    """The run's policy: ``RNNBENCH_PRECISION`` (the CLI sets it; workers inherit it)."""
+    value = os.environ.get(PRECISION_ENV) or DEFAULT_PRECISION
+    if value not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV}={value!r} is not one of {', '.join(PRECISIONS)}")
+    return value
+
+
+def apply_precision(policy: str) -> str:
+    """Set torch's float32 matmul and cuDNN TF32 switches from ``policy``, the same for
+    every model family; returns Lightning's ``precision`` argument."""
+    tf32 = policy != "fp32"
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    return "bf16-mixed" if policy == "bf16-mixed" else "32-true"
+
+
+OOM_MESSAGES = ("out of memory", "CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """A device allocation failure, whichever library reported it: torch's allocator
+    (OutOfMemoryError), or cuDNN/cuBLAS failing to allocate their workspace."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    if not isinstance(exc, RuntimeError):
+        return False
+    message = str(exc)
+    return any(m in message for m in OOM_MESSAGES)
+
+
+def free_device_memory() -> None:
+    """Return what a failed attempt held to the device: collect its tensors (the caller
+    has dropped the exception, whose traceback's frames held them), then the cache."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+NONDETERMINISTIC_RE = r"^(\S+?) does not have a deterministic implementation"
+
+
+def nondeterministic_ops(caught: list) -> list[str]:
+    """The operations torch warned have no deterministic implementation on this device
+    (``deterministic="warn"``), from warnings caught during a cell."""
+    import re
+
+    ops = []
+    for w in caught:
+        m = re.search(NONDETERMINISTIC_RE, str(getattr(w, "message", w)))
+        if m and m.group(1) not in ops:
+            ops.append(m.group(1))
+    return ops
 
 
 def fit_cell(
@@ -262,6 +359,8 @@ def fit_cell(
     A tuning trial passes ``test=False`` (it is judged on validation only) and
     ``should_prune(step, value)``, asked after each validation, to stop early."""
     pl.seed_everything(seed, workers=True, verbose=False)
+    policy = precision_policy()
+    lightning_precision = apply_precision(policy)
     # Vanishing gradients underflow to subnormal floats, which the CPU computes 4-7x
     # slower (measured on adding-200's LSTM backward); flushing them changes no metric.
     torch.set_flush_denormal(True)
@@ -306,6 +405,7 @@ def fit_cell(
         enable_progress_bar=False,
         enable_model_summary=False,
         deterministic=_deterministic(accelerator),
+        precision=lightning_precision,
         callbacks=callbacks,
         # in a Ray task or SLURM allocation, one cell is one process on one device
         plugins=[LightningEnvironment()] if cluster else None,
@@ -314,23 +414,48 @@ def fit_cell(
     pin = device.type == "cuda"
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    train_dl = loader(data, with_seed(data.train, seed), profile.batch_size, True, pin, seed)
-    val_dl = loader(data, data.val, profile.batch_size, False, pin)
-    test_dls = [loader(data, ds, profile.batch_size, False, pin) for ds in data.test.values()]
+    workers = loader_workers(data, device)
+    train_dl = loader(data, with_seed(data.train, seed), profile.batch_size, True, pin, seed, workers)
+    val_dl = loader(data, data.val, profile.batch_size, False, pin, workers=workers)
+    test_dls = [loader(data, ds, profile.batch_size, False, pin, workers=workers) for ds in data.test.values()]
 
     units = _Counter(net)
     trainer.callbacks.append(units)
+    test_retried = None
     try:
-        t0 = time.perf_counter()
-        trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl)
-        train_seconds = time.perf_counter() - t0
-        if module._loss_n:
-            module._raise_if_nonfinite()
-        best_path = checkpoint.best_model_path
-        samples = {}
-        if test:
-            trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
-            samples = net.samples()
+        with warnings.catch_warnings(record=True) as caught:
+            # deterministic="warn" on a GPU: torch warns of each op without a deterministic
+            # kernel (cumsum, CTC backward); the record names them instead of hiding them
+            # once per op and call site, not at every step
+            warnings.filterwarnings("default", ".*does not have a deterministic implementation.*")
+            t0 = time.perf_counter()
+            trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl)
+            train_seconds = time.perf_counter() - t0
+            if module._loss_n:
+                module._raise_if_nonfinite()
+            best_path = checkpoint.best_model_path
+            samples = {}
+            if test:
+                test_batch = profile.batch_size
+                while True:
+                    try:
+                        trainer.test(module, dataloaders=test_dls, ckpt_path=best_path or None, verbose=False)
+                        break
+                    except Exception as exc:  # an OOM in testing retries the test only, not training
+                        if not is_out_of_memory(exc) or test_batch == 1:
+                            raise
+                    # out of the except block: the exception and its traceback's frames,
+                    # which hold the failed attempt's tensors, are gone before freeing
+                    free_device_memory()
+                    test_batch = max(1, test_batch // 2)
+                    module.test_results, module._test_idx = {}, 0
+                    test_dls = [loader(data, ds, test_batch, False, pin, workers=workers) for ds in data.test.values()]
+                    test_retried = f"out of memory in testing; tested with batch size {test_batch}"
+                samples = net.samples()
+        ops = nondeterministic_ops(caught)
+        for w in caught:  # the rest as before: shown unless filtered
+            if not nondeterministic_ops([w]):
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     finally:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     peak, peak_kind = peak_memory_mb(device)
@@ -355,11 +480,15 @@ def fit_cell(
         "train_seconds": round(train_seconds, 3),
         "steps": steps,
         "throughput": {"unit": f"{task.throughput_unit}/s", "value": round(units.count / max(units.seconds, 1e-9), 2)},
+        "throughput_clock": units.clock,
         "peak_memory_mb": round(peak, 1),
         "peak_memory_kind": peak_kind,
         "device": _device_name(device),
         "first_step_at": units.first_step_at,
         "samples": samples,
+        "precision": policy,
+        **({"nondeterministic_ops": ops} if ops else {}),
+        **({"test_retried": test_retried} if test_retried else {}),
         "outcomes": gather_outcomes(module.test_outcomes),
         **({"pruned_at": pruning.pruned_at} if pruning is not None and pruning.pruned_at is not None else {}),
     }
@@ -383,13 +512,17 @@ def gather_outcomes(batches: list[dict]) -> dict | None:
 
 
 class _Counter(pl.Callback):
-    """Counts throughput units and time spent in training batches only (not validation)."""
+    """Counts throughput units and time spent in training batches only (not validation).
+
+    On a GPU the host's clock would stop before the device finished (kernels run
+    asynchronously), so each batch is timed with CUDA events, read once at the end."""
 
     def __init__(self, net: TaskNet):
         self.net = net
         self.count = 0
-        self.seconds = 0.0
+        self._host_seconds = 0.0
         self._t = 0.0
+        self._events: list = []
         self.first_step_at: float | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
@@ -397,9 +530,30 @@ class _Counter(pl.Callback):
         if self.first_step_at is None:
             self.first_step_at = self._t
         self.count += self.net.count(batch)
+        if pl_module.device.type == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            start.record()
+            self._events.append([start, None])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.seconds += time.perf_counter() - self._t
+        self._host_seconds += time.perf_counter() - self._t
+        if self._events and self._events[-1][1] is None:
+            end = torch.cuda.Event(enable_timing=True)
+            end.record()
+            self._events[-1][1] = end
+
+    @property
+    def seconds(self) -> float:
+        """Training-batch seconds: the device's own (CUDA events) on a GPU, else the host's."""
+        pairs = [(a, b) for a, b in self._events if b is not None]
+        if not pairs:
+            return self._host_seconds
+        pairs[-1][1].synchronize()
+        return sum(a.elapsed_time(b) for a, b in pairs) / 1000.0
+
+    @property
+    def clock(self) -> str:
+        return "cuda-events" if self._events else "host"
 
 
 def _deterministic(accelerator: str) -> str | bool:

@@ -103,6 +103,7 @@ class CellRunner:
         self._registry: _registry.Registry | None = None
         self._data: dict[str, Any] = {}
         self._plugin_modules: dict[str, PluginModules] = {}
+        self._identity: dict | None = None
 
     @property
     def registry(self) -> _registry.Registry:
@@ -128,7 +129,18 @@ class CellRunner:
             if trace:
                 result["traceback"] = trace
         result["wall_seconds"] = round(time.perf_counter() - started, 3)
+        result["worker_provenance"] = self.identity()
+        if self.accelerator == "gpu":
+            result["cells_per_gpu"] = int(os.environ.get("RNNBENCH_CELLS_PER_GPU") or 1)
         return result
+
+    def identity(self) -> dict:
+        """Host, Ray node and this worker's own library versions (rnnbench.executors)."""
+        if self._identity is None:
+            from rnnbench.executors import worker_identity
+
+            self._identity = worker_identity()
+        return self._identity
 
     def _plain(self, result: dict, cell: dict) -> dict:
         """The result in plain JSON types, converted once here, where a failure can still
@@ -161,9 +173,12 @@ class CellRunner:
             from rnnbench.tuning import trial_pruner
 
             should_prune = trial_pruner(trial)
+        from rnnbench.training import free_device_memory, is_out_of_memory
+
         retried = None
         for attempt in (1, 2):
             data = self._prepare(task, profile)
+            out_of_memory = False
             try:
                 measured = fit_cell(
                     task,
@@ -177,10 +192,12 @@ class CellRunner:
                     test=trial is None,
                 )
                 break
-            except torch.cuda.OutOfMemoryError:
-                if attempt == 2 or profile.batch_size == 1:
+            except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:  # cuDNN/cuBLAS report theirs as RuntimeError
+                if not is_out_of_memory(exc) or attempt == 2 or profile.batch_size == 1:
                     raise
-                torch.cuda.empty_cache()
+                out_of_memory = True
+            if out_of_memory:  # outside the handler: the failed attempt's frames are released first
+                free_device_memory()
                 profile = profile.replace(batch_size=max(1, profile.batch_size // 2))
                 retried = f"out of memory; retried with batch size {profile.batch_size}"
         measured["status"] = "ok"
@@ -462,6 +479,33 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, name="rnnbench-driver-watchdog", daemon=True).start()
 
 
+def check_accelerator(accelerator: str) -> None:
+    """Raise RuntimeError (one line) when a worker given a GPU cannot use CUDA: it would
+    otherwise fail, or quietly run on the CPU, every cell it takes."""
+    if accelerator != "gpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise RuntimeError(
+            f"a GPU worker on {os.uname().nodename} sees no CUDA device (torch {torch.__version__}, {build}); "
+            "install a CUDA build of torch there, or check CUDA_VISIBLE_DEVICES and the driver"
+        )
+
+
+def share_gpu_memory() -> None:
+    """With several cells per GPU (``--cells-per-gpu``), hold this worker to its share of
+    the device's memory, so one cell's growth fails that cell, not its neighbours'."""
+    fraction = os.environ.get("RNNBENCH_GPU_MEMORY_FRACTION")
+    if not fraction:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_per_process_memory_fraction(float(fraction))
+
+
 def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: str, parent: int | None = None) -> None:
     """Entry point of a worker process: receive cells, send back results, until None."""
     die_with(parent if parent is not None else os.getppid())
@@ -470,6 +514,13 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
     import torch
 
     torch.set_num_threads(threads)
+    try:
+        check_accelerator(accelerator)
+    except RuntimeError as exc:
+        conn.send({"fatal": str(exc)})
+        conn.close()
+        sys.exit(3)
+    share_gpu_memory()
     runner = CellRunner(plugin_args, accelerator)
     # pay the heavy imports before the first cell's clock starts
     import torchmetrics.classification  # noqa: F401
@@ -486,6 +537,7 @@ def worker_main(conn: Any, plugin_args: list[str], threads: int, accelerator: st
             break
         if cell is None:
             break
+        conn.send({"started": time.time()})  # the driver's time limit counts from here
         conn.send(runner.run(cell))
     conn.close()
     sys.exit(0)

@@ -1,6 +1,12 @@
 import os
+import secrets
 
 # Tests never reach a hub: fail at once instead of retrying for ~23 s.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Ray keeps token authentication on in the tests too: a local instance rnnbench starts gets
+# a token made for the run (rnnbench.executors._local_ray_safety); tests that start Ray
+# themselves use this one.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+if not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))

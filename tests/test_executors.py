@@ -326,3 +326,298 @@ def test_fresh_worker_gives_each_cell_a_new_process(tmp_path, fresh):
         assert len(pids) == 2 and counts == [1, 1]
     else:
         assert len(pids) == 1 and counts == [1, 2]
+
+
+# --- Ray addresses and safety ---------------------------------------------------------
+
+
+def test_an_unreachable_ray_address_is_one_line_within_seconds(monkeypatch):
+    pytest.importorskip("ray")
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    start = time.monotonic()
+    with pytest.raises(executors.ExecutorUnavailable, match=r"cannot reach the Ray cluster at 192\.0\.2\.1:6379"):
+        executors.resolve_ray_address("192.0.2.1:6379")  # TEST-NET-1: nothing answers
+    with pytest.raises(executors.ExecutorUnavailable, match="cannot reach"):
+        executors.resolve_ray_address("127.0.0.1:1")  # refused
+    assert time.monotonic() - start < 5
+    with pytest.raises(executors.ExecutorUnavailable, match="is not auto, HOST:PORT or ray://HOST:PORT"):
+        executors.resolve_ray_address("head-node")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    with pytest.raises(executors.ExecutorUnavailable, match=r"127\.0\.0\.1:1"):
+        executors.resolve_ray_address(None)  # RAY_ADDRESS is honoured, not a ValueError
+    monkeypatch.delenv("RAY_ADDRESS")
+    assert executors.resolve_ray_address(None) is None
+    assert executors.resolve_ray_address("local") is None
+
+
+def test_a_ray_client_address_without_the_client_says_what_to_install(monkeypatch):
+    pytest.importorskip("ray")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with pytest.raises(executors.ExecutorUnavailable, match=r"needs Ray's client .*rnnbench\[ray\]"):
+        executors.resolve_ray_address("ray://127.0.0.1:10001")
+
+
+def test_the_cli_refuses_an_unreachable_ray_address_before_taking_the_store(tmp_path):
+    pytest.importorskip("ray")
+    proc = run_cli(
+        "run", "--task", "adding-50", "--model", "elman", "--profile", "smoke",
+        "--executor", "ray", "--ray-address", "127.0.0.1:1", "--out", str(tmp_path),
+    )  # fmt: skip
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert err.strip().splitlines() == [err.strip().splitlines()[-1]] and "cannot reach the Ray cluster" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_forwarded_environment_carries_what_changes_a_cell(monkeypatch):
+    monkeypatch.setenv("RNNBENCH_STOCK_CSV", "/data/a.csv")
+    monkeypatch.setenv("RNNBENCH_PLUGINS", "my_plugins")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("SOMETHING_ELSE", "x")
+    env = executors.forwarded_environment([])
+    assert env["RNNBENCH_STOCK_CSV"] == "/data/a.csv" and env["RNNBENCH_PLUGINS"] == "my_plugins"
+    assert env["HF_HUB_OFFLINE"] == "1" and "SOMETHING_ELSE" not in env
+
+
+def _listening_sockets(pids: set[int]) -> list[str]:
+    """Local addresses of the TCP sockets the processes ``pids`` listen on (from /proc)."""
+    import ipaddress
+
+    inodes = {}
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes[link[8:-1]] = pid
+        except OSError:
+            continue
+    found = []
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] != "0A" or cols[9] not in inodes:  # 0A: LISTEN
+                    continue
+                raw = bytes.fromhex(cols[1].split(":")[0])
+                words = [raw[i : i + 4][::-1] for i in range(0, size, 4)]
+                found.append(str(ipaddress.ip_address(b"".join(words))))
+    return found
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rpartition(")")[2].split()[1])
+            except OSError:
+                continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/net"), reason="reads listening sockets from /proc")
+def test_a_ray_instance_rnnbench_starts_listens_on_loopback_with_auth_and_runs_a_cell(monkeypatch):
+    ray = pytest.importorskip("ray")
+    import ipaddress
+
+    from rnnbench import runner
+    from rnnbench.registry import load
+
+    monkeypatch.setenv("RNNBENCH_TEST_MARK", "sent")  # must reach the worker (runtime_env)
+    if ray.is_initialized():
+        ray.shutdown()
+    ex = executors.RayExecutor([], workers=1)
+    try:
+        assert os.environ.get("RAY_AUTH_MODE", "").lower() == "token"
+        addresses = _listening_sockets(_descendants(os.getpid()))
+        assert addresses, "found no Ray server sockets"
+        ips = [ipaddress.ip_address(a) for a in addresses]
+        wide = [str(ip) for ip in ips if not (getattr(ip, "ipv4_mapped", None) or ip).is_loopback]
+        assert not wide, f"Ray listens beyond loopback: {wide}"
+        reg = load([])
+        cells, _, _ = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, "/nonexistent-out", None, None)
+        got = []
+        ex.run(cells, lambda c, r: got.append(r))
+        assert [r["status"] for r in got] == ["ok"], got
+        prov = got[0]["worker_provenance"]
+        assert prov["host"] and prov["node"] != "local" and prov["torch"]
+    finally:
+        ray.shutdown()
+
+
+def test_k_cells_per_gpu_share_each_device_and_its_memory():
+    layout = executors.worker_layout(None, ["0", "1"], cores=16, cells_per_gpu=4)
+    assert [s["gpu"] for s in layout] == ["0"] * 4 + ["1"] * 4
+    assert all(s["memory_fraction"] == 0.25 and s["cells_per_gpu"] == 4 and s["threads"] == 2 for s in layout)
+    assert [s["gpu"] for s in executors.worker_layout(None, ["0"], cores=4)] == ["0"]
+
+
+def test_mig_slices_replace_their_gpu():
+    listing = (
+        "GPU 0: NVIDIA H200 (UUID: GPU-aaaa)\n"
+        "  MIG 3g.71gb     Device  0: (UUID: MIG-1111)\n"
+        "  MIG 3g.71gb     Device  1: (UUID: MIG-2222)\n"
+        "GPU 1: NVIDIA H200 (UUID: GPU-bbbb)\n"
+    )
+    assert executors.mig_devices(listing, ["0", "1"]) == ["MIG-1111", "MIG-2222", "1"]
+    assert executors.mig_devices("", ["0"]) == ["0"]
+
+
+# --- the Ray executor's scheduling, against a fake Ray (no cluster needed) --------------
+
+
+class _FakeRef:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+
+class _FakeRay:
+    """Just enough of Ray for RayExecutor.run: actors answer at once; ``die`` maps a cell's
+    model to how many times its actor dies under it."""
+
+    def __init__(self, cpus: int, die: dict):
+        self.cpus, self.die, self.actors, self.killed = cpus, dict(die), 0, 0
+
+    def cluster_resources(self):
+        return {"CPU": self.cpus}
+
+    def remote(self, **options):
+        fake = self
+
+        class Actor:
+            def __init__(self, *args):
+                fake.actors += 1
+                self.n = fake.actors
+                outer = self
+
+                class Method:
+                    def __init__(self, fn):
+                        self.fn = fn
+
+                    def remote(self, *a):
+                        return self.fn(outer, *a)
+
+                self.ready = Method(lambda s: _FakeRef({"host": f"host{s.n}", "node": f"node{s.n}", "missing_env": []}))
+                self.run = Method(lambda s, cell: fake._run(s, cell))
+
+        class ActorClass:
+            @staticmethod
+            def remote(*args):
+                return Actor(*args)
+
+        return lambda cls: ActorClass
+
+    def _run(self, actor, cell):
+        if self.die.get(cell["model"], 0) > 0:
+            self.die[cell["model"]] -= 1
+            return _FakeRef(error=RuntimeError("The actor died unexpectedly before finishing this task."))
+        return _FakeRef({"status": "ok", "ran_on": actor.n})
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        return list(refs), []
+
+    def get(self, ref):
+        if ref.error is not None:
+            raise ref.error
+        return ref.value
+
+    def kill(self, actor, no_restart=True):
+        self.killed += 1
+
+
+def _fake_ray_executor(fake: _FakeRay) -> executors.RayExecutor:
+    ex = object.__new__(executors.RayExecutor)
+    ex.ray, ex.plugin_args, ex.workers, ex.cells_per_gpu = fake, [], None, 1
+    ex.forwarded, ex.runtime_env, ex.address = {}, {}, None
+    ex._size()
+    return ex
+
+
+def _cells(*models):
+    from rnnbench.runner import Cell
+
+    return [Cell("adding-50", m, 0, "smoke", f"h-{m}", 60.0) for m in models]
+
+
+def test_a_cell_whose_ray_worker_dies_is_retried_once_and_the_reason_names_the_node():
+    fake = _FakeRay(cpus=1, die={"once": 1, "twice": 2})
+    got = {}
+    _fake_ray_executor(fake).run(_cells("once", "twice", "fine"), lambda c, r: got.setdefault(c.model, r))
+    assert got["once"]["status"] == "ok" and got["fine"]["status"] == "ok"
+    assert got["twice"]["status"] == "failed"
+    assert "lost on host host" in got["twice"]["reason"] and "(node node" in got["twice"]["reason"]
+    assert "retried once" in got["twice"]["reason"]
+    assert got["twice"]["worker_provenance"]["host"].startswith("host")
+
+
+def test_ray_slots_follow_the_cluster_as_it_grows(monkeypatch):
+    fake = _FakeRay(cpus=1, die={})
+    ex = _fake_ray_executor(fake)
+    monkeypatch.setattr(executors.RayExecutor, "RESCAN_SECONDS", 0.0)
+    seen = []
+
+    def on_result(cell, result):
+        seen.append(result["ran_on"])
+        fake.cpus = 3  # two nodes join after the first result
+
+    ex.run(_cells("a", "b", "c", "d", "e", "f"), on_result)
+    assert ex.slots == 3 and fake.actors == 3 and len(set(seen)) == 3
+
+
+def test_a_gpu_worker_without_cuda_stops_the_run_at_start_up():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine whose torch sees no CUDA")
+    from rnnbench.runner import Cell
+
+    ex = executors.LocalExecutor([], gpus=["0"])  # a GPU this torch cannot use
+    got = []
+    start = time.monotonic()
+    with pytest.raises(executors.ExecutorUnavailable, match="sees no CUDA device"):
+        ex.run([Cell("adding-50", "elman", 0, "smoke", "h", 60.0)], lambda c, r: got.append(r))
+    assert not got and time.monotonic() - start < 60
+
+
+def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", ""))  # the actor sets it
+    threads = torch.get_num_threads()
+    try:
+        actor = executors._RayCellActor([], "gpu", 1, {})
+    finally:
+        torch.set_num_threads(threads)
+    assert "sees no CUDA device" in actor.ready()["fatal"]
+
+    class Failing(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        said = {"host": "h", "node": "n", "missing_env": [], "fatal": "no CUDA"}
+                        a.ready.fn = lambda s: _FakeRef(said)
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    with pytest.raises(executors.ExecutorUnavailable, match="no CUDA"):
+        _fake_ray_executor(Failing(cpus=1, die={})).run(_cells("a"), lambda c, r: None)

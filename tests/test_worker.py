@@ -102,3 +102,14 @@ def test_reraise_lets_a_cells_exception_reach_the_caller(tmp_path):
     runner = CellRunner(BLAME, "cpu", cache_dir=str(tmp_path), reraise=True)
     with pytest.raises(RuntimeError, match="the layer's kernel is broken"):
         runner.run({"task": "adding-50", "model": "fails-in-helper", "profile": "smoke", "seed": 0})
+
+
+def test_a_gpu_worker_that_sees_no_cuda_stops_at_start_up(monkeypatch):
+    import torch
+
+    from rnnbench.worker import check_accelerator
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    check_accelerator("cpu")
+    with pytest.raises(RuntimeError, match="sees no CUDA device"):
+        check_accelerator("gpu")

@@ -327,3 +327,36 @@ def test_baselines():
     base = asr.baselines(data)
     assert base["empty-output"]["wer"] == 1.0 and base["empty-output"]["cer_real"] == 1.0
     assert base["most-frequent-digit-string"]["wer"] > 0.7
+
+
+def test_speech_asr_decodes_greedily_in_validation_and_with_the_beam_at_test(monkeypatch):
+    """A Python beam search at every validation would leave a GPU idle; the test keeps it."""
+    import dataclasses
+
+    import torch
+
+    from rnnbench.data import default_cache_dir
+    from rnnbench.testing import load_registry
+    from rnnbench.training import loader
+    from rnnbench_plugins.speech import tasks as speech_tasks
+
+    reg = load_registry()
+    task = reg.tasks["speech-asr"]
+    profile = task.profiles["smoke"]
+    profile = profile.replace(options=dataclasses.replace(profile.options, beam_width=4))
+    data = task.prepare(profile, default_cache_dir())
+    net = task.build(data, reg.models["gru"], profile).eval()
+    batch = next(iter(loader(data, data.val, 4, False, False)))
+    widths = []
+    real = speech_tasks.decode
+
+    def decode(out, lengths, width):
+        widths.append(width)
+        return real(out, lengths, 1)
+
+    monkeypatch.setattr(speech_tasks, "decode", decode)
+    for split in ("val", "test"):
+        net.reset_state(split)
+        with torch.no_grad():
+            net.evaluate(batch, torch.nn.ModuleDict(task.metrics(data)))
+    assert widths == [1, 4]
