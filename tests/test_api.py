@@ -13,7 +13,7 @@ class Options:
 def test_every_profile_field_declares_its_role():
     roles = {f.name: f.metadata.get("role") for f in dataclasses.fields(Profile)}
     assert set(roles.values()) == {DATA, RESULT, RUN}
-    assert {name for name, role in roles.items() if role == RUN} == {"time_limit", "seeds"}
+    assert {name for name, role in roles.items() if role == RUN} == {"time_limit", "seeds", "tuning_trials"}
 
 
 def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
@@ -36,8 +36,8 @@ def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
 
 def test_the_result_settings_are_all_but_the_run_settings():
     p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
-    assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds"}
-    assert p.replace(time_limit=1.0, seeds=3).result_settings() == p.result_settings()
+    assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds", "tuning_trials"}
+    assert p.replace(time_limit=1.0, seeds=3, tuning_trials=2).result_settings() == p.result_settings()
     assert p.replace(lr=0.5).result_settings() != p.result_settings()
 
 
