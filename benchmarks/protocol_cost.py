@@ -21,6 +21,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import table  # noqa: E402
 
 
+def stop_at(task: str, profile: str):
+    """The validation score at which the task's profile stops training as solved, or None."""
+    from rnnbench.registry import load
+
+    global _REGISTRY
+    if _REGISTRY is None:
+        _REGISTRY = load([])
+    t = _REGISTRY.tasks.get(task)
+    return t.profiles[profile].stop_at if t is not None and profile in t.profiles else None
+
+
+_REGISTRY = None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="leaderboards")
@@ -42,8 +56,15 @@ def main() -> int:
         run[task] += r.get("wall_seconds") or 0.0
         ok[task] += 1
         curve = r.get("curve") or []
-        if curve and (r.get("best_val") or {}).get("step") == curve[-1][0] and r.get("steps", 0) > curve[0][0]:
-            last_best[task] += 1
+        best = (r.get("best_val") or {}).get("value")
+        target = stop_at(task, args.profile)
+        solved = (
+            target is not None
+            and best is not None
+            and (best <= target if r["primary"]["direction"] == "min" else best >= target)
+        )
+        if curve and not solved and (r.get("best_val") or {}).get("step") == curve[-1][0]:
+            last_best[task] += 1  # still improving when training stopped (a solved task stopped on purpose)
         budget = r.get("param_budget")
         if budget:
             off_budget[task] = max(off_budget[task], abs(r["params"] - budget) / budget)
