@@ -144,9 +144,10 @@ class _Slot:
         try:
             self.proc = ctx.Process(
                 target=worker_main,
-                # not daemonic, so that a cell may start DataLoader workers; _stop_all and
-                # die_with end it with the run all the same
-                daemon=False,
+                # a GPU worker may start DataLoader workers, which a daemonic process may
+                # not; _stop_all and die_with end it with the run all the same. A CPU worker
+                # (no loader workers) stays daemonic, so the driver's exit never waits on it.
+                daemon=self.spec["gpu"] is None,
                 args=(child, self.plugin_args, self.spec["threads"], self.spec["accelerator"], os.getpid()),
             )
             self.proc.start()
