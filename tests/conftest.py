@@ -1,6 +1,8 @@
 import os
 import secrets
 
+import pytest
+
 # Tests never reach a hub: fail at once instead of retrying for ~23 s.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -10,3 +12,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 if not os.environ.get("RAY_AUTH_TOKEN_PATH"):
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Each test starts from the same environment: code under test (a Ray executor's safety
+    settings, a worker's thread pinning) may set variables in this process, and a later
+    test's subprocess would inherit them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
