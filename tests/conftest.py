@@ -1,5 +1,6 @@
 import os
 import secrets
+import signal
 
 import pytest
 
@@ -20,6 +21,10 @@ def _restore_environment():
     settings, a worker's thread pinning) may set variables in this process, and a later
     test's subprocess would inherit them."""
     saved = dict(os.environ)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     yield
     os.environ.clear()
     os.environ.update(saved)
+    for sig, handler in handlers.items():  # and the signal handlers (Ray installs its own)
+        if handler is not None:
+            signal.signal(sig, handler)

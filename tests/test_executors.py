@@ -22,8 +22,16 @@ def run_cli(*args, **popen):
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # a signal this test process ignores (an earlier test's Ray may ignore SIGINT) stays
+        # ignored across exec, and a driver that ignores Ctrl-C would hang these tests
+        preexec_fn=_default_signals,
         **popen,
     )
+
+
+def _default_signals() -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def test_one_worker_per_gpu_with_threads_divided():
