@@ -1,13 +1,14 @@
 """Training one cell: a seeded CPU cell is reproducible without deterministic kernels."""
 
 import copy
+import types
 
 import pytest
 import torch
 
 from rnnbench.nets import TaskNet
 from rnnbench.testing import load_registry
-from rnnbench.training import _deterministic, fit_cell
+from rnnbench.training import _deterministic, fit_cell, loader_workers
 
 
 def test_a_seeded_cpu_cell_gives_the_same_numbers_twice(tmp_path):
@@ -396,15 +397,23 @@ def test_loader_workers_only_on_a_gpu_where_the_task_asks(monkeypatch):
     assert loader_workers(data, torch.device("cuda", 0)) == 4
 
 
-def test_a_local_worker_may_start_loader_processes():
-    import multiprocessing
-
+def test_only_a_gpu_worker_may_start_loader_processes():
+    """Loader workers run only on a GPU (training.loader_workers), and a daemonic process
+    may not start children; a CPU worker stays daemonic, so the driver never waits on it."""
     from rnnbench import executors
 
-    slot = executors._Slot({"gpu": None, "accelerator": "cpu", "threads": 1}, [])
-    slot.start()
+    cpu = executors._Slot({"gpu": None, "accelerator": "cpu", "threads": 1}, [])
+    gpu = executors._Slot({"gpu": "0", "accelerator": "cpu", "threads": 1}, [])
     try:
-        assert not slot.proc.daemon
+        cpu.start()
+        gpu.start()
+        assert cpu.proc.daemon
+        assert not gpu.proc.daemon
     finally:
-        slot.kill()
-    assert multiprocessing.get_context("spawn")
+        cpu.kill()
+        gpu.kill()
+
+
+def test_a_cpu_cell_starts_no_loader_processes():
+    data = types.SimpleNamespace(info={"loader_workers": 4})
+    assert loader_workers(data, torch.device("cpu")) == 0
