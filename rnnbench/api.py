@@ -108,6 +108,17 @@ Dimension = LogUniform | Uniform | Choice
 """A search-space dimension; its key is the name of the ``Profile`` field it sets."""
 
 
+LEADERBOARD_PROTOCOL: dict[str, Any] = {
+    "patience": 3,
+    "schedule": "plateau",
+    "decay_after": 1,
+    "seeds": 3,
+    "tuning_trials": 4,
+}
+"""The fields ``Profile.for_leaderboard`` sets: convergence and statistics, the same for
+every task the leaderboards rank."""
+
+
 @dataclass(frozen=True)
 class Profile:
     """How hard to train one cell of a task.
@@ -169,6 +180,14 @@ class Profile:
             raise ValueError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+
+    @classmethod
+    def for_leaderboard(cls, **fields: Any) -> "Profile":
+        """A profile whose results are ranked, under the protocol every ranked task shares:
+        early stopping after 3 validations without a new best, the learning rate halved
+        after each validation without one, 3 seeds and 4 tuning trials per model. Any of
+        these may be given to override it."""
+        return cls(**{**LEADERBOARD_PROTOCOL, **fields})
 
     def replace(self, **changes: Any) -> "Profile":
         return dataclasses.replace(self, **changes)

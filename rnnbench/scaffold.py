@@ -75,7 +75,7 @@ class {cls}(Task):
     direction = "max"
     profiles = {{
         "smoke": Profile(max_steps=20, batch_size=32, hidden_size=16, val_every=10),
-        "quick": Profile(max_steps=500, batch_size=64, hidden_size=64, val_every=100, seeds=3),
+        "quick": Profile.for_leaderboard(max_steps=500, batch_size=64, hidden_size=64, val_every=100),
         "full": Profile(max_steps=5000, batch_size=128, hidden_size=128, val_every=500, seeds=5),
     }}
 

@@ -57,3 +57,12 @@ def test_a_profile_with_options_is_plain_json():
 
     p = Profile(max_steps=10, batch_size=4, options=Options(length=5, sizes={"train": 1}))
     assert json.loads(json.dumps(p.to_dict()))["options"] == {"length": 5, "sizes": {"train": 1}}
+
+
+def test_a_leaderboard_profile_takes_the_shared_protocol_and_its_overrides():
+    from rnnbench.api import LEADERBOARD_PROTOCOL
+
+    ranked = Profile.for_leaderboard(max_steps=10, batch_size=4)
+    assert {k: getattr(ranked, k) for k in LEADERBOARD_PROTOCOL} == LEADERBOARD_PROTOCOL
+    assert ranked.patience is not None and ranked.seeds >= 3
+    assert Profile.for_leaderboard(max_steps=10, batch_size=4, patience=None).patience is None

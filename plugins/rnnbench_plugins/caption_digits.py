@@ -89,18 +89,13 @@ class CaptionDigits(Task):
     requires = frozenset({"causal", "stateful"})
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5, options=CaptionOptions(lang="en")),
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=600,
             batch_size=64,
             hidden_size=128,
             lr=3e-3,
             val_every=50,
             param_budget=100_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=CaptionOptions(lang="en"),
         ),
         "full": Profile(

@@ -66,18 +66,13 @@ class CopyMemory(Task):
             val_every=10,
             options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64}),
         ),
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=500,
             batch_size=64,
             hidden_size=128,
             lr=5e-3,
             val_every=100,
             param_budget=100_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=CopyMemoryOptions(delay=20, sizes={"train": 20000, "val": 500, "test": 1000}),
         ),
         "full": Profile(

@@ -24,18 +24,13 @@ class DigitsVector(Task):
     direction = "max"
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5),
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=400,
             batch_size=64,
             hidden_size=128,
             lr=3e-3,
             val_every=50,
             param_budget=100_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
         ),
         "full": Profile(max_steps=3000, batch_size=64, hidden_size=256, lr=1e-3, dropout=0.2, val_every=100, seeds=5),
     }

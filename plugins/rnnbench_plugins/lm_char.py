@@ -96,18 +96,13 @@ class CharLM(Task):
             max_steps=20, batch_size=16, hidden_size=32, val_every=10, options=CharLMOptions(bptt=32, eval_chars=4000)
         ),
         # Until validation stops improving (at most 600 steps), validated and tested on whole plays.
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=600,
             batch_size=32,
             hidden_size=128,
             lr=5e-3,
             val_every=150,
             param_budget=100_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=CharLMOptions(bptt=64, eval_chars=0),
         ),
         "full": Profile(

@@ -313,18 +313,13 @@ class WordLM(Task):
             ),
         ),
         # Until validation stops improving (at most 600 steps); unigram perplexity is ~206.
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=600,
             batch_size=20,
             hidden_size=128,
             lr=5e-3,
             val_every=150,
             param_budget=650_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128, val_tokens=0, test_tokens=0),
         ),
         # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.

@@ -227,7 +227,7 @@ class Sentiment(Task):
             val_every=5,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=32),
         ),
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=600,
             batch_size=64,
             hidden_size=128,
@@ -235,11 +235,6 @@ class Sentiment(Task):
             lr=4e-3,
             val_every=50,
             param_budget=600_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=64),
         ),
         "full": Profile(

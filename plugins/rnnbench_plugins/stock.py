@@ -281,18 +281,13 @@ def _profiles() -> dict:
             max_steps=20, batch_size=64, hidden_size=32, val_every=10, options=StockOptions(window=20, **arch)
         ),
         # validation accuracy and MAE stop moving by step 100-200 for every model (seeds 0-2)
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=400,
             batch_size=64,
             hidden_size=64,
             lr=2e-3,
             val_every=50,
             param_budget=18_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=StockOptions(window=30, **arch),
         ),
         "full": Profile(

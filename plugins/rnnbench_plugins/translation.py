@@ -518,18 +518,13 @@ def rnnbench_tasks():
                 ),
                 # Short verses only: on one CPU thread a few hundred steps is all a quick cell
                 # affords, enough for the formulaic verses and names (copied through <unk>).
-                "quick": Profile(
+                "quick": Profile.for_leaderboard(
                     max_steps=450,
                     batch_size=64,
                     hidden_size=128,
                     lr=1e-2,
                     val_every=90,
                     param_budget=680_000,
-                    patience=3,
-                    schedule="plateau",
-                    decay_after=1,
-                    seeds=3,
-                    tuning_trials=4,
                     options=TranslationOptions(
                         **SWORD,
                         max_len=15,

@@ -183,18 +183,13 @@ class SpokenDigits(SpeechTask):
             options=SpeechOptions(source="espeak", sizes={"train": 160, "val": 40, "test": 40}, stack=2),
         ),
         # most models' validation accuracy has levelled off by step 300
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=800,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
             param_budget=100_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=SpeechOptions(source="espeak", sizes={"train": 2000, "val": 250, "test": 400}, stack=2),
         ),
         "full": Profile(
@@ -345,18 +340,13 @@ class DigitStrings(SpeechTask):
                 beam_width=1,
             ),
         ),
-        "quick": Profile(
+        "quick": Profile.for_leaderboard(
             max_steps=700,
             batch_size=32,
             hidden_size=128,
             lr=3e-3,
             val_every=100,
             param_budget=120_000,
-            patience=3,
-            schedule="plateau",
-            decay_after=1,
-            seeds=3,
-            tuning_trials=4,
             options=DigitStringsOptions(
                 source="espeak",
                 sizes={"train": 2000, "val": 200, "test": 400, "real": 100},
