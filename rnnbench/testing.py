@@ -88,11 +88,49 @@ def random_inputs(steps: int = STEPS, seed: int = 1):
 def check_shapes(core) -> None:
     import torch
 
+    assert hasattr(core, "output_size"), (
+        "expected the core to have an output_size attribute (the width of its outputs); it has none"
+    )
     with torch.no_grad():
-        y, _ = core(random_inputs())
-    assert hasattr(core, "output_size"), "the core has no output_size attribute"
-    assert y.shape == (BATCH, STEPS, core.output_size), f"output shape {tuple(y.shape)}"
-    assert torch.isfinite(y).all(), "non-finite outputs on random inputs"
+        returned = core(random_inputs())
+    assert isinstance(returned, tuple) and len(returned) == 2, (
+        f"expected forward(x) to return (outputs, state); got {_describe(returned)}"
+    )
+    y = returned[0]
+    expected = (BATCH, STEPS, core.output_size)
+    assert isinstance(y, torch.Tensor) and tuple(y.shape) == expected, (
+        f"expected outputs of shape {expected} = (batch, time, output_size) for inputs of shape "
+        f"{(BATCH, STEPS, INPUT)}; got {_describe(y)}" + _shape_hint(y, expected)
+    )
+    assert torch.isfinite(y).all(), "expected finite outputs on random inputs; got NaN or inf"
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a tensor of shape {tuple(shape)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}: ({', '.join(_describe(v) for v in value)})"
+    return type(value).__name__
+
+
+def _shape_hint(y: Any, expected: tuple[int, ...]) -> str:
+    shape = tuple(getattr(y, "shape", ()))
+    if shape == (expected[1], expected[0], expected[2]):
+        return " (time-major: cores take and return batch-first tensors)"
+    if len(shape) == 3 and shape[:2] == expected[:2]:
+        return f" (the last dimension must equal output_size = {expected[2]})"
+    return ""
+
+
+def _close(got, expected, what: str, atol: float = ATOL, rtol: float = 1e-4) -> None:
+    """``torch.testing.assert_close`` with the promise that failed named first."""
+    import torch
+
+    try:
+        torch.testing.assert_close(got, expected, atol=atol, rtol=rtol)
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: {exc}") from None
 
 
 def future_changes_past(core, t: int = 5) -> bool:
@@ -105,7 +143,9 @@ def future_changes_past(core, t: int = 5) -> bool:
     with torch.no_grad():
         y, _ = core(x)
         y_changed, _ = core(changed)
-    assert not torch.allclose(y[:, t + 1 :], y_changed[:, t + 1 :]), "later inputs changed nothing at all"
+    assert not torch.allclose(y[:, t + 1 :], y_changed[:, t + 1 :]), (
+        f"expected outputs after step {t} to depend on the inputs after it; changing those inputs changed nothing"
+    )
     return not torch.allclose(y[:, : t + 1], y_changed[:, : t + 1], atol=ATOL)
 
 
@@ -120,8 +160,9 @@ def check_chunked_equals_whole(core, cut: int = 5, atol: float = ATOL) -> None:
         first, state = core(x[:, :cut])
         middle, state = core(x[:, cut : cut + 1], state)
         rest, state_rest = core(x[:, cut + 1 :], state)
-    torch.testing.assert_close(torch.cat([first, middle, rest], 1), whole, atol=atol, rtol=1e-4)
-    torch.testing.assert_close(flat_state(state_rest), flat_state(final), atol=atol, rtol=1e-4)
+    pieces = f"a sequence fed in pieces of {cut}, 1 and {STEPS - cut - 1} steps, the state passed along"
+    _close(torch.cat([first, middle, rest], 1), whole, f"expected {pieces} to give the whole's outputs", atol)
+    _close(flat_state(state_rest), flat_state(final), f"expected {pieces} to end in the whole's state", atol)
 
 
 def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) -> None:
@@ -141,9 +182,17 @@ def check_padding_invariance(core, stateful: bool = True, atol: float = ATOL) ->
             y, state = core(padded, start, lengths)
             for b, n in enumerate(lengths.tolist()):
                 alone, alone_state = core(x[b : b + 1, :n], None if start is None else state_row(start, b))
-                torch.testing.assert_close(y[b : b + 1, :n], alone, atol=atol, rtol=1e-4)
+                where = (
+                    f"row {b} of a padded batch (length {n} of {STEPS}{', from a state' if start is not None else ''})"
+                )
+                _close(y[b : b + 1, :n], alone, f"expected {where} to give the outputs it gives alone", atol)
                 if stateful:
-                    torch.testing.assert_close(flat_state(state, b), flat_state(alone_state, 0), atol=atol, rtol=1e-4)
+                    _close(
+                        flat_state(state, b),
+                        flat_state(alone_state, 0),
+                        f"expected {where} to end in the state it ends in alone (its last valid step's)",
+                        atol,
+                    )
 
 
 def state_row(state, row: int):
@@ -170,7 +219,6 @@ def flat_state(state, row: int | None = None):
 def check_parallel_equals_step_by_step(core, steps: int = 40) -> None:
     """A core trained with a parallel scan (``core.step_by_step = False``) computes the same
     outputs and parameter gradients as its sequential reference form (``True``)."""
-    import torch
 
     x = random_inputs(steps=steps)
     results = []
@@ -181,9 +229,9 @@ def check_parallel_equals_step_by_step(core, steps: int = 40) -> None:
         (y**2).mean().backward()
         results.append((y.detach(), [p.grad.clone() for p in core.parameters()]))
     (y_par, grads_par), (y_seq, grads_seq) = results
-    torch.testing.assert_close(y_par, y_seq, rtol=1e-4, atol=1e-5)
-    for gp, gs in zip(grads_par, grads_seq):
-        torch.testing.assert_close(gp, gs, rtol=1e-3, atol=1e-5)
+    _close(y_par, y_seq, "expected the parallel form's outputs to equal the step-by-step form's", 1e-5)
+    for (name, _), gp, gs in zip(core.named_parameters(), grads_par, grads_seq):
+        _close(gp, gs, f"expected the parallel form's gradient of {name} to equal the step-by-step form's", 1e-5, 1e-3)
 
 
 def _smoke_cost(task: Any) -> float:
@@ -259,13 +307,32 @@ def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = 
     core = build_core(m)
     check_shapes(core)
     causal = "causal" in m.provides
-    assert future_changes_past(core) != causal, f"{m.name} declares causal={causal} but its outputs say otherwise"
+    leaks = future_changes_past(core)
+    assert leaks != causal, (
+        f"{m.name} declares itself causal, but changing inputs after step 5 changed its outputs up to step 5"
+        if causal
+        else f"{m.name} does not declare itself causal, but no output depends on a later input: "
+        "add 'causal' to its provides"
+    )
     if "stateful" in m.provides:
         check_chunked_equals_whole(core)
     check_padding_invariance(core, stateful="stateful" in m.provides)
     first = fit_smoke(task, m.name, plugins=plugins)
     again = fit_smoke(task, m.name, plugins=plugins)
-    assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
+    _same_fits(first, again)
+
+
+def _same_fits(first: dict, again: dict) -> None:
+    differ = sorted(
+        k
+        for k in first["metrics"].keys() | again["metrics"].keys()
+        if first["metrics"].get(k) != again["metrics"].get(k)
+    )
+    assert not differ, (
+        "expected two fits with the same seed to give the same metrics; "
+        + "; ".join(f"{k}: {first['metrics'].get(k)} then {again['metrics'].get(k)}" for k in differ)
+        + " (a random source not seeded from torch, or state kept between fits?)"
+    )
 
 
 def check_task_net(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
@@ -278,7 +345,9 @@ def check_task_net(task: str, model: str | None = None, plugins: tuple[str, ...]
     profile = t.profiles["smoke"]
     model = model or default_model(task, plugins)
     net = t.build(t.prepare(profile, default_cache_dir()), reg.models[model], profile)
-    assert isinstance(net, TaskNet), f"{task}: build() returned {type(net).__name__}, not a TaskNet"
+    assert isinstance(net, TaskNet), (
+        f"expected {task}'s build() to return an rnnbench.nets.TaskNet; got {type(net).__name__}"
+    )
 
 
 def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = ()) -> None:
@@ -292,15 +361,23 @@ def check_task(task: str, model: str | None = None, plugins: tuple[str, ...] = (
     check_light_import(plugin_module("task", task, plugins))
     model = model or default_model(task, plugins)
     t = load_registry(*plugins).tasks[task]
-    assert t.shape in SHAPES and t.direction in ("min", "max")
-    assert set(PROFILES) <= set(t.profiles), f"missing profiles: {set(PROFILES) - set(t.profiles)}"
+    assert t.shape in SHAPES, f"expected {task}'s shape to be one of {', '.join(SHAPES)}; got {t.shape!r}"
+    assert t.direction in ("min", "max"), f"expected {task}'s direction to be 'min' or 'max'; got {t.direction!r}"
+    missing = sorted(set(PROFILES) - set(t.profiles))
+    assert not missing, f"expected {task} to declare the profiles {', '.join(PROFILES)}; it lacks {', '.join(missing)}"
     check_task_net(task, model, plugins)
     first = fit_smoke(task, model, plugins=plugins)
-    assert t.primary_metric in first["metrics"], f"primary metric {t.primary_metric} not reported"
+    assert t.primary_metric in first["metrics"], (
+        f"expected the metrics to include the primary metric {t.primary_metric!r}; got {', '.join(first['metrics'])}"
+    )
     for name, values in first.get("baselines", {}).items():
-        assert set(values) <= set(first["metrics"]), f"baseline {name} reports unknown metrics"
+        unknown = sorted(set(values) - set(first["metrics"]))
+        assert not unknown, (
+            f"expected baseline {name} to report only the task's metrics ({', '.join(first['metrics'])}); "
+            f"got also {', '.join(unknown)}"
+        )
     again = fit_smoke(task, model, plugins=plugins)
-    assert first["metrics"] == again["metrics"], "two fits with the same seed differ"
+    _same_fits(first, again)
     check_outcomes(t, first)
 
 
