@@ -281,20 +281,25 @@ def param_budget(text: str) -> int | str:
     return value
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from rnnbench.suite import run_suite
-
+def _check_cells_args(args: argparse.Namespace, verb: str) -> None:
+    """The options ``run`` and ``tune`` share (the ``cells`` parent parser), checked alike."""
     if not (args.all or args.task or args.model):
-        raise UsageError("say what to run: --all, or --task NAME and/or --model NAME")
+        raise UsageError(f"say what to {verb}: --all, or --task NAME and/or --model NAME")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     if args.cells_per_gpu < 1:
         raise UsageError("--cells-per-gpu must be at least 1")
     if args.timeout is not None and not args.timeout > 0:  # NaN is not > 0 either
         raise UsageError("--timeout must be a positive number of seconds")
+    _check_ray_address(args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rnnbench.suite import run_suite
+
+    _check_cells_args(args, "run")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError("--seeds must be at least 1")
-    _check_ray_address(args)
     reg = _registry(args)
     printer = _RunPrinter(args.progress, args.profile)
     try:
@@ -336,17 +341,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_tune(args: argparse.Namespace) -> int:
     from rnnbench.suite import tune_suite
 
-    if not (args.all or args.task or args.model):
-        raise UsageError("say what to tune: --all, or --task NAME and/or --model NAME")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError("--workers must be at least 1")
-    if args.cells_per_gpu < 1:
-        raise UsageError("--cells-per-gpu must be at least 1")
+    _check_cells_args(args, "tune")
     if args.trials is not None and args.trials < 1:
         raise UsageError("--trials must be at least 1")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    _check_ray_address(args)
     reg = _registry(args)
     printer = _TunePrinter()
     result = tune_suite(

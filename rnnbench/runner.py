@@ -46,6 +46,36 @@ def cell_profile(profile: Profile, settings: dict) -> Profile:
     return profile.replace(**settings) if settings else profile
 
 
+def new_cell(
+    registry: Registry,
+    task: str,
+    model: str,
+    seed: int,
+    profile: str,
+    settings: dict,
+    *,
+    time_limit: float | None = None,
+    tuning: dict | None = None,
+    trial: dict | None = None,
+) -> Cell:
+    """A cell of ``run``, ``tune`` or ``verify``, its config hash and expected cost computed
+    from the profile the cell trains with (its task's, changed by ``settings``)."""
+    prof = registry.tasks[task].profiles[profile]
+    effective = cell_profile(prof, settings)
+    return Cell(
+        task,
+        model,
+        seed,
+        profile,
+        config_hash(registry, task, model, seed, profile, settings),
+        time_limit or prof.time_limit,
+        dict(settings),
+        tuning,
+        trial,
+        expected_cost=effective.max_steps * effective.batch_size * (effective.hidden_size / 64.0),
+    )
+
+
 def config_hash(
     registry: Registry, task: str, model: str, seed: int, profile: str, settings: dict | None = None
 ) -> str:
@@ -140,33 +170,22 @@ def plan(
             settings, chosen = ({}, None) if reason else cell_settings(out, profile, task_name, model_name, prof)
             if param_budget is not None:
                 settings["param_budget"] = None if param_budget == "off" else int(param_budget)
+            tuned = tuning.provenance(chosen) if chosen is not None else None
             for seed in range(seeds or prof.seeds):
-                h = config_hash(registry, task_name, model_name, seed, profile, settings)
                 if reason:
+                    h = config_hash(registry, task_name, model_name, seed, profile, settings)
                     not_applicable.append(
                         not_applicable_record(registry, task_name, model_name, seed, profile, h, reason)
                     )
                     continue
-                prev = store.existing(out, profile, task_name, model_name, seed)
-                if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == h:
-                    kept.append(prev)
-                    continue
-                effective = cell_profile(prof, settings)
-                cost = effective.max_steps * effective.batch_size * (effective.hidden_size / 64.0)
-                tuned = tuning.provenance(chosen) if chosen is not None else None
-                to_run.append(
-                    Cell(
-                        task_name,
-                        model_name,
-                        seed,
-                        profile,
-                        h,
-                        time_limit or prof.time_limit,
-                        dict(settings),
-                        tuned,
-                        expected_cost=cost,
-                    )
+                cell = new_cell(
+                    registry, task_name, model_name, seed, profile, settings, time_limit=time_limit, tuning=tuned
                 )
+                prev = store.existing(out, profile, task_name, model_name, seed)
+                if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == cell.config_hash:
+                    kept.append(prev)
+                else:
+                    to_run.append(cell)
     return to_run, kept, not_applicable
 
 

@@ -101,6 +101,14 @@ def select(
     return task_names, model_names
 
 
+def _check_cell_settings(param_budget: int | str | None, timeout: float | None) -> None:
+    """What ``run`` and ``tune`` both pass to every cell, checked before anything starts."""
+    if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
+        raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
+    if timeout is not None and not timeout > 0:  # NaN is not > 0 either
+        raise RunRefused("the time limit must be a positive number of seconds")
+
+
 def run_suite(
     tasks: Sequence[str] = (),
     models: Sequence[str] = (),
@@ -125,10 +133,7 @@ def run_suite(
     reporter = reporter or Reporter()
     if seeds is not None and seeds < 1:
         raise RunRefused("seeds must be at least 1")
-    if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
-        raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
-    if timeout is not None and not timeout > 0:  # NaN is not > 0 either
-        raise RunRefused("the time limit must be a positive number of seconds")
+    _check_cell_settings(param_budget, timeout)
     registry = registry or load(plugins)
     task_names, model_names = select(registry, tasks, models, profile, reporter)
     out = Path(out)
@@ -204,10 +209,7 @@ def tune_suite(
     reporter = reporter or Reporter()
     if trials is not None and trials < 1:
         raise RunRefused("the number of trials must be at least 1")
-    if timeout is not None and not timeout > 0:  # NaN is not > 0 either
-        raise RunRefused("the time limit must be a positive number of seconds")
-    if param_budget is not None and param_budget != "off" and not (isinstance(param_budget, int) and param_budget >= 1):
-        raise RunRefused(f"the parameter budget must be a positive number of parameters or 'off', not {param_budget!r}")
+    _check_cell_settings(param_budget, timeout)
     registry = registry or load(plugins)
     task_names, model_names = select(registry, tasks, models, profile, reporter)
     out = Path(out)

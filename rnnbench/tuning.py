@@ -476,7 +476,7 @@ def tune(
     """Run every pair's study up to its budget (``trials``, default the profile's
     ``tuning_trials``), one trial per study per round. Pairs a model cannot serve are
     skipped. The caller holds the store's lock."""
-    from rnnbench.runner import Cell, config_hash
+    from rnnbench.runner import new_cell
 
     reporter = reporter or TuneReporter()
     out = Path(out)
@@ -505,18 +505,8 @@ def tune(
             settings = dict(trial.params)
             if param_budget is not None:
                 settings["param_budget"] = _budget_setting(param_budget)
-            prof = registry.tasks[s.task].profiles[profile]
-            cell = Cell(
-                s.task,
-                s.model,
-                trial.number,
-                profile,
-                config_hash(registry, s.task, s.model, trial.number, profile, settings),
-                timeout or prof.time_limit,
-                settings,
-                None,
-                context,
-                expected_cost=prof.max_steps * prof.batch_size * prof.hidden_size,
+            cell = new_cell(
+                registry, s.task, s.model, trial.number, profile, settings, time_limit=timeout, trial=context
             )
             cell_label = f"{s.task}/{s.model}/trial{trial.number}"
             by_label[cell_label] = (s, trial, time.monotonic())

@@ -84,16 +84,14 @@ def verify(
             result.verdicts.append(Verdict(r, "stale", "the record predates recorded hyperparameters"))
             continue
         settings = {**r["hyperparameters"], "param_budget": r.get("param_budget")}
-        h = runner.config_hash(registry, r["task"], r["model"], r["seed"], r["profile"], settings)
-        if h != records.config_hash(r):
+        cell = runner.new_cell(
+            registry, r["task"], r["model"], r["seed"], r["profile"], settings, tuning=r.get("tuning")
+        )
+        if cell.config_hash != records.config_hash(r):
             result.verdicts.append(
                 Verdict(r, "stale", "the installed code or data would run another configuration (config hash differs)")
             )
             continue
-        prof = registry.tasks[r["task"]].profiles[r["profile"]]
-        cell = runner.Cell(
-            r["task"], r["model"], r["seed"], r["profile"], h, prof.time_limit, settings, r.get("tuning")
-        )
         cells.append(cell)
         by_cell[cell.label] = r
     for v in result.verdicts:
