@@ -12,7 +12,7 @@ APT_PACKAGES := espeak-ng asterisk-core-sounds-en-wav sword-text-web sword-text-
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 OFFLINE   := HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1
 
-.PHONY: setup system run test leaderboard check bench clean
+.PHONY: setup system run community test leaderboard check bench clean
 
 setup: system $(STAMP)
 
@@ -33,6 +33,12 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(OFFLINE) $(BIN)/rnnbench run --all
+
+# The community plugin distributions of community-plugins.txt (validated: name==version
+# lines only), installed from PyPI into the venv; the leaderboard workflow then runs only
+# their new cells. Separate from `run`, which installs nothing from third parties.
+community: setup
+	$(BIN)/python -m rnnbench.community install community-plugins.txt
 
 # lint and format check, the suite, then the committed leaderboards must agree with their
 # results (stale ones fail)

@@ -676,6 +676,8 @@ def _print_record(r: dict, path: Path) -> None:
         versions = [f"{k} {prov[k]}" for k in ("rnnbench", "torch", "pytorch_lightning", "python") if prov.get(k)]
         print("  made by:    " + "; ".join(versions + plugins))
         print(f"  device:     {prov.get('device') or '-'}, config {prov.get('config_hash') or '-'}")
+        if prov.get("device") or prov.get("device_class"):
+            print(f"  timed on:   {records.device_class(r)} (times compare within one device class only)")
     if r.get("traceback"):
         print("  " + r["traceback"].replace("\n", "\n  "))
     print(f"  file:       {path} (--json prints it whole)")

@@ -9,6 +9,7 @@ when it is read, and its cell runs again.
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypedDict
 
 SCHEMA_VERSION = 2
@@ -57,7 +58,8 @@ class Record(TypedDict, total=False):
     task_description: str
     primary: Primary
     provenance: dict[str, Any]
-    """Versions of the code, the config hash, the device and the data fingerprint."""
+    """Versions of the code, the config hash, the device, its ``device_class`` (see
+    ``device_class``) and the data fingerprint."""
     # the outcome
     status: str
     """``ok``, ``failed`` or ``n/a``."""
@@ -113,3 +115,49 @@ def throughput_unit(record: dict) -> str:
 
 def config_hash(record: dict) -> str | None:
     return (record.get("provenance") or {}).get("config_hash")
+
+
+CPU_MODEL_UNRECORDED = "model not recorded"
+UNKNOWN_DEVICE = "device not recorded"
+
+
+def describe_device(
+    kind: str, name: str, threads: int | None = None, precision: str | None = None, cells_per_gpu: int | None = None
+) -> str:
+    """A device class: a short, stable name of what a cell's time was measured on.
+
+    Everything besides the cell's own configuration that changes its time is in it: the
+    CPU's model and the torch threads the cell had (``cpu: NAME, 4 threads``), or the
+    GPU's name, the float policy (``--precision`` changes nothing on a CPU) and how many
+    cells shared the GPU when more than one did (``gpu: NAME, tf32, 2 cells per GPU``)."""
+    name = " ".join(str(name).split()) or "unknown"
+    parts = [f"{kind}: {name}"]
+    if threads is not None:
+        parts.append(f"{threads} thread{'' if threads == 1 else 's'}")
+    if kind == "gpu":
+        if precision:
+            parts.append(str(precision))
+        if isinstance(cells_per_gpu, int) and cells_per_gpu > 1:
+            parts.append(f"{cells_per_gpu} cells per GPU")
+    return ", ".join(parts)
+
+
+_OLD_CPU_DEVICE = re.compile(r"cpu \((\d+) threads?\)")
+
+
+def device_class(record: dict) -> str:
+    """The device class a record's times were measured on (``describe_device``): as the
+    worker recorded it in ``provenance.device_class``, or for a record written before
+    that was kept, derived from ``provenance.device`` (``cpu (N threads)``, else a GPU's
+    name), where a CPU's model was not recorded. Times compare only within one class."""
+    prov = record.get("provenance") or {}
+    stored = prov.get("device_class")
+    if isinstance(stored, str) and stored.strip():
+        return stored
+    device = prov.get("device")
+    if not isinstance(device, str) or not device.strip():
+        return UNKNOWN_DEVICE
+    old_cpu = _OLD_CPU_DEVICE.fullmatch(device.strip())
+    if old_cpu:
+        return describe_device("cpu", CPU_MODEL_UNRECORDED, threads=int(old_cpu.group(1)))
+    return describe_device("gpu", device, precision=prov.get("precision"), cells_per_gpu=prov.get("cells_per_gpu"))

@@ -267,6 +267,8 @@ def finish_record(registry: Registry, cell: Cell, result: dict) -> records.Recor
     record["param_budget"] = effective.param_budget
     result = dict(result)
     record["provenance"]["device"] = result.pop("device", None)
+    if "device_class" in result:  # measured where the cell trained (rnnbench.training.device_class)
+        record["provenance"]["device_class"] = result.pop("device_class")
     record["provenance"]["data_fingerprint"] = result.pop("data_fingerprint", None)
     # where the cell ran, with the worker's own library versions (not the driver's)
     record["provenance"].update(result.pop("worker_provenance", None) or {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import platform
 import resource
 import shutil
 import tempfile
@@ -484,6 +485,7 @@ def fit_cell(
         "peak_memory_mb": round(peak, 1),
         "peak_memory_kind": peak_kind,
         "device": _device_name(device),
+        "device_class": device_class(device, policy),
         "first_step_at": units.first_step_at,
         "samples": samples,
         "precision": policy,
@@ -568,3 +570,34 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def device_class(device: torch.device, policy: str) -> str:
+    """What this cell's time was measured on (``rnnbench.records.describe_device``),
+    found here in the worker, on the machine that trains it."""
+    from rnnbench.records import describe_device
+
+    if device.type == "cuda":
+        shared = int(os.environ.get("RNNBENCH_CELLS_PER_GPU") or 1)
+        return describe_device("gpu", torch.cuda.get_device_name(device), precision=policy, cells_per_gpu=shared)
+    if device.type == "cpu":
+        return describe_device("cpu", cpu_model(), threads=torch.get_num_threads())
+    return describe_device(device.type, platform.processor() or platform.machine())
+
+
+_CPUINFO_MODEL_KEYS = ("model name", "cpu model", "Processor", "cpu")
+"""Where /proc/cpuinfo names the processor: x86 and most others, MIPS, older ARM kernels, POWER."""
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The processor's model name, e.g. "AMD EPYC 7763 64-Core Processor": from
+    ``cpuinfo`` on Linux, else what ``platform`` knows (an architecture at least)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() in _CPUINFO_MODEL_KEYS and value.strip():
+                    return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

@@ -253,6 +253,7 @@ def test_show_prints_a_cells_record_with_its_traceback(capsys, tmp_path):
     assert out.startswith("adding-50 × lstm, seed 1, profile quick: failed\n")
     assert "reason:     RuntimeError: boom (in model plugin 'classic-rnn')" in out
     assert '    raise RuntimeError("boom")' in out and "device:     cpu (1 threads)" in out
+    assert "timed on:   cpu: model not recorded, 1 thread (" in out  # written before the class was kept
     assert main([*argv, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == _failed_record()
 

@@ -525,3 +525,30 @@ def test_records_name_their_hyperparameters(tmp_path):
     assert rec["tuning"] is None and rec["param_budget"] is None
     assert set(rec["hyperparameters"]) == set(runner.HYPERPARAMETERS)
     assert rec["hyperparameters"]["optimizer"] == "adam" and rec["hyperparameters"]["schedule"] == "constant"
+    # the worker that trained it says what its time was measured on
+    assert rec["provenance"]["device_class"].startswith("cpu: ") and "device_class" not in rec
+
+
+def test_the_device_class_goes_into_provenance_and_changes_no_config_hash(tmp_path):
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    cell = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0][0]
+    measured = {"status": "ok", "metrics": {"mse": 0.1}, "device": "cpu (2 threads)", "outcomes": None}
+    rec = runner.finish_record(reg, cell, {**measured, "device_class": "cpu: AMD EPYC 7763, 2 threads"})
+    assert rec["provenance"]["device_class"] == "cpu: AMD EPYC 7763, 2 threads"
+    assert "device_class" not in rec and store.validate_record(rec) is rec
+    assert (
+        rec["provenance"]["config_hash"]
+        == cell.config_hash
+        == runner.config_hash(reg, "adding-50", "elman", 0, "smoke")
+    )
+    store.write_record(tmp_path, rec)
+    # a finished cell is kept whatever it was timed on; only the new model's cells train
+    to_run, kept, _ = runner.plan(reg, ["adding-50"], ["elman", "lstm"], "smoke", 1, tmp_path)
+    assert [c.label for c in to_run] == ["adding-50 × lstm (seed 0)"]
+    assert [(r["model"], r["provenance"]["device_class"]) for r in kept] == [("elman", "cpu: AMD EPYC 7763, 2 threads")]
+    # and one written before the class was kept (no device_class) is kept too
+    del rec["provenance"]["device_class"]
+    store.write_record(tmp_path, rec)
+    assert [r["model"] for r in runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[1]] == ["elman"]

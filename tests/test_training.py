@@ -20,6 +20,7 @@ def test_a_seeded_cpu_cell_gives_the_same_numbers_twice(tmp_path):
     assert not torch.are_deterministic_algorithms_enabled()
     second = fit_cell(task, model, profile, 3, data, accelerator="cpu")
     assert first["metrics"] == second["metrics"] and first["curve"] == second["curve"]
+    assert first["device_class"].startswith("cpu: ") and first["device_class"] == second["device_class"]
     other_seed = fit_cell(task, model, profile, 4, data, accelerator="cpu")
     assert other_seed["metrics"] != first["metrics"]
 
@@ -417,3 +418,33 @@ def test_only_a_gpu_worker_may_start_loader_processes():
 def test_a_cpu_cell_starts_no_loader_processes():
     data = types.SimpleNamespace(info={"loader_workers": 4})
     assert loader_workers(data, torch.device("cpu")) == 0
+
+
+def test_the_cpu_model_comes_from_cpuinfo_else_from_platform(tmp_path, monkeypatch):
+    import platform
+
+    from rnnbench.training import cpu_model
+
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7763  64-Core Processor\n")
+    assert cpu_model(str(x86)) == "AMD EPYC 7763 64-Core Processor"
+    arm = tmp_path / "arm"  # aarch64 kernels name no model: "processor" is the core's number
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU implementer\t: 0x41\n")
+    monkeypatch.setattr(platform, "processor", lambda: "")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert cpu_model(str(arm)) == "aarch64"
+    assert cpu_model(str(tmp_path / "missing")) == "aarch64"
+
+
+def test_a_cells_device_class_is_found_where_it_trains(monkeypatch):
+    from rnnbench.training import cpu_model, device_class
+
+    threads = torch.get_num_threads()
+    assert device_class(torch.device("cpu"), "tf32") == (
+        f"cpu: {cpu_model()}, {threads} thread{'' if threads == 1 else 's'}"
+    )
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    monkeypatch.delenv("RNNBENCH_CELLS_PER_GPU", raising=False)
+    assert device_class(torch.device("cuda", 0), "tf32") == "gpu: NVIDIA H200, tf32"
+    monkeypatch.setenv("RNNBENCH_CELLS_PER_GPU", "2")
+    assert device_class(torch.device("cuda", 0), "bf16-mixed") == "gpu: NVIDIA H200, bf16-mixed, 2 cells per GPU"

@@ -51,3 +51,21 @@ def test_make_targets_it_calls_exist():
         if line.startswith("make "):
             target = line.split()[1]
             assert re.search(rf"^{target}:", makefile, re.M), target
+
+
+def test_the_regeneration_installs_the_community_plugins_before_it_runs():
+    runs = [s.get("run", "") for s in WORKFLOW["jobs"]["regenerate"]["steps"]]
+    community = runs.index("make community")
+    run = next(i for i, r in enumerate(runs) if "rnnbench run --all" in r)
+    assert runs.index("make setup TORCH='torch>=2.4'") < community < run
+    makefile = (ROOT / "Makefile").read_text()
+    target = re.search(r"^community:.*\n((?:\t.*\n)+)", makefile, re.M)
+    assert target and "-m rnnbench.community install community-plugins.txt" in target.group(1)
+    # `make run` installs nothing from third parties
+    assert "community" not in re.search(r"^run:.*$", makefile, re.M).group(0)
+
+
+def test_a_pull_request_gets_the_community_list_checked():
+    assert "community-plugins.txt" in WORKFLOW[True]["pull_request"]["paths"]
+    runs = [s.get("run", "") for s in WORKFLOW["jobs"]["compare"]["steps"]]
+    assert ".venv/bin/python -m rnnbench.community check community-plugins.txt" in runs

@@ -9,7 +9,17 @@ from typing import Callable
 from rnnbench.report.cd import CD
 from rnnbench.report.charts import svg
 from rnnbench.report.markdown import significance_lines
-from rnnbench.report.model import BASELINE, MODEL, Cell, Table, Tables, protocol, summary_text
+from rnnbench.report.model import (
+    BASELINE,
+    MODEL,
+    Cell,
+    Table,
+    Tables,
+    protocol,
+    summary_text,
+    timing_elsewhere,
+    timing_text,
+)
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -72,6 +82,10 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
     out += _task_table(table)
     out.append('<ul class="note">' + "".join(f"<li>{e(x)}</li>" for x in significance_lines(board)) + "</ul>")
     out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
+    out += [f'<p class="note">{e(line)}</p>' for line in timing_text(board)]
+    elsewhere = timing_elsewhere(board)
+    if elsewhere:
+        out.append('<ul class="note">' + "".join(f"<li>{e(x)}</li>" for x in elsewhere) + "</ul>")
     if board["not_ok"]:
         out.append(
             "<ul>"

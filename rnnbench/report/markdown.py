@@ -6,7 +6,18 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from rnnbench.report.cd import CD
-from rnnbench.report.model import BASELINE, MODEL, Cell, Row, Table, Tables, protocol, summary_text
+from rnnbench.report.model import (
+    BASELINE,
+    MODEL,
+    Cell,
+    Row,
+    Table,
+    Tables,
+    protocol,
+    summary_text,
+    timing_elsewhere,
+    timing_text,
+)
 
 _MD_SPECIAL = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "\\`"}
 
@@ -68,6 +79,10 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
     lines += _table(table, table.rows_of(MODEL, BASELINE))
     lines += [""] + [f"- {_esc(x)}" for x in significance_lines(board)]
     lines += [""] + [_esc(line) for line in protocol(board)]
+    timing = timing_text(board)
+    if timing:
+        lines += [""] + [_esc(line) for line in timing]
+        lines += [f"- {_esc(x)}" for x in timing_elsewhere(board)]
     if board["not_ok"]:
         lines += ["", "Not run or failed:", ""]
         for x in board["not_ok"]:

@@ -91,18 +91,19 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
     by_model: dict[str, list[dict]] = defaultdict(list)
     for r in ok:
         by_model[r["model"]].append(r)
+    timing = _timing(ok)
     for model, mrecs in by_model.items():
         mrecs.sort(key=lambda r: r["seed"])
+        timed = [r for r in mrecs if records.device_class(r) == timing["reference"]]
         rows.append(
             {
                 "model": model,
                 "seeds": [r["seed"] for r in mrecs],
                 "metrics": {m: _stats([_num(r["metrics"].get(m)) for r in mrecs]) for m in metric_names},
                 "params": max(r.get("params") or 0 for r in mrecs),
-                "train_seconds": _stats([_num(r.get("train_seconds")) for r in mrecs])["mean"],
-                "throughput": _stats([_num(records.throughput(r)) for r in mrecs])["mean"],
-                "throughput_unit": records.throughput_unit(mrecs[0]),
-                "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in mrecs),
+                **_times(timed),
+                "device_class": timing["reference"] if timed else None,
+                "timed_elsewhere": len(timed) < len(mrecs),
                 "samples": mrecs[0].get("samples") or {},
                 "curve": mrecs[0].get("curve") or [],
                 "hyperparameters": mrecs[0].get("hyperparameters") or {},
@@ -156,6 +157,7 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
         "not_ok": problems,
         "notes": notes,
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
+        "timing": timing,
         "significance": {
             "method": significant.method,
             "tiers": significant.tier_text,
@@ -168,6 +170,69 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
             "alpha": significance.ALPHA,
         },
     }
+
+
+def _times(recs: list[dict]) -> dict[str, Any]:
+    """Train seconds, throughput and peak memory of a model's seeds, all of one device class."""
+    return {
+        "train_seconds": _stats([_num(r.get("train_seconds")) for r in recs])["mean"],
+        "throughput": _stats([_num(records.throughput(r)) for r in recs])["mean"],
+        "throughput_unit": records.throughput_unit(recs[0]) if recs else "",
+        "peak_memory_mb": max((_num(r.get("peak_memory_mb")) or 0) for r in recs) if recs else None,
+    }
+
+
+def _timing(ok: list[dict]) -> dict[str, Any]:
+    """Which cells' times a task's page compares: those of one device class
+    (``records.device_class``), the one with the most ok cells (on a tie, the first
+    name). Quality compares across classes; time, throughput and memory do not, so the
+    times of cells measured elsewhere are listed apart, per model and class."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in ok:
+        counts[records.device_class(r)] += 1
+    reference = min(counts, key=lambda c: (-counts[c], c)) if counts else None
+    apart: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in ok:
+        if records.device_class(r) != reference:
+            apart[(r["model"], records.device_class(r))].append(r)
+    elsewhere = [
+        {"model": model, "device_class": cls, "seeds": [r["seed"] for r in recs], **_times(recs)}
+        for (model, cls), recs in sorted(apart.items())
+        for recs in [sorted(recs, key=lambda r: r["seed"])]
+    ]
+    return {"reference": reference, "cells": counts.get(reference, 0), "of": len(ok), "elsewhere": elsewhere}
+
+
+def timing_text(board: dict) -> list[str]:
+    """What a task's time columns compare, in sentences for its page, and what † means
+    when some times are kept apart (``timing_elsewhere`` lists them)."""
+    timing = board.get("timing") or {}
+    if not timing.get("reference"):
+        return []
+    cells = "every ok cell" if timing["cells"] == timing["of"] else f"{timing['cells']} of {timing['of']} ok cells"
+    lines = [
+        f"Train time, throughput and peak memory are compared on one device class only: {timing['reference']} "
+        f"({cells}). The quality columns use every cell, whatever it ran on."
+    ]
+    if timing["elsewhere"]:
+        lines.append(
+            "† Some or all of the model's seeds were timed on another device class: those times are listed "
+            "here, not compared in the table."
+        )
+    return lines
+
+
+def timing_elsewhere(board: dict) -> list[str]:
+    """One line per model and other device class: its seeds and their times."""
+    out = []
+    for x in (board.get("timing") or {}).get("elsewhere", []):
+        seeds = ", ".join(str(s) for s in x["seeds"])
+        out.append(
+            f"{x['model']} (seed{'s' if len(x['seeds']) > 1 else ''} {seeds}) on {x['device_class']}: "
+            f"train {fmt(x['train_seconds'], 3)} s, {fmt(x['throughput'], 3)} {x['throughput_unit']}, "
+            f"peak {fmt(x['peak_memory_mb'], 4)} MB"
+        )
+    return out
 
 
 def _collapse(notes: list[dict]) -> list[dict]:
@@ -483,6 +548,15 @@ def _tier_cell(row: dict) -> Cell:
     return Cell("top" if top else f"below (p {_p_text(p)})", (top, p))
 
 
+def _timed(row: dict, values: tuple, digits: int) -> Cell:
+    """A time, throughput or memory cell: of the board's reference device class only
+    ("–" when none of the model's seeds ran there), marked † when some seeds ran elsewhere."""
+    text = fmt(values[0], digits) if row["device_class"] else "–"
+    if row["device_class"] and len(values) > 1 and values[1]:
+        text += f" {values[1]}"
+    return Cell(text, values, note="†" if row["timed_elsewhere"] else "")
+
+
 def task_table(board: dict) -> Table:
     """A task's ranked models, then its baselines, then the cells that did not run."""
     p, d = board["primary"]["name"], board["primary"]["direction"]
@@ -515,21 +589,14 @@ def task_table(board: dict) -> Table:
         Column("n", ("n",), {MODEL: lambda r: _shown(r["metrics"][p]["n"])}, identifies=True),
         *[_metric_column(m, m) for m in board["metric_names"][1:]],
         Column("params", ("params",), {MODEL: lambda r: _shown(r["params"], f"{r['params']:,}")}),
-        Column(
-            "train s", ("train_seconds",), {MODEL: lambda r: _shown(r["train_seconds"], fmt(r["train_seconds"], 3))}
-        ),
+        Column("train s", ("train_seconds",), {MODEL: lambda r: _timed(r, (r["train_seconds"],), 3)}),
         Column(
             "throughput",
             ("throughput", "throughput_unit"),
-            {
-                MODEL: lambda r: Cell(
-                    f"{fmt(r['throughput'], 3)} {r['throughput_unit']}", (r["throughput"], r["throughput_unit"])
-                )
-            },
+            {MODEL: lambda r: _timed(r, (r["throughput"], r["throughput_unit"] if r["device_class"] else None), 3)},
         ),
-        Column(
-            "peak MB", ("peak_memory_mb",), {MODEL: lambda r: _shown(r["peak_memory_mb"], fmt(r["peak_memory_mb"], 4))}
-        ),
+        Column("peak MB", ("peak_memory_mb",), {MODEL: lambda r: _timed(r, (r["peak_memory_mb"],), 4)}),
+        Column(None, ("device_class",), {MODEL: lambda r: _shown(r["device_class"])}),
         Column("vs best baseline", ("beats_baselines", "p_vs_baseline"), {MODEL: _vs_baselines}),
         Column(None, ("metric_test",), {MODEL: lambda r: _shown(r["metric_test"] or "")}),
         Column(None, ("status",), {MODEL: lambda r: _shown("ok"), NOT_RUN: lambda x: _shown(x["status"])}),

@@ -68,3 +68,30 @@ def test_samples_stay_inside_their_code_span(tmp_path):
     md = report.render(store.load_records(tmp_path)[0])[0]["quick/adding-50.md"]
     line = next(line for line in md.splitlines() if line.startswith("- **lstm**"))
     assert line.count("`") == 2 and "<img" not in line and line.endswith("next`")
+
+
+def test_pages_name_the_reference_device_class_and_list_times_from_others_apart():
+    records = []
+    for seed in range(3):
+        r = rec("lstm", seed, 0.01 * (seed + 1))
+        r["provenance"] = {"device": "cpu (1 threads)"}
+        records.append(r)
+    gpu = rec("gru", 0, 0.05)
+    gpu["provenance"] = {"device": "NVIDIA H200", "device_class": "gpu: NVIDIA H200, tf32"}
+    gpu["train_seconds"] = 0.125
+    records.append(gpu)
+    files, _ = report.render(records)
+    md = files["quick/adding-50.md"]
+    assert "| 2 | gru | 0.05 | – | " in md and "| 1,000 | – † | – † | – † |" in md
+    assert "| 2 † |" not in md and "| lstm | 0.02 ± 0.01 |" in md
+    assert (
+        "compared on one device class only: cpu: model not recorded, 1 thread (3 of 4 ok cells). "
+        "The quality columns use every cell" in md
+    )
+    assert "- gru (seed 0) on gpu: NVIDIA H200, tf32: train 0.125 s, 100 samples/s, peak 10 MB" in md
+    html = files["index.html"]
+    assert "<td>– †</td>" in html and "cpu: model not recorded, 1 thread (3 of 4 ok cells)" in html
+    assert "<li>gru (seed 0) on gpu: NVIDIA H200, tf32: train 0.125 s" in html
+    header, *rows = files["quick/adding-50.csv"].splitlines()
+    assert "peak_memory_mb,device_class," in header
+    assert rows[1].startswith("2,gru,model,1,") and ",1000,,,,,," in rows[1]

@@ -157,3 +157,63 @@ def test_the_cd_summary_reproduces_demsars_worked_example():
     # "even the difference between the best and the worst is smaller than CD": one group
     (chart,) = cd_chart("quick", summary)
     assert chart.cliques() == [(pytest.approx(ranks["c45-m-cf"]), pytest.approx(ranks["c45"]))]
+
+
+def _timed(model_name, seed, value, device_class=None, device="cpu (1 threads)", seconds=2.0):
+    r = rec(model_name, seed, value)
+    r["provenance"] = {"device": device, **({"device_class": device_class} if device_class else {})}
+    r["train_seconds"], r["throughput"], r["peak_memory_mb"] = seconds, {"unit": "samples/s", "value": 10 / seconds}, 7
+    return r
+
+
+H200 = "gpu: NVIDIA H200, tf32"
+
+
+def test_times_compare_within_the_device_class_of_most_cells_and_quality_across_all():
+    records = [_timed("lstm", s, 0.01 * (s + 1)) for s in range(3)]  # old records: cpu (1 threads)
+    records += [_timed("gru", 0, 0.02), _timed("gru", 1, 0.03, H200, "NVIDIA H200", seconds=0.5)]
+    records += [_timed("elman", s, 0.2, H200, "NVIDIA H200", seconds=0.25) for s in range(2)]
+    board = model.build(records)["profiles"]["quick"]["adding-50"]
+    rows = {r["model"]: r for r in board["rows"]}
+    old_cpu = "cpu: model not recorded, 1 thread"
+    assert board["timing"]["reference"] == old_cpu and (board["timing"]["cells"], board["timing"]["of"]) == (4, 7)
+    # quality over every seed, whatever it ran on
+    assert rows["gru"]["metrics"]["mse"]["n"] == 2 and rows["elman"]["metrics"]["mse"]["n"] == 2
+    # times over the reference class's seeds only: gru's GPU seed does not lower its mean
+    assert (rows["gru"]["train_seconds"], rows["gru"]["throughput"], rows["gru"]["device_class"]) == (2.0, 5.0, old_cpu)
+    assert rows["gru"]["timed_elsewhere"] and not rows["lstm"]["timed_elsewhere"]
+    assert rows["elman"]["train_seconds"] is None and rows["elman"]["peak_memory_mb"] is None
+    assert rows["elman"]["device_class"] is None and rows["elman"]["timed_elsewhere"]
+    assert [(x["model"], x["device_class"], x["seeds"], x["train_seconds"]) for x in board["timing"]["elsewhere"]] == [
+        ("elman", H200, [0, 1], 0.25),
+        ("gru", H200, [1], 0.5),
+    ]
+    table = model.task_table(board)
+    column = {c.title or c.fields[0]: i for i, c in enumerate(table.columns)}
+    cells = {r.cells[column["model"]].text: r.cells for r in table.rows_of(model.MODEL)}
+    assert cells["elman"][column["train s"]] == model.Cell("–", (None,), note="†")
+    assert cells["elman"][column["throughput"]] == model.Cell("–", (None, None), note="†")
+    assert cells["gru"][column["throughput"]] == model.Cell("5 samples/s", (5.0, "samples/s"), note="†")
+    assert cells["lstm"][column["train s"]] == model.Cell("2", (2.0,))
+    assert cells["lstm"][column["device_class"]].values == (old_cpu,)
+    assert cells["elman"][column["device_class"]].values == (None,)
+
+
+def test_a_new_record_and_an_old_one_of_the_same_cpu_are_kept_apart_and_ties_go_by_name():
+    new = "cpu: AMD EPYC 7763 64-Core Processor, 1 thread"
+    records = [_timed("lstm", 0, 0.01), _timed("gru", 0, 0.02, new)]
+    timing = model.build(records)["profiles"]["quick"]["adding-50"]["timing"]
+    # one cell each: the first name is the reference, and the other's times are apart
+    assert timing["reference"] == "cpu: AMD EPYC 7763 64-Core Processor, 1 thread"
+    assert [x["model"] for x in timing["elsewhere"]] == ["lstm"]
+
+
+def test_a_page_with_one_device_class_says_which_and_marks_nothing():
+    board = model.build([_timed("lstm", s, 0.01 * (s + 1), H200, "NVIDIA H200") for s in range(2)])
+    board = board["profiles"]["quick"]["adding-50"]
+    assert board["timing"] == {"reference": H200, "cells": 2, "of": 2, "elsewhere": []}
+    assert model.timing_text(board) == [
+        f"Train time, throughput and peak memory are compared on one device class only: {H200} (every ok cell). "
+        "The quality columns use every cell, whatever it ran on."
+    ]
+    assert model.timing_elsewhere(board) == []
