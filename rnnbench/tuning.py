@@ -104,14 +104,9 @@ def chosen(out: str | Path, profile: str, task: str, model: str, prof: Profile) 
     "trials", "path"}``, or None when it has not finished tuning it (or tuned another
     profile set-up). TuningFileError for a file that is not a tuning result."""
     path = tuning_path(out, profile, task, model)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    doc = _load_doc(path)
+    if doc is None:
         return None
-    except (OSError, ValueError) as exc:
-        raise TuningFileError(f"{path}: cannot read it ({exc}); delete it and run `rnnbench tune` again") from None
-    if not isinstance(doc, dict) or doc.get("schema") != TUNING_SCHEMA:
-        raise TuningFileError(f"{path}: not a tuning file of schema {TUNING_SCHEMA}; delete it and tune again")
     params = doc.get("hyperparameters")
     if params is None:
         return None  # still tuning: the profile's own settings until every trial is done
@@ -373,14 +368,27 @@ def _journal_fingerprint(journal: Path, study_name: str) -> str | None:
         return None
 
 
-def _read_doc(path: Path) -> dict | None:
+def _load_doc(path: Path) -> dict | None:
+    """A tuning file's contents, or None where there is none; TuningFileError for a file
+    that is not a tuning file of this schema."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
-        return None  # a corrupt file is replaced by a new study; the journal has the trials
-    return doc if isinstance(doc, dict) and doc.get("schema") == TUNING_SCHEMA else None
+    except (OSError, ValueError) as exc:
+        raise TuningFileError(f"{path}: cannot read it ({exc}); delete it and run `rnnbench tune` again") from None
+    if not isinstance(doc, dict) or doc.get("schema") != TUNING_SCHEMA:
+        raise TuningFileError(f"{path}: not a tuning file of schema {TUNING_SCHEMA}; delete it and tune again")
+    return doc
+
+
+def _read_doc(path: Path) -> dict | None:
+    """For ``tune``: a file that is not a tuning file is replaced by a new study's (the
+    journal keeps the trials), where ``run`` refuses it."""
+    try:
+        return _load_doc(path)
+    except TuningFileError:
+        return None
 
 
 def _ask(s: Study) -> tuple[Any, dict]:
