@@ -1,7 +1,9 @@
-"""An example third-party rnnbench plugin: one task and one model, nothing else.
+"""An example third-party rnnbench plugin: two tasks and one model, nothing else.
 
 - ``parity``: is the number of ones in a random bit string odd? A many-to-one
   diagnostic that needs the whole sequence (every bit flips the answer).
+- ``reverse`` (in ``reverse.py``): a digit string reversed, a seq2seq task built on
+  ``rnnbench.seq2seq``'s encoder-decoder, so that it writes no decoder of its own.
 - ``indrnn``: the independently recurrent network (Li et al. 2018),
   h_t = relu(W x_t + u * h_{t-1} + b), with a diagonal recurrence ``u``.
 
@@ -11,6 +13,7 @@ Install it with ``pip install plugins/rnnbench-example`` and it appears in
 
 from rnnbench import Model, Profile, Task, TaskData, hookimpl
 from rnnbench.data import fingerprint
+from rnnbench_example.reverse import Reverse
 
 
 class Parity(Task):
@@ -106,7 +109,7 @@ class IndRNN(Model):
 
 @hookimpl
 def rnnbench_tasks():
-    return [Parity()]
+    return [Parity(), Reverse()]
 
 
 @hookimpl
