@@ -222,6 +222,8 @@ class Pruning(pl.Callback):
     def on_validation_end(self, trainer, pl_module):
         if pl_module.curve and self.pruned_at is None:
             step, value = pl_module.curve[-1]
+            if trainer.should_stop or step >= trainer.max_steps:
+                return  # training ends here anyway (its cap, or early stopping): a complete trial
             if self.should_prune(step, value):
                 self.pruned_at = step
                 trainer.should_stop = True

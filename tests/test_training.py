@@ -213,6 +213,27 @@ def test_a_pruned_trial_stops_at_the_validation_that_pruned_it_and_is_not_tested
     assert "pruned_at" not in kept and kept["steps"] == profile.max_steps and kept["metrics"]
 
 
+def test_a_trial_that_reaches_its_last_validation_is_complete_not_pruned(toy):
+    """At the step cap, or where early stopping ends the run, training is over: the trial
+    trained as long as any other, and the pruner is not asked."""
+    task, model, profile, data = toy
+    asked = []
+
+    def always(step, value):
+        asked.append(step)
+        return True
+
+    capped = profile.replace(max_steps=2)  # one validation, the last
+    out = fit_cell(task, model, capped, 0, data, accelerator="cpu", should_prune=always, test=False)
+    assert asked == [] and "pruned_at" not in out and out["steps"] == 2
+    frozen = profile.replace(max_steps=40, val_every=2, optimizer="sgd", lr=0.0, patience=1)
+    asked.clear()
+    stopped = fit_cell(
+        task, model, frozen, 0, data, accelerator="cpu", should_prune=lambda s, v: s > 2 and always(s, v)
+    )
+    assert "pruned_at" not in stopped and stopped["steps"] == 4  # early stopping ended it at its 2nd validation
+
+
 # --- the cell's seed orders the training data ----------------------------------------------
 
 
