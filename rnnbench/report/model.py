@@ -291,6 +291,7 @@ def _tuning(docs: dict[str, dict]) -> dict[str, dict]:
             "hyperparameters": doc.get("hyperparameters"),
             "best_value": _round(_num(doc.get("best_value"))),
             "expected_best": [_round(v) for v in expected_validation(doc)],
+            "pruned": sum(1 for t in doc.get("trials", []) if t.get("state") == "pruned"),
             "space": sorted(doc.get("space") or {}),
         }
         for model, doc in sorted(docs.items())
@@ -322,6 +323,13 @@ def protocol(board: dict) -> list[str]:
             f"{' or '.join(str(c) for c in counts)} Optuna TPE trials per model"
             + (" (an equal budget)." if len(counts) == 1 else ": the budgets differ, so the comparison is unequal.")
         )
+        pruned = sum(t.get("pruned", 0) for t in board.get("tuning", {}).values())
+        if pruned:
+            lines.append(
+                f"{pruned} trial(s) below the median of the earlier ones at the same step were stopped early "
+                "(Optuna's median pruner); the expected-validation chart counts each at the best score it "
+                "reached, a pessimistic stand-in for the score it would have ended with."
+            )
     elif rows and any(trials.values()):
         untuned = sorted(m for m, t in trials.items() if not t)
         lines.append(

@@ -62,6 +62,12 @@ def test_a_tuned_board_charts_expected_validation_and_says_the_budget_was_equal(
         "Hyperparameters (lr) were chosen on validation with 3 Optuna TPE trials per model (an equal budget)." in lines
     )
 
+    assert not any("stopped early" in line for line in lines)  # no trial was pruned
+    docs["quick"]["adding-50"]["gru"]["trials"][1]["state"] = "pruned"
+    pruned = model.protocol(board(records({"lstm": 3, "gru": 3}, param_budget=5000), docs))
+    assert any(line.startswith("1 trial(s) below the median") and "pessimistic" in line for line in pruned)
+    docs["quick"]["adding-50"]["gru"]["trials"][1]["state"] = "complete"
+
     (chart,) = [c for c in charts.task_charts(b) if c.slug == "adding-50-tuning"]
     assert set(chart.series) == {"gru", "lstm"} and [x for x, _ in chart.series["lstm"]] == [1, 2, 3]
 
