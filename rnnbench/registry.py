@@ -113,6 +113,8 @@ def load(plugin_args: Iterable[str] = ()) -> Registry:
             raise PluginError(f"--plugin {modname}: import failed: {exc}") from None
         except Exception as exc:
             raise PluginError(f"--plugin {modname}: import failed: {type(exc).__name__}: {exc}") from None
+        if pm.is_registered(module):
+            continue  # an installed plugin named again with -p: its entry point loaded it
         top = modname.split(".")[0]
         try:
             dist = importlib.metadata.packages_distributions().get(top, ["(not installed)"])[0]

@@ -50,6 +50,14 @@ def test_plugin_module_from_flag_and_environment(monkeypatch):
     assert "hangs" in reg.models and "adding-50" not in reg.tasks
 
 
+def test_an_installed_plugin_named_again_with_p_loads_once(tinydist):
+    """-p with the module an installed distribution's entry point names (a checkout on
+    PYTHONPATH beside its egg-info, say) is the same plugin, not a clash."""
+    reg = registry.load(["tiny_rnnbench_plugin"])
+    assert "tiny-elman" in reg.models and reg.plugin_of("model", "tiny-elman").name == "tiny"
+    assert "tiny_rnnbench_plugin" not in reg.plugins
+
+
 def test_missing_plugin_module_is_one_line():
     with pytest.raises(PluginError, match=r"--plugin no_such_module_xyz: no such module"):
         registry.load(["no_such_module_xyz"])
