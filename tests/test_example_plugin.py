@@ -24,7 +24,7 @@ def test_reverse_meets_the_task_contract():
 def test_reverse_is_served_by_causal_stateful_models_only():
     reg = load_registry(*PLUGINS)
     reverse = reg.tasks["reverse"]
-    assert reverse.shape == "seq2seq" and reg.owner[("task", "reverse")] == "rnnbench_example"
+    assert reverse.shape == "seq2seq" and reg.plugin_of("task", "reverse").module == "rnnbench_example"
     for model in ("lstm", "gru", "indrnn"):
         assert reg.models[model].unsupported(reverse) is None, model
     # both cores come from one model: a bidirectional encoder would need a causal decoder of another
