@@ -307,9 +307,10 @@ def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = 
     core = build_core(m)
     check_shapes(core)
     causal = "causal" in m.provides
-    leaks = future_changes_past(core)
+    step = 5
+    leaks = future_changes_past(core, step)
     assert leaks != causal, (
-        f"{m.name} declares itself causal, but changing inputs after step 5 changed its outputs up to step 5"
+        f"{m.name} declares itself causal, but changing inputs after step {step} changed its outputs up to step {step}"
         if causal
         else f"{m.name} does not declare itself causal, but no output depends on a later input: "
         "add 'causal' to its provides"

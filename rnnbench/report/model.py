@@ -187,14 +187,15 @@ def _timing(ok: list[dict]) -> dict[str, Any]:
     (``records.device_class``), the one with the most ok cells (on a tie, the first
     name). Quality compares across classes; time, throughput and memory do not, so the
     times of cells measured elsewhere are listed apart, per model and class."""
+    classes = [(r, records.device_class(r)) for r in ok]
     counts: dict[str, int] = defaultdict(int)
-    for r in ok:
-        counts[records.device_class(r)] += 1
+    for _, cls in classes:
+        counts[cls] += 1
     reference = min(counts, key=lambda c: (-counts[c], c)) if counts else None
     apart: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for r in ok:
-        if records.device_class(r) != reference:
-            apart[(r["model"], records.device_class(r))].append(r)
+    for r, cls in classes:
+        if cls != reference:
+            apart[(r["model"], cls)].append(r)
     elsewhere = [
         {"model": model, "device_class": cls, "seeds": [r["seed"] for r in recs], **_times(recs)}
         for (model, cls), recs in sorted(apart.items())
