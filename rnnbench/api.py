@@ -300,6 +300,12 @@ class Task(abc.ABC):
         example. Without them the leaderboard compares against the baseline's value."""
         return {}
 
+    revision: int = 0
+    """Raise it when a change to this task changes its results within one release of its
+    distribution (a metric fixed or added): the revision enters the config hash, so its
+    cells run again while every other task's results stay valid. At 0 it is left out of
+    the hash, so plugins that never set it keep the hashes they had."""
+
     readout: str = "last"
     """One of ``READOUTS``: how a many-to-one net of this task reads the core's outputs.
     Every model gets the same readout; a task never chooses one by the model."""
@@ -329,6 +335,9 @@ class Model(abc.ABC):
     """Capabilities: ``causal`` (output at t sees no input after t), ``stateful``."""
     cannot_serve: Mapping[str, str] = {}
     """Shape -> reason, for shapes this model cannot serve at all."""
+    revision: int = 0
+    """As ``Task.revision``: raised when a change to this model changes its results within
+    one release of its distribution."""
 
     @abc.abstractmethod
     def build_core(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> "torch.nn.Module":

@@ -81,7 +81,7 @@ def config_hash(
 ) -> str:
     """Everything that changes a cell's result: the profile's settings (after the cell's
     own: tuned hyperparameters, a parameter budget), the data the task reads, and the code
-    that runs (rnnbench's and both plugins' versions). A finished record is reused only
+    that runs (rnnbench's and both plugins' versions, and their revisions). A finished record is reused only
     when this matches, so other data, code or hyperparameters mean a new run."""
     settings = cell_profile(registry.tasks[task].profiles[profile], settings or {}).result_settings()
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
@@ -90,6 +90,9 @@ def config_hash(
         "task_plugin": [tp.distribution, tp.version],
         "model_plugin": [mp.distribution, mp.version],
     }
+    for kind, plugin in (("task", registry.tasks[task]), ("model", registry.models[model])):
+        if plugin.revision:
+            code[f"{kind}_revision"] = plugin.revision
     return fingerprint(task, model, seed, profile, settings, code, data_source(registry.tasks[task]))
 
 

@@ -552,3 +552,19 @@ def test_the_device_class_goes_into_provenance_and_changes_no_config_hash(tmp_pa
     del rec["provenance"]["device_class"]
     store.write_record(tmp_path, rec)
     assert [r["model"] for r in runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[1]] == ["elman"]
+
+
+def test_a_plugin_revision_reruns_only_its_cells(monkeypatch):
+    from rnnbench.testing import load_registry
+
+    reg = load_registry()
+    adding, stock = (runner.config_hash(reg, t, "lstm", 0, "smoke") for t in ("adding-50", "stock-direction"))
+    monkeypatch.setattr(reg.tasks["adding-50"], "revision", 1)
+    assert runner.config_hash(reg, "adding-50", "lstm", 0, "smoke") != adding
+    assert runner.config_hash(reg, "stock-direction", "lstm", 0, "smoke") == stock
+    monkeypatch.undo()
+    monkeypatch.setattr(reg.models["lstm"], "revision", 2)
+    assert runner.config_hash(reg, "stock-direction", "lstm", 0, "smoke") != stock
+    assert runner.config_hash(reg, "stock-direction", "gru", 0, "smoke") == runner.config_hash(
+        load_registry(), "stock-direction", "gru", 0, "smoke"
+    )
