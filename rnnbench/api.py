@@ -48,8 +48,11 @@ The data key (which cell may reuse another's prepared data) is built from the DA
 a cell's config hash from the DATA and RESULT fields."""
 
 
-def _role(role: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:
-    return field(default=default, metadata={"role": role}, **kwargs)
+def _role(role: str, default: Any = dataclasses.MISSING, hashed_when_set: bool = False, **kwargs: Any) -> Any:
+    """``hashed_when_set``: the field enters the data key or config hash only when it
+    differs from its default, so adding it to ``Profile`` leaves every existing cell's
+    hash as it was."""
+    return field(default=default, metadata={"role": role, "hashed_when_set": hashed_when_set}, **kwargs)
 
 
 def option_settings(options: Any) -> dict[str, Any]:
@@ -153,6 +156,10 @@ class Profile:
     ``decay_factor`` after ``decay_after`` validations without improvement)."""
     decay_factor: float = _role(RESULT, 0.5)
     decay_after: int = _role(RESULT, 0)
+    init_scale: float | None = _role(RESULT, None, hashed_when_set=True)
+    """Draw every parameter of the task net (adapter, core, head) from uniform(-s, s)
+    before training, as Zaremba et al. (2014) initialise; None keeps each model's and
+    task's own initialisation."""
     val_every: int = _role(RESULT, 100)
     """Optimiser steps between validations; the best validation checkpoint is tested."""
     patience: int | None = _role(RESULT, None)
@@ -180,6 +187,10 @@ class Profile:
             raise ValueError(f"optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        if self.init_scale is not None and not self.init_scale > 0:
+            raise ValueError(
+                f"init_scale {self.init_scale!r} must be positive (or None: the models' own initialisation)"
+            )
 
     @classmethod
     def for_leaderboard(cls, **fields: Any) -> "Profile":
@@ -205,7 +216,12 @@ class Profile:
         return self._settings(DATA, RESULT)
 
     def _settings(self, *roles: str) -> dict[str, Any]:
-        return {f.name: self._setting(f.name) for f in dataclasses.fields(self) if f.metadata["role"] in roles}
+        return {
+            f.name: self._setting(f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata["role"] in roles
+            and not (f.metadata.get("hashed_when_set") and getattr(self, f.name) == f.default)
+        }
 
     def _setting(self, name: str) -> Any:
         return option_settings(self.options) if name == "options" else getattr(self, name)

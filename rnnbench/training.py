@@ -157,6 +157,14 @@ class CellModule(pl.LightningModule):
         self.net.outcome_sink = None
 
 
+def initialise_uniform(net: torch.nn.Module, scale: float) -> None:
+    """Every parameter of ``net``, weights and biases of adapter, core and head alike, drawn
+    from uniform(-scale, scale) (``Profile.init_scale``), from the seeded global generator."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.uniform_(-scale, scale)
+
+
 def make_optimizer(parameters: Any, profile: Profile) -> torch.optim.Optimizer:
     """The profile's optimiser at its base learning rate (``LearningRateSchedule`` scales it)."""
     params = [p for p in parameters if p.requires_grad]
@@ -370,6 +378,8 @@ def fit_cell(
     net = task.build(data, model, profile)
     if not isinstance(net, TaskNet):
         raise TypeError(f"task {task.name}: build() returned {type(net).__name__}, not an rnnbench.nets.TaskNet")
+    if profile.init_scale is not None:
+        initialise_uniform(net, profile.init_scale)
     module = CellModule(task, net, data, profile)
     ckpt_dir = tempfile.mkdtemp(prefix="rnnbench-ckpt-")
     checkpoint = ModelCheckpoint(

@@ -36,9 +36,29 @@ def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
 
 def test_the_result_settings_are_all_but_the_run_settings():
     p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
-    assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds", "tuning_trials"}
+    unset = {"init_scale"}  # hashed only once set
+    assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds", "tuning_trials"} - unset
     assert p.replace(time_limit=1.0, seeds=3, tuning_trials=2).result_settings() == p.result_settings()
     assert p.replace(lr=0.5).result_settings() != p.result_settings()
+
+
+def test_a_field_hashed_when_set_leaves_the_settings_of_every_profile_without_it_as_they_were():
+    p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
+    before_init_scale = {  # the result settings every existing cell's config hash was built from
+        "max_steps", "batch_size", "hidden_size", "num_layers", "dropout", "lr", "grad_clip", "optimizer",
+        "momentum", "weight_decay", "warmup_steps", "schedule", "decay_factor", "decay_after", "val_every",
+        "patience", "param_budget", "stop_at", "options",
+    }  # fmt: skip
+    assert set(p.result_settings()) == before_init_scale
+    assert p.replace(init_scale=0.05).result_settings() == {**p.result_settings(), "init_scale": 0.05}
+    assert "init_scale" not in p.data_settings() and "init_scale" not in p.replace(init_scale=0.1).data_settings()
+
+
+def test_init_scale_must_be_positive():
+    import pytest
+
+    with pytest.raises(ValueError, match="init_scale"):
+        Profile(max_steps=1, batch_size=1, init_scale=0.0)
 
 
 def test_options_settings_hold_what_a_profile_wrote_apart_from_unchanged_defaults():

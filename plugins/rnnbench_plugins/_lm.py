@@ -6,7 +6,8 @@ from __future__ import annotations
 
 def update_lm_metrics(metrics, logits, batch) -> None:
     """Feed a language model's torchmetrics with one batch of logits ``[B, T, V]``:
-    perplexity, cross-entropy in nats per token and, where asked for, bits per token."""
+    perplexity, cross-entropy in nats per token and, where asked for, bits per token and
+    the metrics of ``_lm_metrics.unknown_token_metrics``."""
     import math
 
     from torch.nn import functional as F
@@ -16,6 +17,10 @@ def update_lm_metrics(metrics, logits, batch) -> None:
     if "bpc" in metrics:
         metrics["bpc"].update(nll / math.log(2))
     metrics["perplexity"].update(logits, batch["y"])
+    if "oov_rate" in metrics:
+        metrics["oov_rate"].update(batch["y"])
+    if "perplexity_known" in metrics:
+        metrics["perplexity_known"].update(logits, batch["y"])
 
 
 def unigram_outcomes(train_ids, test_batches, vocab_size: int) -> dict:

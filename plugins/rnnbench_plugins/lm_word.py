@@ -8,11 +8,37 @@ vocabulary is the most frequent words of the training books only; everything els
 ``<unk>``. Training is truncated backpropagation through time over contiguous streams,
 the hidden state carried from batch to batch (Zaremba et al. 2014).
 
-The full profiles train Zaremba et al.'s "medium" LSTM recipe (2 x 650, dropout 0.5,
-35-step BPTT, 39 epochs) on the hub datasets: ``full`` on WikiText-2 (raw), ``full-ptb``
-on the Penn Treebank, the recipe's own corpus (82.7 test perplexity in the paper, with
-SGD; rnnbench trains every cell with Adam). A local copy in the hub's format can stand in
-for the hub through the ``data_files`` option.
+Metrics: perplexity (primary) and cross-entropy over every target, ``oov_rate`` (the
+share of targets that are ``<unk>``) and ``perplexity_known`` (the perplexity over the
+targets that are not ``<unk>``), so a score bought by predicting ``<unk>`` shows.
+
+The full profiles are the recipes of Zaremba et al. (2014, "Recurrent Neural Network
+Regularization", section 4.1) on the hub datasets, every setting as the paper states it:
+plain SGD at learning rate 1, divided by 1.2 ("medium") or 1.15 ("large") after every
+epoch from epoch 7 or 15 on; every parameter uniform in ±0.05 or ±0.04; dropout 0.5 or
+0.65 on the non-recurrent connections; 2 layers of 650 or 1500 units (embedding as wide);
+35-step BPTT, batch 20, 39 or 55 epochs; the gradient's norm clipped at 5 or 10, with the
+loss summed over the window and averaged over the batch as in their code; the test text
+scored as one stream. What still differs: torch's LSTM has two bias vectors per gate
+(each drawn from the same uniform) where theirs has one, and an epoch's last window is
+shorter than 35 steps where their code drops it. Which number each profile compares with:
+
+- ``full-ptb``: "medium" on the Penn Treebank (Mikolov's 10k-word version): 82.7 test
+  perplexity in the paper (86.2 validation);
+- ``full-ptb-large``: "large" on the Penn Treebank: 78.4 test perplexity (82.2 validation);
+- ``full``: "medium" on WikiText-2 in its standard form (below). Zaremba et al. publish no
+  WikiText-2 number (the corpus is from 2016): it compares with another run of this
+  recipe only. AWD-LSTM's 65.8 test perplexity on WikiText-2 (Merity et al. 2018) is
+  comparable only to a model trained with AWD-LSTM's own recipe (weight-dropped LSTM,
+  NT-ASGD, tied embeddings, 750 epochs), which no profile here is.
+
+WikiText-2's standard form is the tokenised ``wikitext-2-v1`` (not ``-raw-``) read as
+AWD-LSTM's ``data.py`` reads it: every line, blank ones included, is its whitespace
+tokens followed by ``<eos>``; the ``<unk>`` the data has stays ``<unk>``; the vocabulary
+is every word of the training text, with no frequency cut of ours (WikiText has already
+mapped its rare words to ``<unk>``: 33,278 words with ``<unk>`` and ``<eos>``). The Penn
+Treebank is read the same way (10,000 words). A local copy in the hub's format can stand
+in for the hub through the ``data_files`` option.
 """
 
 import re
@@ -44,6 +70,7 @@ VAL_BOOKS = ("Ruth", "Lamentations", "Mark", "James")
 TEST_BOOKS = ("Judges", "Ecclesiastes", "John", "Romans")
 CLEANING_VERSION = "v1"  # of _sword.clean_osis, in this task's cache key
 TOKENIZER_VERSION = "v1"
+HUB_TOKENIZER_VERSION = "v2"  # v2: every line, blank ones too, ends with <eos>
 OFFLINE_DEFAULT = "the World English Bible from sword-text-web, profiles smoke and quick"
 
 
@@ -60,7 +87,7 @@ class HubSource:
 
 # Canonical hub ids of ``wikitext`` and ``ptb_text_only`` (the hub redirects the old ones).
 HUB_SOURCES = {
-    "wikitext-2": HubSource("Salesforce/wikitext", "wikitext-2-raw-v1", "text", "the game was"),
+    "wikitext-2": HubSource("Salesforce/wikitext", "wikitext-2-v1", "text", "the game was"),
     "ptb": HubSource("ptb-text-only/ptb_text_only", "penn_treebank", "sentence", "the company said"),
 }
 # Prompts are written in each corpus's own tokenisation.
@@ -129,35 +156,38 @@ def tokenize_whitespace(line: str) -> list[str]:
 
 def build_vocab(train_lines: list[list[str]], size: int) -> list[str]:
     """``<unk>``, ``<eos>`` and the ``size - 2`` most frequent training words (ties
-    alphabetical, so the vocabulary does not depend on dict order). A corpus that spells
-    ``<unk>`` out itself (PTB) keeps it as the same token."""
+    alphabetical, so the vocabulary does not depend on dict order); ``size`` 0: every
+    training word. A corpus that spells ``<unk>`` out itself (PTB, WikiText) keeps it as
+    the same token."""
     from collections import Counter
 
     counts = Counter(tok for line in train_lines for tok in line)
     counts.pop(UNK, None)
     counts.pop(EOS, None)
     ranked = sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))
-    return [UNK, EOS] + [w for w, _ in ranked[: max(size - 2, 0)]]
+    return [UNK, EOS] + [w for w, _ in (ranked if size == 0 else ranked[: max(size - 2, 0)])]
 
 
-def encode_lines(lines: list[list[str]], vocab: list[str]) -> list[list[int]]:
-    """Token ids per line, each line closed by ``<eos>``; empty lines are dropped."""
+def encode_lines(lines: list[list[str]], vocab: list[str], blank_lines: bool = False) -> list[list[int]]:
+    """Token ids per line, each line closed by ``<eos>``. Empty lines are dropped, or with
+    ``blank_lines`` kept as a lone ``<eos>`` (the standard reading of WikiText and PTB)."""
     index = {w: i for i, w in enumerate(vocab)}
     eos = index[EOS]
-    return [[index.get(tok, 0) for tok in line] + [eos] for line in lines if line]
+    return [[index.get(tok, 0) for tok in line] + [eos] for line in lines if line or blank_lines]
 
 
 def rows_to_lines(rows, column: str) -> list[str]:
-    """A hub split's rows to its non-empty lines. The hub path and a local copy in the
-    hub's format both come through here (WikiText rows are ``text``, PTB rows
-    ``sentence``; WikiText's blank rows separate paragraphs and carry no tokens)."""
+    """A hub split's rows to its lines, blank ones included (WikiText's separate
+    paragraphs and headings; each becomes a lone ``<eos>``, as in AWD-LSTM's ``data.py``).
+    The hub path and a local copy in the hub's format both come through here (WikiText
+    rows are ``text``, PTB rows ``sentence``)."""
     if column not in rows.column_names:
         raise DataUnavailable(
             f"the data has no column '{column}' (it has {', '.join(rows.column_names)}); "
             "give files in the hub dataset's format"
         )
     lines = rows.select_columns([column]).to_dict()[column]
-    return [line.strip() for line in lines if line and line.strip()]
+    return [line or "" for line in lines]
 
 
 def load_hub_rows(source: str, data_files: dict | None = None):
@@ -224,7 +254,7 @@ def encoded_corpus(options: "WordLMOptions", cache_dir: str):
         vocab = build_vocab(tokens["train"], options.vocab_size)
         splits = {
             s: datasets.Dataset.from_dict(
-                {"ids": encode_lines(tokens[s], vocab)},
+                {"ids": encode_lines(tokens[s], vocab, blank_lines=source in HUB_SOURCES)},
                 features=datasets.Features({"ids": datasets.Sequence(datasets.Value("int32"))}),
             )
             for s in SPLITS
@@ -232,7 +262,8 @@ def encoded_corpus(options: "WordLMOptions", cache_dir: str):
         splits["vocab"] = datasets.Dataset.from_dict({"token": vocab})
         return datasets.DatasetDict(splits)
 
-    settings = {"source": source, "data": data_fp, "vocab_size": options.vocab_size, "tokenizer": TOKENIZER_VERSION}
+    tokenizer = HUB_TOKENIZER_VERSION if source in HUB_SOURCES else TOKENIZER_VERSION
+    settings = {"source": source, "data": data_fp, "vocab_size": options.vocab_size, "tokenizer": tokenizer}
     table, fp = cached(cache_dir, f"lm-word-{source}", settings, build)
     streams = {}
     for s in SPLITS:
@@ -253,6 +284,7 @@ class WordLMOptions:
     source: str
     """``web`` (the World English Bible) or a hub corpus (wikitext-2, ptb)."""
     vocab_size: int
+    """``<unk>``, ``<eos>`` and the most frequent training words; 0: every training word."""
     bptt: int
     """Words per truncated-backpropagation window."""
     embedding: int
@@ -263,29 +295,76 @@ class WordLMOptions:
     """Tokens of the test stream to evaluate on; 0: all of them."""
     data_files: dict[str, str] | None = None
     """Local files in the hub corpus's format, by split, instead of the hub."""
+    loss_summed_over_window: bool = False
+    """Train on the loss summed over each BPTT window's time steps and averaged over the
+    batch, as Zaremba et al.'s code does, instead of the mean over every token: with plain
+    SGD, the paper's learning rate 1 and gradient-norm clip 5 apply to that sum (35 times
+    the per-token mean)."""
+    test_batch_size: int = 0
+    """Parallel streams the test text is cut into; 0: the training batch size. 1 scores it
+    as one stream, as Zaremba et al. do, so only its first token lacks context."""
 
 
-def zaremba_medium(source: str, steps_per_epoch: int) -> Profile:
-    """Zaremba et al. (2014) "medium": 2 x 650 LSTM, dropout 0.5, BPTT 35, batch 20,
-    gradient norm 5, 39 epochs (expressed as optimiser steps on this corpus)."""
+def tbptt_steps(tokens: int, batch_size: int, bptt: int) -> int:
+    """Batches ``rnnbench.data.stream_batches`` cuts a stream of ``tokens`` into: one
+    training epoch's optimiser steps."""
+    return -(-((tokens - 1) // batch_size) // bptt)
+
+
+@dataclass(frozen=True)
+class ZarembaRecipe:
+    """One of Zaremba et al.'s (2014) regularised LSTMs, as section 4.1 states it."""
+
+    size: int
+    """Units of each of the 2 LSTM layers, and the embedding's width."""
+    init_scale: float
+    dropout: float
+    lr_divisor: float
+    """The learning rate (1 at first) is divided by this after every epoch from ..."""
+    constant_epochs: int
+    """... the end of this many epochs on."""
+    epochs: int
+    grad_clip: float
+    ptb_test_perplexity: float
+    """Their test perplexity on the Penn Treebank."""
+
+
+ZAREMBA_MEDIUM = ZarembaRecipe(650, 0.05, 0.5, 1.2, 6, 39, 5.0, 82.7)
+ZAREMBA_LARGE = ZarembaRecipe(1500, 0.04, 0.65, 1.15, 14, 55, 10.0, 78.4)
+# Training tokens with <eos>: PTB 887,521 words in 42,068 lines; WikiText-2 2,051,910 in 36,718.
+TRAIN_TOKENS = {"ptb": 929_589, "wikitext-2": 2_088_628}
+
+
+def zaremba(recipe: ZarembaRecipe, source: str, time_limit: float) -> Profile:
+    """``recipe`` on a hub corpus: batch 20, BPTT 35, plain SGD from lr 1, every parameter
+    uniform in ±``init_scale``, the loss summed over the window, one epoch between
+    validations, the test text as one stream."""
+    steps_per_epoch = tbptt_steps(TRAIN_TOKENS[source], 20, 35)
     return Profile(
-        max_steps=39 * steps_per_epoch,
+        max_steps=recipe.epochs * steps_per_epoch,
         batch_size=20,
-        hidden_size=650,
+        hidden_size=recipe.size,
         num_layers=2,
-        dropout=0.5,
-        lr=1e-3,
-        grad_clip=5.0,
+        dropout=recipe.dropout,
+        optimizer="sgd",
+        lr=1.0,
+        schedule="step",
+        decay_factor=1 / recipe.lr_divisor,
+        decay_after=recipe.constant_epochs,
+        init_scale=recipe.init_scale,
+        grad_clip=recipe.grad_clip,
         val_every=steps_per_epoch,
         seeds=3,
-        time_limit=6 * 3600.0,
+        time_limit=time_limit,
         options=WordLMOptions(
             source=source,
-            vocab_size=10000 if source == "ptb" else 33278,
+            vocab_size=0,
             bptt=35,
-            embedding=650,
+            embedding=recipe.size,
             val_tokens=0,
             test_tokens=0,
+            loss_summed_over_window=True,
+            test_batch_size=1,
         ),
     )
 
@@ -322,10 +401,9 @@ class WordLM(Task):
             param_budget=650_000,
             options=WordLMOptions(source="web", vocab_size=2000, bptt=35, embedding=128, val_tokens=0, test_tokens=0),
         ),
-        # WikiText-2 train: ~2.09M tokens with <eos> -> 2983 steps of 20 x 35 an epoch.
-        "full": zaremba_medium("wikitext-2", 2983),
-        # PTB train: 929,589 tokens with <eos> -> 1327 steps of 20 x 35 an epoch.
-        "full-ptb": zaremba_medium("ptb", 1327),
+        "full": zaremba(ZAREMBA_MEDIUM, "wikitext-2", time_limit=6 * 3600.0),
+        "full-ptb": zaremba(ZAREMBA_MEDIUM, "ptb", time_limit=6 * 3600.0),
+        "full-ptb-large": zaremba(ZAREMBA_LARGE, "ptb", time_limit=12 * 3600.0),
     }
 
     def prepare(self, profile, cache_dir):
@@ -337,7 +415,7 @@ class WordLM(Task):
         return TaskData(
             train=stream_batches(streams["train"], bs, bptt),
             val=stream_batches(val, bs, bptt),
-            test={"test": stream_batches(test, bs, bptt)},
+            test={"test": stream_batches(test, opts.test_batch_size or bs, bptt)},
             fingerprint=fingerprint(fp, option_settings(opts), bs),
             shuffle=False,
             batched=True,
@@ -352,7 +430,13 @@ class WordLM(Task):
         from torchmetrics import MeanMetric
         from torchmetrics.text import Perplexity
 
-        return {"perplexity": Perplexity(), "cross_entropy": MeanMetric()}
+        from rnnbench_plugins._lm_metrics import unknown_token_metrics
+
+        return {
+            "perplexity": Perplexity(),
+            "cross_entropy": MeanMetric(),
+            **unknown_token_metrics(data.info["vocab"].index(UNK)),
+        }
 
     def build(self, data, model, profile):
         import torch
@@ -365,8 +449,13 @@ class WordLM(Task):
         emb = profile.options.embedding
         core = model.build_core(emb, profile.hidden_size, profile.num_layers, profile.dropout)
 
+        summed = profile.options.loss_summed_over_window
+
         def loss(out, batch):
-            return F.cross_entropy(out.flatten(0, 1), batch["y"].flatten())
+            y = batch["y"]
+            if summed:
+                return F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="sum") / y.shape[0]
+            return F.cross_entropy(out.flatten(0, 1), y.flatten())
 
         # Dropout on the non-recurrent connections only, as in Zaremba et al. (2014).
         adapter = nn.Sequential(nn.Embedding(len(vocab), emb), nn.Dropout(profile.dropout))

@@ -1,6 +1,7 @@
 """lm-word: the Bible corpus, tokens and vocabulary, book splits, TBPTT streams, metrics
-against hand-computed values, the hub loaders on local files in the hub's format, and a
-smoke fit on the real World English Bible."""
+against hand-computed values, the hub loaders on local files in the hub's format and on
+an in-memory stand-in for the hub, the Zaremba et al. recipes, and a smoke fit on the
+real World English Bible."""
 
 import dataclasses
 import json
@@ -11,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rnnbench.api import Model  # noqa: E402
-from rnnbench.data import DataUnavailable, default_cache_dir  # noqa: E402
+from rnnbench.data import DataUnavailable, default_cache_dir, stream_batches  # noqa: E402
 from rnnbench.testing import fit_smoke, load_registry  # noqa: E402
 from rnnbench_plugins import lm_word  # noqa: E402
 from rnnbench_plugins._lm import update_lm_metrics  # noqa: E402
@@ -103,6 +104,7 @@ def test_vocab_is_top_k_of_training_words_with_alphabetical_ties():
     train = [["b", "a", "c", "a"], [], ["c", "d"]]
     assert build_vocab(train, 10) == [UNK, EOS, "a", "c", "b", "d"]
     assert build_vocab(train, 4) == [UNK, EOS, "a", "c"]
+    assert build_vocab(train, 0) == [UNK, EOS, "a", "c", "b", "d"]  # every training word
 
 
 def test_unk_comes_only_from_words_outside_the_vocabulary():
@@ -113,6 +115,8 @@ def test_unk_comes_only_from_words_outside_the_vocabulary():
     val = [["the", "zebra", "."], [], ["the"]]
     # the empty line is dropped; the unknown word is <unk>; every line ends with <eos>
     assert encode_lines(val, vocab) == [[vocab.index("the"), 0, vocab.index("."), 1], [vocab.index("the"), 1]]
+    # read as WikiText and PTB are read, the empty line is a lone <eos>
+    assert encode_lines(val, vocab, blank_lines=True)[1] == [1]
 
 
 def test_a_corpus_that_spells_unk_out_keeps_one_unk_token():
@@ -186,6 +190,24 @@ def test_perplexity_and_cross_entropy_match_a_hand_computed_example(smoke_data):
     assert float(metrics["perplexity"].compute()) == pytest.approx(1 / math.sqrt(0.5 * 0.75), rel=1e-6)
 
 
+def test_oov_rate_and_known_perplexity_match_a_hand_computed_example(smoke_data):
+    task, data = smoke_data
+    metrics = task.metrics(data)
+    # four targets over a vocabulary <unk>, <eos>, a: p(target) = 0.5, 0.2, 0.25, 0.8 for
+    # the targets a, <unk>, <eos>, <unk>
+    probs = torch.tensor([[[0.25, 0.25, 0.5], [0.2, 0.3, 0.5], [0.5, 0.25, 0.25], [0.8, 0.1, 0.1]]])
+    y = torch.tensor([[2, 0, 1, 0]])
+    update_lm_metrics(metrics, probs.log(), {"y": y})
+    assert float(metrics["oov_rate"].compute()) == pytest.approx(2 / 4)
+    # only the known targets a and <eos> count: exp(-(ln 0.5 + ln 0.25) / 2)
+    assert float(metrics["perplexity_known"].compute()) == pytest.approx(1 / math.sqrt(0.5 * 0.25), rel=1e-6)
+    assert float(metrics["perplexity"].compute()) == pytest.approx((0.5 * 0.2 * 0.25 * 0.8) ** -0.25, rel=1e-6)
+    # a second batch adds to both counts: one <unk> target of three
+    update_lm_metrics(metrics, probs[:, :3].log(), {"y": y[:, :3]})
+    assert float(metrics["oov_rate"].compute()) == pytest.approx(3 / 7)
+    assert float(metrics["perplexity_known"].compute()) == pytest.approx(1 / math.sqrt(0.5 * 0.25), rel=1e-6)
+
+
 def test_unigram_baseline_matches_a_hand_computed_example(smoke_data):
     task, data = smoke_data
     from rnnbench.api import TaskData
@@ -239,8 +261,9 @@ def test_wikitext_loader_on_a_local_copy_in_the_hubs_format(tmp_path):
     assert "zebra" not in vocab and "japan" in vocab and "=" in vocab  # built on train only
     train = " ".join(vocab[i] for i in data.info["train_ids"].tolist())
     assert train == (
-        "= Valkyria Chronicles = <eos> the game was released in japan . <eos> the game 's story was praised . <eos>"
-    )  # blank rows carry no tokens
+        "<eos> = Valkyria Chronicles = <eos> <eos> the game was released in japan . <eos> "
+        "the game 's story was praised . <eos> <eos>"
+    )  # a blank row is a lone <eos>, as AWD-LSTM's data.py reads WikiText
     val = torch.cat([torch.cat([b["x"][:, :1], b["y"]], 1) for b in data.val], 1)  # rows of the stream
     assert (val == 0).sum() == 1  # the one unknown word, "zebra"
 
@@ -270,10 +293,10 @@ def test_ptb_loader_on_a_local_parquet_copy(tmp_path):
         files[split] = str(tmp_path / f"{split}.parquet")
         datasets.Dataset.from_dict({"sentence": rows}).to_parquet(files[split])
     options = dataclasses.replace(WordLM.profiles["full-ptb"].options, data_files=files)
-    assert (options.source, options.vocab_size) == ("ptb", 10000)
+    assert (options.source, options.vocab_size) == ("ptb", 0)
     vocab, streams, _ = lm_word.encoded_corpus(options, str(tmp_path / "cache"))
     assert vocab == [UNK, EOS, "aer", "banknote", "said", "the"]  # PTB's own <unk> is ours
-    assert streams["train"].tolist() == [2, 3, 0, 1, 5, 0, 4, 1]
+    assert streams["train"].tolist() == [2, 3, 0, 1, 5, 0, 4, 1, 1]  # the blank line: <eos>
     assert streams["val"].tolist() == [5, 0, 4, 1]  # "company" never occurs in training
 
 
@@ -286,7 +309,45 @@ def test_a_local_copy_without_the_hubs_column_is_one_clear_line(tmp_path):
     assert "no column 'text'" in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("profile", ["full", "full-ptb"])
+WIKITEXT_2_V1 = {
+    # the shape of the hub's tokenised WikiText-2 rows: blank rows between paragraphs, a
+    # heading, the corpus's own <unk>, and "@-@" splitting hyphens
+    "train": ["", " = Robert <unk> = \n", "", " the 2 @-@ year tour was a success . \n", " the tour ended . \n"],
+    "validation": ["", " the <unk> tour was a success . \n", " a zebra ended . \n"],
+    "test": ["", " = tour = \n", ""],
+}
+
+
+def test_wikitext_2_in_its_standard_form_from_the_hub(tmp_path, monkeypatch):
+    """The full profile's hub path, the hub replaced by an in-memory DatasetDict."""
+    import datasets
+
+    asked = []
+
+    def hub(path, config, offline_default):
+        asked.append((path, config))
+        return datasets.DatasetDict(
+            {s: datasets.Dataset.from_dict({"text": rows}) for s, rows in WIKITEXT_2_V1.items()}
+        )
+
+    monkeypatch.setattr(lm_word, "hub_dataset", hub)
+    options = WordLM.profiles["full"].options
+    vocab, streams, _ = lm_word.encoded_corpus(options, str(tmp_path))
+    assert asked == [("Salesforce/wikitext", "wikitext-2-v1")]  # tokenised, not -raw-
+    words = ["=", "Robert", "the", "2", "@-@", "year", "tour", "was", "a", "success", ".", "ended"]
+    assert sorted(vocab) == sorted([UNK, EOS, *words]) and vocab[:2] == [UNK, EOS]  # all of train, no cut
+
+    def text(split):
+        return " ".join(vocab[i] for i in streams[split].tolist())
+
+    assert text("train") == (
+        "<eos> = Robert <unk> = <eos> <eos> the 2 @-@ year tour was a success . <eos> the tour ended . <eos>"
+    )
+    assert text("val") == "<eos> the <unk> tour was a success . <eos> a <unk> ended . <eos>"  # "zebra": <unk>
+    assert text("test") == "<eos> = tour = <eos> <eos>"
+
+
+@pytest.mark.parametrize("profile", ["full", "full-ptb", "full-ptb-large"])
 def test_unreachable_hub_names_the_offline_default(tmp_path, monkeypatch, profile):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -298,12 +359,125 @@ def test_unreachable_hub_names_the_offline_default(tmp_path, monkeypatch, profil
     assert "World English Bible" in message and "quick" in message
 
 
-def test_full_profile_is_the_zaremba_medium_recipe():
-    for name, source in (("full", "wikitext-2"), ("full-ptb", "ptb")):
-        p = WordLM.profiles[name]
-        assert (p.num_layers, p.hidden_size, p.dropout, p.batch_size, p.options.bptt) == (2, 650, 0.5, 20, 35)
-        assert p.options.source == source and p.max_steps == 39 * p.val_every
-    assert WordLM.profiles["full-ptb"].options.vocab_size == 10000
+def recipe_of(p):
+    o = p.options
+    return {
+        "optimizer": (p.optimizer, p.lr, p.momentum, p.weight_decay, p.warmup_steps),
+        "schedule": (p.schedule, round(1 / p.decay_factor, 6), p.decay_after),
+        "init_scale": p.init_scale,
+        "net": (p.num_layers, p.hidden_size, o.embedding, p.dropout),
+        "batch": (p.batch_size, o.bptt, o.loss_summed_over_window),
+        "epochs": p.max_steps / p.val_every,
+        "grad_clip": p.grad_clip,
+        "stopping": (p.patience, p.stop_at, p.param_budget),
+        "evaluation": (o.val_tokens, o.test_tokens, o.test_batch_size, o.vocab_size),
+    }
+
+
+def test_full_profiles_are_zaremba_et_al_s_medium_and_large_recipes():
+    # section 4.1 of Zaremba et al. (2014): SGD from lr 1, constant for 6 (14) epochs then
+    # divided by 1.2 (1.15) after each; uniform ±0.05 (±0.04); dropout 0.5 (0.65); 2 x 650
+    # (1500); BPTT 35, batch 20; 39 (55) epochs; gradient norm clipped at 5 (10)
+    medium = {
+        "optimizer": ("sgd", 1.0, 0.0, 0.0, 0),
+        "schedule": ("step", 1.2, 6),
+        "init_scale": 0.05,
+        "net": (2, 650, 650, 0.5),
+        "batch": (20, 35, True),
+        "epochs": 39.0,
+        "grad_clip": 5.0,
+        "stopping": (None, None, None),
+        "evaluation": (0, 0, 1, 0),
+    }
+    large = {
+        **medium,
+        "schedule": ("step", 1.15, 14),
+        "init_scale": 0.04,
+        "net": (2, 1500, 1500, 0.65),
+        "epochs": 55.0,
+        "grad_clip": 10.0,
+    }
+    assert recipe_of(WordLM.profiles["full"]) == medium and WordLM.profiles["full"].options.source == "wikitext-2"
+    assert recipe_of(WordLM.profiles["full-ptb"]) == medium and WordLM.profiles["full-ptb"].options.source == "ptb"
+    assert recipe_of(WordLM.profiles["full-ptb-large"]) == large
+    assert WordLM.profiles["full-ptb-large"].options.source == "ptb"
+    # both name their source and the published number
+    assert "82.7" in lm_word.__doc__ and "78.4" in lm_word.__doc__ and "Zaremba et al. (2014" in lm_word.__doc__
+    assert (lm_word.ZAREMBA_MEDIUM.ptb_test_perplexity, lm_word.ZAREMBA_LARGE.ptb_test_perplexity) == (82.7, 78.4)
+
+
+def test_one_validation_is_one_epoch_of_the_stream():
+    for tokens in (21, 700, 701, 702, 721, 929_589):
+        assert lm_word.tbptt_steps(tokens, 20, 35) == len(stream_batches(torch.arange(tokens), 20, 35))
+    # PTB: 46,479 tokens a stream, 1,328 windows (the last one 34 steps long)
+    assert WordLM.profiles["full-ptb"].val_every == 1328
+
+
+def test_the_step_schedule_keeps_lr_1_for_six_epochs_then_divides_by_1_2():
+    from rnnbench.training import LearningRateSchedule
+
+    schedule = LearningRateSchedule(WordLM.profiles["full-ptb"], "min")
+    factors = [schedule.factor(0, epoch) for epoch in range(9)]
+    assert factors[:6] == [1.0] * 6
+    assert factors[6:] == pytest.approx([1 / 1.2, 1 / 1.2**2, 1 / 1.2**3])
+
+
+def test_the_summed_window_loss_is_the_token_mean_times_the_window_length(smoke_data):
+    task, data = smoke_data
+    profile = task.profiles["smoke"]
+    batch = data.train[0]
+    nets = {}
+    for summed in (False, True):
+        torch.manual_seed(0)
+        options = dataclasses.replace(profile.options, loss_summed_over_window=summed)
+        nets[summed] = task.build(data, load_registry().models["lstm"], profile.replace(options=options)).eval()
+    with torch.no_grad():
+        mean, summed = (float(nets[k].training_loss(batch)) for k in (False, True))
+    assert summed == pytest.approx(mean * batch["y"].shape[1], rel=1e-5)
+
+
+def test_the_test_text_can_be_scored_as_one_stream(smoke_data):
+    task, _ = smoke_data
+    profile = task.profiles["smoke"]
+    one = task.prepare(
+        profile.replace(options=dataclasses.replace(profile.options, test_batch_size=1)), default_cache_dir()
+    )
+    (first,) = {b["x"].shape[0] for b in one.test["test"]}
+    assert first == 1 and sum(b["y"].numel() for b in one.test["test"]) == profile.options.test_tokens - 1
+    assert {b["x"].shape[0] for b in one.train} == {profile.batch_size}  # training keeps its batch
+
+
+# --- the initialisation hook -----------------------------------------------------------
+
+
+def test_init_scale_draws_every_parameter_uniformly(smoke_data, monkeypatch):
+    from rnnbench.training import fit_cell
+
+    task, data = smoke_data
+    built = []
+    build = WordLM.build
+
+    def keep(self, data, model, profile):
+        built.append(build(self, data, model, profile))
+        return built[-1]
+
+    monkeypatch.setattr(WordLM, "build", keep)
+    # lr 0 and no momentum: the weights a step leaves are the initial ones
+    still = task.profiles["smoke"].replace(max_steps=1, val_every=1, optimizer="sgd", lr=0.0)
+    for scale in (None, 0.05):
+        fit_cell(task, load_registry().models["lstm"], still.replace(init_scale=scale), 0, data, accelerator="cpu")
+    own, uniform = (dict(net.named_parameters()) for net in built)
+    for name, p in uniform.items():
+        assert p.abs().max() <= 0.05 and p.abs().max() > 0.04, name  # biases and embeddings too
+    assert own["adapter.0.weight"].abs().max() > 1.0  # without it, the embedding's own N(0, 1)
+
+
+def test_init_scale_enters_the_config_hash_only_when_set():
+    quick = WordLM.profiles["quick"]
+    assert quick.init_scale is None and "init_scale" not in quick.result_settings()
+    assert "init_scale" not in quick.to_dict() or quick.to_dict()["init_scale"] is None
+    assert quick.replace(init_scale=0.05).result_settings() == {**quick.result_settings(), "init_scale": 0.05}
+    assert WordLM.profiles["full-ptb"].result_settings()["init_scale"] == 0.05
 
 
 # --- the cell ---------------------------------------------------------------------------
