@@ -381,6 +381,7 @@ class WordLM(Task):
     direction = "min"
     throughput_unit = "tokens"
     requires = frozenset({"causal", "stateful"})
+    revision = 1  # records gained oov_rate and perplexity_known
     profiles = {
         "smoke": Profile(
             max_steps=20,
