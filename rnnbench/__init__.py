@@ -2,7 +2,7 @@
 
 import pluggy
 
-from rnnbench.api import SHAPES, Choice, LogUniform, Model, Profile, Task, TaskData, Uniform
+from rnnbench.api import SHAPES, Choice, LogUniform, Model, Profile, Published, Task, TaskData, Uniform
 from rnnbench.requirements import Requirement
 
 __version__ = "0.3.0"
@@ -16,6 +16,7 @@ __all__ = [
     "LogUniform",
     "Model",
     "Profile",
+    "Published",
     "Requirement",
     "Task",
     "TaskData",

@@ -227,6 +227,30 @@ class Profile:
         return option_settings(self.options) if name == "options" else getattr(self, name)
 
 
+@dataclass(frozen=True)
+class Published:
+    """A result published for this task's problem, shown on its leaderboard page beside
+    ours. Rarely the same experiment: ``differences`` names what differs (data source,
+    split, preprocessing, recipe), so that a reader compares with that in mind."""
+
+    source: str
+    """Who published it, where: "Chung et al. (2014), Table 2"."""
+    model: str
+    """The model as the source names it: "GRU (46 units)"."""
+    metric: str
+    """The metric as the source reports it, in this task's terms where they agree."""
+    value: float
+    differences: str
+    """What differs from this task's setting, in one or two sentences."""
+    ours: str = ""
+    """The registered model whose result is shown beside it; empty: none."""
+    verified: bool = True
+    """False where the value was not checked against the source itself (read second-hand)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class TaskData:
     """Prepared data of one task under one profile, as the runner needs it.
@@ -288,6 +312,9 @@ class Task(abc.ABC):
     """Environment variables that select this task's data (e.g. a CSV path). Their values,
     and the content of any file a value names (comma-separated), go into every cell's
     config hash, so a result from other data is run again, never reused."""
+    published: tuple[Published, ...] = ()
+    """Published results for this task's problem (``Published``), shown on its page beside
+    ours with what differs; they change no result and no hash."""
     serially_dependent: bool = False
     """Test examples follow one another in time (trading days, segments of one text
     stream), so that neighbours are correlated: confidence intervals and tests then

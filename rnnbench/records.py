@@ -56,6 +56,8 @@ class Record(TypedDict, total=False):
     task_family: str
     task_shape: str
     task_description: str
+    task_published: list[dict[str, Any]]
+    """The task's published results (``rnnbench.api.Published``), where it declares any."""
     primary: Primary
     provenance: dict[str, Any]
     """Versions of the code, the config hash, the device, its ``device_class`` (see

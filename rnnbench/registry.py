@@ -20,7 +20,7 @@ from typing import Any, Iterable
 import pluggy
 
 from rnnbench import hookspecs
-from rnnbench.api import PROFILES, SHAPES, Model, Profile, Task, is_slug
+from rnnbench.api import PROFILES, SHAPES, Model, Profile, Published, Task, is_slug
 from rnnbench.requirements import Requirement
 
 GROUP = "rnnbench"
@@ -226,6 +226,9 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         # doctor, the run's notes and the config hash read these as declared
         if not (isinstance(item.requirements, tuple) and all(isinstance(r, Requirement) for r in item.requirements)):
             raise PluginError(f"{info.label}: task '{name}' requirements must be a tuple of rnnbench.Requirement")
+        published = item.published
+        if not (isinstance(published, tuple) and all(isinstance(p, Published) for p in published)):
+            raise PluginError(f"{info.label}: task '{name}' published must be a tuple of rnnbench.Published")
         env = item.data_environment
         if not (isinstance(env, tuple) and all(isinstance(v, str) and v for v in env)):
             raise PluginError(

@@ -234,7 +234,7 @@ def base_record(
     """The part of a record known before training: identity and provenance."""
     tp, mp = registry.plugin_of("task", task), registry.plugin_of("model", model)
     t = registry.tasks[task]
-    return {
+    record: records.Record = {
         "schema": records.SCHEMA_VERSION,
         "task": task,
         "model": model,
@@ -255,6 +255,9 @@ def base_record(
             "config_hash": config_hash_,
         },
     }
+    if t.published:  # only where a task declares some: every other record stays as it was
+        record["task_published"] = [p.to_dict() for p in t.published]
+    return record
 
 
 RUN_PROVENANCE = ("precision", "throughput_clock", "nondeterministic_ops", "cells_per_gpu")

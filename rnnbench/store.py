@@ -214,6 +214,16 @@ def _expect(record: dict, key: str, ok: Callable[[Any], bool], what: str) -> Non
         raise ValueError(f"{key} must be {what}, not {_short(record[key])}")
 
 
+def _published_list(value: Any) -> bool:
+    """``task_published``: entries with text where the page shows text and a number as the value."""
+    return isinstance(value, list) and all(
+        isinstance(p, dict)
+        and all(isinstance(p.get(k), str) for k in ("source", "model", "metric", "differences"))
+        and _is_num(p.get("value"))
+        for p in value
+    )
+
+
 def _number_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and (v is None or _is_num(v)) for k, v in value.items())
 
@@ -259,6 +269,7 @@ def validate_record(record: Any, path: Path | None = None) -> dict:
         _expect(record, "metrics", _number_map, "an object of numbers")
     for key in ("task_family", "task_shape", "task_description", "reason", "traceback"):
         _expect(record, key, lambda v: isinstance(v, str), "a string")
+    _expect(record, "task_published", _published_list, "a list of published results")
     _expect(record, "params", lambda v: _is_int(v) and v >= 0, "a non-negative integer")
     for key in ("train_seconds", "wall_seconds", "peak_memory_mb", "sequence_length"):
         _expect(record, key, _is_num, "a number")

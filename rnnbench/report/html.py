@@ -12,10 +12,12 @@ from rnnbench.report.markdown import significance_lines
 from rnnbench.report.model import (
     BASELINE,
     MODEL,
+    PUBLISHED_COLUMNS,
     Cell,
     Table,
     Tables,
     protocol,
+    published_text,
     summary_text,
     timing_elsewhere,
     timing_text,
@@ -81,6 +83,12 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
     ]
     out += _task_table(table)
     out.append('<ul class="note">' + "".join(f"<li>{e(x)}</li>" for x in significance_lines(board)) + "</ul>")
+    heading, published = published_text(board)
+    if published:
+        out.append(f'<p class="note">{e(heading)}:</p><table class="published">')
+        out.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in PUBLISHED_COLUMNS) + "</tr>")
+        out += ["<tr>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>" for row in published]
+        out.append("</table>")
     out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
     out += [f'<p class="note">{e(line)}</p>' for line in timing_text(board)]
     elsewhere = timing_elsewhere(board)

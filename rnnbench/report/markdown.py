@@ -9,11 +9,13 @@ from rnnbench.report.cd import CD
 from rnnbench.report.model import (
     BASELINE,
     MODEL,
+    PUBLISHED_COLUMNS,
     Cell,
     Row,
     Table,
     Tables,
     protocol,
+    published_text,
     summary_text,
     timing_elsewhere,
     timing_text,
@@ -78,6 +80,11 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
     ]
     lines += _table(table, table.rows_of(MODEL, BASELINE))
     lines += [""] + [f"- {_esc(x)}" for x in significance_lines(board)]
+    heading, published = published_text(board)
+    if published:
+        lines += ["", _esc(heading) + ":", "", "| " + " | ".join(PUBLISHED_COLUMNS) + " |"]
+        lines += ["|" + "---|" * len(PUBLISHED_COLUMNS)]
+        lines += ["| " + " | ".join(_esc(x) for x in row) + " |" for row in published]
     lines += [""] + [_esc(line) for line in protocol(board)]
     timing = timing_text(board)
     if timing:

@@ -156,6 +156,7 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
         "baselines": baselines,
         "not_ok": problems,
         "notes": notes,
+        "published": published_rows(first.get("task_published") or [], rows, metric_names),
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
         "timing": timing,
         "significance": {
@@ -170,6 +171,42 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
             "alpha": significance.ALPHA,
         },
     }
+
+
+def published_rows(entries: list[dict], rows: list[dict], metric_names: list[str]) -> list[dict]:
+    """The task's published results, each with our result beside it: the mean ± std of
+    the model it names (``ours``) in the metric it reports, where we measure that metric."""
+    by_model = {r["model"]: r for r in rows}
+    out = []
+    for p in entries:
+        row = by_model.get(p.get("ours") or "")
+        ours = row["metrics"][p["metric"]] if row is not None and p["metric"] in metric_names else None
+        out.append({**p, "ours_value": ours})
+    return out
+
+
+def published_text(board: dict) -> tuple[str, list[list[str]]]:
+    """The published results as a heading and rows of text (Source, Model, Metric,
+    Published, Ours, What differs), the same on every page format; no rows: none."""
+    rows = [
+        [
+            p["source"],
+            p["model"],
+            p["metric"],
+            fmt(p["value"]) + ("" if p.get("verified", True) else " (not verified)"),
+            (f"{p['ours']}: {fmt_stat(p['ours_value'])}" if p["ours_value"] else "–"),
+            p["differences"],
+        ]
+        for p in board.get("published") or []
+    ]
+    heading = (
+        f"Published results (not directly comparable: what differs is named in each row; ours: "
+        f"{board['profile']} profile, mean ± std over seeds)"
+    )
+    return heading, rows
+
+
+PUBLISHED_COLUMNS = ("Source", "Model", "Metric", "Published", "Ours", "What differs")
 
 
 def _times(recs: list[dict]) -> dict[str, Any]:
