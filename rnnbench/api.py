@@ -336,6 +336,12 @@ class Task(abc.ABC):
         """Naive predictors' test metrics (majority class, unigram, copy ...), by name."""
         return {}
 
+    def metric_notes(self, data: TaskData) -> dict[str, str]:
+        """How the metrics were computed, where their names do not say it all (a scorer's
+        signature, which case or tokenisation is scored), by a short label such as the
+        metric's name. Each record keeps them and the task's page shows them."""
+        return {}
+
     def baseline_outcomes(self, data: TaskData) -> dict[str, dict[str, Any]]:
         """Per-example outcomes of the naive predictors on the primary test set, by name:
         the same columns, in the same example order, as the task net's test outcomes
@@ -375,7 +381,10 @@ class Model(abc.ABC):
     family: str = ""
     description: str = ""
     provides: frozenset[str] = frozenset({"causal", "stateful"})
-    """Capabilities: ``causal`` (output at t sees no input after t), ``stateful``."""
+    """Capabilities: ``causal`` (output at t sees no input after t), ``stateful``, and
+    ``decoder``: ``build_decoder`` supplies a causal, stateful decoder of the model's
+    family, so the model serves a seq2seq task as its encoder even when its own core is
+    neither (a seq2seq task's ``requires`` are then asked of that decoder)."""
     cannot_serve: Mapping[str, str] = {}
     """Shape -> reason, for shapes this model cannot serve at all."""
     revision: int = 0
@@ -386,6 +395,21 @@ class Model(abc.ABC):
     def build_core(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> "torch.nn.Module":
         """A fresh core reading ``input_size`` features per step; see the class docstring."""
 
+    def build_decoder(
+        self, input_size: int, hidden_size: int, num_layers: int, dropout: float
+    ) -> tuple["torch.nn.Module", "torch.nn.Module"]:
+        """Of a model that provides ``decoder``: a causal, stateful core reading
+        ``input_size`` features per step, and a bridge module that maps the final state
+        of a ``build_core`` core of the same sizes to that decoder's initial state."""
+        raise NotImplementedError(f"{self.name} does not provide a decoder")
+
+    def capabilities(self, task: Task) -> frozenset[str]:
+        """What this model brings to ``task``: its ``provides``, and for a seq2seq task a
+        ``decoder``'s causality and state."""
+        if task.shape == "seq2seq" and "decoder" in self.provides:
+            return frozenset(self.provides) | {"causal", "stateful"}
+        return frozenset(self.provides)
+
     def search_space(self, task: Task, profile: Profile) -> dict[str, Dimension]:
         """Dimensions this model adds to (or narrows in) ``task``'s search space, by
         ``Profile`` field. Every model of a task gets the same number of trials."""
@@ -395,7 +419,7 @@ class Model(abc.ABC):
         """Why this model cannot serve ``task`` (an ``n/a`` cell), or None."""
         if task.shape in self.cannot_serve:
             return self.cannot_serve[task.shape]
-        missing = sorted(set(task.requires) - set(self.provides))
+        missing = sorted(set(task.requires) - self.capabilities(task))
         if missing:
             return f"{self.name} is not {' or '.join(missing)}; {task.name} needs it"
         return None

@@ -84,6 +84,8 @@ class Record(TypedDict, total=False):
     peak_memory_kind: str
     samples: dict[str, Any]
     baselines: dict[str, dict[str, float]]
+    metric_notes: dict[str, str]
+    """How the task computed its metrics (``Task.metric_notes``); absent when it says nothing."""
     batch_size: int
     hidden_size: int
     sequence_length: int

@@ -3,9 +3,14 @@
 A task owns the ends (the source adapter, the target vocabulary, decoding to text, the
 metrics); the model owns the middle, twice: an encoder core reads the source and a
 decoder core of the same family, started from the encoder's final state, reads the
-target. Every decoder output attends to all encoder outputs (Luong et al. 2015, the
-"general" score) with padding masked out, and a readout turns ``[output; context]``
-into next-token logits.
+target. Every decoder output attends to all encoder outputs with padding masked out,
+scored by Luong et al.'s (2015) "general" bilinear form or, with ``attention="additive"``,
+by Bahdanau et al.'s (2015) additive one, and a readout turns ``[output; context]`` into
+next-token logits.
+
+A model whose own core cannot decode (a bidirectional one: not causal) may still encode:
+with the ``decoder`` capability it supplies a causal decoder core of its family and a
+bridge from the encoder's final state to the decoder's initial one (``Model.build_decoder``).
 
 The decoder core is the model's own causal, stateful core, used two ways: in training
 it runs over the whole teacher-forced target in one call (so fused cuDNN/CPU kernels
@@ -61,12 +66,45 @@ class LuongAttention(nn.Module):
         return weights @ memory, weights
 
 
+class AdditiveAttention(nn.Module):
+    """Bahdanau et al.'s (2015) score(h_t, m_s) = v^T tanh(W_q h_t + W_k m_s); padded
+    source positions get zero weight. The query is the decoder's output at step t (its
+    state after reading token t-1), as the decoder runs ahead of the attention here."""
+
+    def __init__(self, query_size: int, memory_size: int):
+        super().__init__()
+        self.key = nn.Linear(memory_size, query_size)
+        self.query = nn.Linear(query_size, query_size, bias=False)
+        self.energy = nn.Linear(query_size, 1, bias=False)
+
+    def keys(self, memory: torch.Tensor) -> torch.Tensor:
+        """Project the memory once per batch; decoding reuses it at every step."""
+        return self.key(memory)
+
+    def forward(
+        self, query: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``query [B, T, Q]``, ``memory [B, S, M]``, ``mask [B, S]`` (True = real) ->
+        ``(context [B, T, M], weights [B, T, S])``."""
+        hidden = torch.tanh(self.query(query)[:, :, None, :] + keys[:, None, :, :])  # [B, T, S, Q]
+        scores = self.energy(hidden).squeeze(-1)
+        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        weights = scores.softmax(-1)
+        return weights @ memory, weights
+
+
+ATTENTIONS = {"general": LuongAttention, "additive": AdditiveAttention}
+"""The attention scores ``EncoderDecoder.from_model`` offers, by name."""
+
+
 class AttentionReadout(nn.Module):
     """Luong's attentional hidden state tanh(W_c [h_t; c_t]), then the vocabulary head."""
 
-    def __init__(self, hidden_size: int, memory_size: int, vocab_size: int, dropout: float):
+    def __init__(self, hidden_size: int, memory_size: int, vocab_size: int, dropout: float, attention: str = "general"):
         super().__init__()
-        self.attention = LuongAttention(hidden_size, memory_size)
+        if attention not in ATTENTIONS:
+            raise ValueError(f"attention {attention!r} is not one of {', '.join(ATTENTIONS)}")
+        self.attention = ATTENTIONS[attention](hidden_size, memory_size)
         self.combine = nn.Linear(hidden_size + memory_size, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
@@ -110,6 +148,7 @@ class EncoderDecoder(TaskNet):
         length_penalty: float = 1.0,
         dropout: float = 0.0,
         bridge: bool = True,
+        state_bridge: nn.Module | None = None,
         samples: SamplesFn | None = None,
         count: CountFn | None = None,
         outcomes: OutcomesFn | None = None,
@@ -121,6 +160,8 @@ class EncoderDecoder(TaskNet):
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.max_len, self.beam_size, self.length_penalty = max_len, beam_size, length_penalty
         self.bridge = bridge
+        if state_bridge is not None:  # registered only when there is one: other nets keep their parameters
+            self.state_bridge = state_bridge
         self.dropout = nn.Dropout(dropout)
         self.split = "train"
         self._state_batch_dims: Any = None
@@ -136,15 +177,21 @@ class EncoderDecoder(TaskNet):
         num_layers: int,
         dropout: float,
         update: UpdateFn,
+        attention: str = "general",
         **options: Any,
     ) -> "EncoderDecoder":
         """Build both cores with ``model.build_core`` (same sizes, so the encoder's final
-        state is a valid initial state of the decoder); ``src_adapter`` maps ``x`` to
-        ``[B, S, embed_size]``."""
+        state is a valid initial state of the decoder) or, for a model with the ``decoder``
+        capability, the encoder with ``build_core`` and the decoder and the bridge between
+        their states with ``model.build_decoder``; ``src_adapter`` maps ``x`` to
+        ``[B, S, embed_size]``; ``attention`` names one of ``ATTENTIONS``."""
         encoder = model.build_core(embed_size, hidden_size, num_layers, dropout)
-        decoder = model.build_core(embed_size, hidden_size, num_layers, dropout)
+        if "decoder" in model.provides:
+            decoder, options["state_bridge"] = model.build_decoder(embed_size, hidden_size, num_layers, dropout)
+        else:
+            decoder = model.build_core(embed_size, hidden_size, num_layers, dropout)
         tgt_embedding = nn.Embedding(vocab_size, embed_size, padding_idx=options["pad_id"])
-        readout = AttentionReadout(decoder.output_size, encoder.output_size, vocab_size, dropout)
+        readout = AttentionReadout(decoder.output_size, encoder.output_size, vocab_size, dropout, attention)
         return cls(src_adapter, encoder, tgt_embedding, decoder, readout, update, dropout=dropout, **options)
 
     # --- the TaskNet hooks -----------------------------------------------------------
@@ -183,6 +230,8 @@ class EncoderDecoder(TaskNet):
         memory, state = self.encoder(x, None, lengths)
         self.check_core(self.encoder, x, memory)
         mask = length_mask(lengths.to(memory.device), memory.size(1))
+        if self.bridge and "state_bridge" in self._modules:
+            state = self.state_bridge(state)
         return {
             "memory": memory,
             "keys": self.readout.keys(memory),

@@ -52,6 +52,9 @@ def fit_smoke(
     data = t.prepare(prof, cache_dir or default_cache_dir())
     record = fit_cell(t, m, prof, seed, data, accelerator="cpu")
     record["baselines"] = t.baselines(data)
+    notes = t.metric_notes(data)
+    if notes:
+        record["metric_notes"] = notes
     from rnnbench.worker import CellRunner
 
     # as a run keeps them: with the baselines' outcomes, and only if they give the metric

@@ -27,7 +27,7 @@ def _data_key(task_name: str, profile: Any) -> str:
     return fingerprint(task_name, profile.data_settings())
 
 
-TASK_OUTPUTS = ("metrics", "primary", "baselines", "samples", "curve", "best_val")
+TASK_OUTPUTS = ("metrics", "primary", "baselines", "samples", "curve", "best_val", "metric_notes")
 
 
 class PluginOutputError(Exception):
@@ -203,6 +203,9 @@ class CellRunner:
         measured["status"] = "ok"
         measured["data_fingerprint"] = data.fingerprint
         measured["baselines"] = task.baselines(data) if trial is None else {}
+        notes = task.metric_notes(data)
+        if notes:  # absent otherwise, as in every record written before tasks had notes
+            measured["metric_notes"] = notes
         # a tuning trial is judged on validation: it keeps no test outcomes
         measured["outcomes"] = self._outcomes(task, data, measured) if trial is None else None
         measured["batch_size"] = profile.batch_size

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rnnbench.api import Model
-from rnnbench.seq2seq import EncoderDecoder, LuongAttention
+from rnnbench.seq2seq import AdditiveAttention, AttentionReadout, EncoderDecoder, LuongAttention
 
 torch.set_num_threads(1)
 
@@ -25,6 +25,35 @@ def test_attention_gives_padding_no_weight():
     a, _ = attention(query, memory, attention.keys(memory), mask)
     b, _ = attention(query, changed, attention.keys(changed), mask)
     assert torch.allclose(a[1], b[1])
+
+
+def test_additive_attention_has_bahdanaus_shapes_and_gives_padding_no_weight():
+    torch.manual_seed(0)
+    attention = AdditiveAttention(4, 6)  # a decoder of 4 units over a bidirectional encoder's 2 x 3
+    memory = torch.randn(2, 5, 6)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    query = torch.randn(2, 3, 4)
+    context, weights = attention(query, memory, attention.keys(memory), mask)
+    assert context.shape == (2, 3, 6) and weights.shape == (2, 3, 5)
+    assert torch.all(weights[1, :, 2:] == 0)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3))
+    # v^T tanh(W_q h + W_k m) by hand, for one query and one source position
+    by_hand = attention.energy(torch.tanh(attention.query(query[0, 1]) + attention.key(memory[0, 3])))
+    scores = torch.stack(
+        [attention.energy(torch.tanh(attention.query(query[0, 1]) + attention.key(m))) for m in memory[0]]
+    ).squeeze(-1)
+    assert torch.allclose(weights[0, 1], scores.softmax(0)) and torch.allclose(scores[3], by_hand)
+    changed = memory.clone()
+    changed[1, 2:] = 1e3  # garbage in the padding
+    b, _ = attention(query, changed, attention.keys(changed), mask)
+    assert torch.allclose(context[1], b[1])
+
+
+def test_a_readout_names_its_attention_and_refuses_an_unknown_one():
+    assert isinstance(AttentionReadout(4, 6, 10, 0.0).attention, LuongAttention)
+    assert isinstance(AttentionReadout(4, 6, 10, 0.0, "additive").attention, AdditiveAttention)
+    with pytest.raises(ValueError, match="attention 'dot' is not one of general, additive"):
+        AttentionReadout(4, 6, 10, 0.0, "dot")
 
 
 class _LastInput(nn.Module):
@@ -153,3 +182,71 @@ def test_padding_changes_neither_loss_nor_decoding():
         assert net.training_loss(batch) == pytest.approx(float(net.training_loss(padded)), abs=1e-6)
         assert net.loss(net(batch), batch) == pytest.approx(float(net.training_loss(batch)), abs=1e-6)
     assert net.translate(batch) == net.translate(padded)
+
+
+class _BiEncoder(Model):
+    """A bidirectional LSTM that encodes, with a one-directional LSTM to decode."""
+
+    name = "bi"
+    provides = frozenset({"decoder"})
+
+    def build_core(self, input_size, hidden_size, num_layers, dropout):
+        from rnnbench.nn import FusedCore
+
+        return FusedCore(nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, bidirectional=True))
+
+    def build_decoder(self, input_size, hidden_size, num_layers, dropout):
+        from rnnbench.nn import FusedCore
+
+        return FusedCore(nn.LSTM(input_size, hidden_size, num_layers, batch_first=True)), _ForwardHalf()
+
+
+class _ForwardHalf(nn.Module):
+    """Keeps each layer's forward-direction state (torch orders them fwd, bwd per layer)."""
+
+    def forward(self, state):
+        return tuple(part[0::2] for part in state)
+
+
+def _bi_net():
+    torch.manual_seed(0)
+    return EncoderDecoder.from_model(
+        _BiEncoder(),
+        nn.Embedding(11, 8, padding_idx=0),
+        8,
+        11,
+        16,
+        2,
+        0.0,
+        update=None,
+        attention="additive",
+        pad_id=0,
+        bos_id=2,
+        eos_id=3,
+        max_len=7,
+        beam_size=3,
+    ).eval()
+
+
+def test_a_model_with_a_decoder_encodes_bidirectionally_and_decodes_through_its_bridge():
+    net = _bi_net()
+    assert net.encoder.output_size == 32 and net.decoder.output_size == 16
+    assert isinstance(net.readout.attention, AdditiveAttention)
+    batch = {
+        "x": torch.tensor([[4, 5, 6], [7, 8, 0]]),
+        "lengths": torch.tensor([3, 2]),
+        "y": torch.tensor([[5, 6, 3], [9, 3, 0]]),
+        "y_lengths": torch.tensor([3, 2]),
+    }
+    encoded = net.encode(batch)
+    _, (h, c) = net.encoder(net.src_adapter(batch["x"]), None, batch["lengths"])
+    assert torch.equal(encoded["state"][0], h[0::2]) and encoded["state"][0].shape == (2, 2, 16)
+    padded = {**batch, "x": torch.cat([batch["x"], torch.zeros(2, 4, dtype=torch.long)], 1)}
+    with torch.no_grad():
+        assert net.training_loss(batch) == pytest.approx(float(net.training_loss(padded)), abs=1e-6)
+    assert net.translate(batch) == net.translate(padded)
+    assert net.translate(batch, beam_size=1) == net.translate(padded, beam_size=1)
+
+
+def test_a_net_without_a_bridge_registers_none():
+    assert "state_bridge" not in dict(_lstm_net().named_children())

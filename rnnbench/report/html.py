@@ -16,6 +16,7 @@ from rnnbench.report.model import (
     Cell,
     Table,
     Tables,
+    metric_note_lines,
     protocol,
     published_text,
     summary_text,
@@ -90,6 +91,13 @@ def _task_section(board: dict, table: Table, charts: list) -> str:
         out += ["<tr>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>" for row in published]
         out.append("</table>")
     out += [f'<p class="note">{e(line)}</p>' for line in protocol(board)]
+    metric_notes = metric_note_lines(board)
+    if metric_notes:
+        out.append(
+            '<p class="note">How the metrics are computed:</p><ul class="note">'
+            + "".join(f"<li>{e(x)}</li>" for x in metric_notes)
+            + "</ul>"
+        )
     out += [f'<p class="note">{e(line)}</p>' for line in timing_text(board)]
     elsewhere = timing_elsewhere(board)
     if elsewhere:

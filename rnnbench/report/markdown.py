@@ -14,6 +14,7 @@ from rnnbench.report.model import (
     Row,
     Table,
     Tables,
+    metric_note_lines,
     protocol,
     published_text,
     summary_text,
@@ -86,6 +87,9 @@ def task_page(board: dict, table: Table, charts: list | None = None) -> str:
         lines += ["|" + "---|" * len(PUBLISHED_COLUMNS)]
         lines += ["| " + " | ".join(_esc(x) for x in row) + " |" for row in published]
     lines += [""] + [_esc(line) for line in protocol(board)]
+    metric_notes = metric_note_lines(board)
+    if metric_notes:
+        lines += ["", "How the metrics are computed:", ""] + [f"- {_esc(x)}" for x in metric_notes]
     timing = timing_text(board)
     if timing:
         lines += [""] + [_esc(line) for line in timing]

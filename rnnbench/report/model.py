@@ -157,6 +157,7 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
         "not_ok": problems,
         "notes": notes,
         "published": published_rows(first.get("task_published") or [], rows, metric_names),
+        "metric_notes": _metric_notes(ok),
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
         "timing": timing,
         "significance": {
@@ -271,6 +272,29 @@ def timing_elsewhere(board: dict) -> list[str]:
             f"peak {fmt(x['peak_memory_mb'], 4)} MB"
         )
     return out
+
+
+def _metric_notes(ok: list[dict]) -> list[dict]:
+    """The task's notes on its metrics (``Task.metric_notes``), one per label and text,
+    naming the models whose records say it when not every record does (records written
+    by another version of the task may say otherwise, or nothing)."""
+    said: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in ok:
+        for label, text in (r.get("metric_notes") or {}).items():
+            said[(str(label), str(text))].add(r["model"])
+    everyone = {r["model"] for r in ok}
+    return [
+        {"label": label, "text": text, "models": [] if models == everyone else sorted(models)}
+        for (label, text), models in sorted(said.items())
+    ]
+
+
+def metric_note_lines(board: dict) -> list[str]:
+    """The task's notes on its metrics, in sentences for its page."""
+    return [
+        f"{x['label']}: {x['text']}" + (f" (records of {', '.join(x['models'])})" if x["models"] else "")
+        for x in board.get("metric_notes") or []
+    ]
 
 
 def _collapse(notes: list[dict]) -> list[dict]:

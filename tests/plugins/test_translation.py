@@ -40,6 +40,12 @@ def test_tokenize_and_detokenize_edge_cases():
     assert tr.detokenize(tr.tokenize("Beth-lehem, father’s flock.")) == "beth-lehem, father’s flock."
 
 
+def test_detokenize_rejoins_numbers_and_leaves_a_closing_apostrophe_open():
+    text = "He gave 3.5 shekels to 1,000 men (John 3:16); thy sons’ wives don’t."
+    assert tr.detokenize(tr.tokenize(text)) == text.lower()
+    assert tr.detokenize(["3", ".", "and", "5", ","]) == "3. and 5,"  # a point not between numbers stays a point
+
+
 def test_vocab_is_built_from_given_sentences_with_specials_and_unk():
     vocab = tr.Vocab.build([["a", "b", "a"], ["a", "c"]], max_size=6, min_freq=1)
     assert vocab.itos[:4] == list(tr.SPECIALS)
@@ -113,7 +119,7 @@ def test_batches_are_bucketed_by_length_and_evaluation_sees_every_pair_once(task
     train, test = data.train, data.test["test"]
     first_epoch = [train[i] for i in range(train.per_epoch)]
     served = sorted(s for b in first_epoch for s in b["source"])
-    assert served == sorted(tr.detokenize(p["src"]) for p in data.info["train_pairs"])
+    assert served == sorted(p["src_text"] for p in data.info["train_pairs"])
     assert len(train) >= profile.max_steps  # no epoch is replayed
     # padded source and target steps: a small fraction of what batches in corpus order hold
     for key, side in (("lengths", "x"), ("y_lengths", "y")):
@@ -122,7 +128,7 @@ def test_batches_are_bucketed_by_length_and_evaluation_sees_every_pair_once(task
         unsorted = sum(padding(in_order[i : i + 4]) for i in range(0, len(in_order), 4))
         assert bucketed < unsorted / 3, (key, bucketed, unsorted)
     references = sorted(r for k in range(len(test)) for r in test[k]["reference"])
-    assert references == sorted(tr.detokenize(p["tgt"]) for p in data.info["test_pairs"])
+    assert references == sorted(p["tgt_text"] for p in data.info["test_pairs"])
     assert len(test) == math.ceil(len(references) / 4)  # the last, smaller batch is kept
     assert sum(len(data.val[k]["reference"]) for k in range(len(data.val))) == data.info["sizes"]["val"]
 
@@ -212,6 +218,37 @@ def test_bleu_and_chrf_match_hand_computed_values(task, smoke_data):
     assert float(metrics["chrf"].compute()) == pytest.approx(100.0)
 
 
+def test_bleu_and_chrf_score_raw_references_as_sacrebleu_does_case_insensitively(task, smoke_data):
+    import sacrebleu
+
+    hypotheses = ["y dijo dios: sea la luz; y fue la luz.", "en el principio creó dios los cielos"]
+    references = ["Y dijo Dios: Sea la luz: y fué la luz.", "EN el principio crió Dios los cielos y la tierra."]
+    metrics = task.metrics(smoke_data)
+    metrics["bleu"].update(hypotheses, [[r] for r in references])
+    metrics["chrf"].update(hypotheses, [[r] for r in references])
+    from sacrebleu.metrics import BLEU, CHRF
+
+    bleu = BLEU(lowercase=True, smooth_method="none").corpus_score(hypotheses, [references])
+    chrf = CHRF(lowercase=True).corpus_score(hypotheses, [references])
+    assert float(metrics["bleu"].compute()) == pytest.approx(bleu.score, abs=1e-9)
+    assert float(metrics["chrf"].compute()) == pytest.approx(chrf.score, abs=1e-9)
+    cased = sacrebleu.corpus_bleu(hypotheses, [references], smooth_method="none").score
+    assert cased < bleu.score  # so the case really is ignored, not scored
+
+
+def test_references_are_the_raw_texts_and_the_signature_is_noted(task, smoke_data):
+    item = smoke_data.test["test"].items[0]
+    pair = smoke_data.info["test_pairs"][0]
+    assert item["reference"] == pair["tgt_text"] and item["reference"] != tr.detokenize(pair["tgt"])
+    notes = task.metric_notes(smoke_data)
+    import sacrebleu
+
+    for name in ("bleu", "chrf"):
+        assert "nrefs:1|case:lc" in notes[name] and f"version:{sacrebleu.__version__}" in notes[name]
+    assert "tok:13a|smooth:none" in notes["bleu"]
+    assert "raw reference" in notes["scoring"] and "lower-case" in notes["scoring"]
+
+
 def test_perplexity_ignores_padding(task, smoke_data):
     metrics = task.metrics(smoke_data)
     logits = torch.zeros(1, 3, 8)  # uniform over 8 tokens
@@ -240,8 +277,24 @@ def test_a_model_that_is_not_causal_is_not_applicable(task):
     assert "causal" in Bidirectional().unsupported(task)
 
 
+def test_a_bidirectional_model_serves_as_the_encoder(task, cache_dir):
+    reg = load_registry()
+    for name in ("bi-gru", "bi-lstm"):
+        assert reg.models[name].unsupported(task) is None
+    record = fit_smoke("translate-en-es", "bi-gru", cache_dir=cache_dir)
+    assert math.isfinite(record["metrics"]["perplexity"]) and record["primary"]["value"] is not None
+    assert record["outcomes"] is not None  # the outcomes reproduce its BLEU
+
+
+def test_the_quick_profile_keeps_luong_attention_and_full_multi30k_takes_bahdanaus(task):
+    assert task.profiles["quick"].options.attention == "general"
+    assert "attention" not in task.profiles["quick"].result_settings()["options"]  # its cells' hashes stay
+    assert task.profiles["full-multi30k"].options.attention == "additive"
+
+
 def test_smoke_fit(cache_dir):
     record = fit_smoke("translate-en-es", "lstm", cache_dir=cache_dir)
+    assert "case:lc" in record["metric_notes"]["bleu"]
     assert record["primary"]["name"] == "bleu" and record["primary"]["value"] is not None
     assert {"bleu", "chrf", "perplexity"} <= set(record["metrics"])
     assert math.isfinite(record["metrics"]["perplexity"])

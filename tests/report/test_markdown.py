@@ -95,3 +95,16 @@ def test_pages_name_the_reference_device_class_and_list_times_from_others_apart(
     header, *rows = files["quick/adding-50.csv"].splitlines()
     assert "peak_memory_mb,device_class," in header
     assert rows[1].startswith("2,gru,model,1,") and ",1000,,,,,," in rows[1]
+
+
+def test_a_tasks_metric_notes_are_on_its_pages_naming_the_models_when_not_everyones(tmp_path):
+    signature = {"bleu": "sacreBLEU nrefs:1|case:lc|tok:13a"}
+    store.write_record(tmp_path, {**rec("lstm", 0, 0.01), "metric_notes": signature})
+    store.write_record(tmp_path, {**rec("gru", 0, 0.02), "metric_notes": signature})
+    store.write_record(tmp_path, {**rec("gru", 1, 0.03), "metric_notes": {"bleu": "<older> tok:intl"}})
+    files, _ = report.write(tmp_path)
+    md = files["quick/adding-50.md"]
+    assert "How the metrics are computed:" in md
+    assert "- bleu: sacreBLEU nrefs:1\\|case:lc\\|tok:13a\n" in md  # escaped: a | would split a table cell
+    assert "(records of gru)" in md  # said by one of gru's records only, not by lstm's
+    assert "bleu: &lt;older&gt; tok:intl (records of gru)" in files["index.html"]
