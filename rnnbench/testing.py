@@ -321,9 +321,34 @@ def check_model(model: Any, task: str | None = None, plugins: tuple[str, ...] = 
     if "stateful" in m.provides:
         check_chunked_equals_whole(core)
     check_padding_invariance(core, stateful="stateful" in m.provides)
+    if "decoder" in m.provides:
+        check_decoder(m)
     first = fit_smoke(task, m.name, plugins=plugins)
     again = fit_smoke(task, m.name, plugins=plugins)
     _same_fits(first, again)
+
+
+def check_decoder(model: Any) -> None:
+    """What the ``decoder`` capability promises: ``build_decoder`` gives a causal, stateful
+    core (chunked == whole, padding-invariant) and a bridge whose output, from the final
+    state of the model's own core, the decoder takes as its initial state."""
+    import torch
+
+    m = _model(model)
+    torch.manual_seed(0)
+    decoder, bridge = m.build_decoder(INPUT, HIDDEN, 2, 0.1)
+    decoder.eval()
+    check_shapes(decoder)
+    assert not future_changes_past(decoder), f"{m.name}'s decoder is not causal: a later input changed an output"
+    check_chunked_equals_whole(decoder)
+    check_padding_invariance(decoder, stateful=True)
+    x = random_inputs()
+    _, final = build_core(m)(x)
+    with torch.no_grad():
+        y, _ = decoder(x, bridge(final))
+    assert tuple(y.shape) == (BATCH, STEPS, decoder.output_size), (
+        f"{m.name}'s decoder started from its bridged encoder state gave shape {tuple(y.shape)}"
+    )
 
 
 def _same_fits(first: dict, again: dict) -> None:

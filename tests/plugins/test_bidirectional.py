@@ -52,6 +52,7 @@ def test_the_decoder_is_causal_and_starts_from_both_directions(name):
         # layer 1: tanh(W [its forward state; its backward state]), as bentrevett's tutorial 3 bridges them
         assert torch.allclose(part[1], torch.tanh(join(torch.cat([final[2], final[3]], -1))))
     decoder(x, initial)  # and it is accepted as one
+    checks.check_decoder(model)
 
 
 @pytest.mark.parametrize("name", MODELS)
