@@ -392,6 +392,7 @@ class TranslationTask(Task):
     direction = "max"
     throughput_unit = "target tokens"
     requires = frozenset({"causal", "stateful"})
+    revision = 1  # records gained sacreBLEU's signatures (metric_notes) and raw references
 
     def __init__(self, name: str, description: str, profiles: dict):
         self.name, self.description, self.profiles = name, description, profiles
