@@ -14,8 +14,9 @@ targets that are not ``<unk>``), so a score bought by predicting ``<unk>`` shows
 
 The full profiles are the recipes of Zaremba et al. (2014, "Recurrent Neural Network
 Regularization", section 4.1) on the hub datasets, every setting as the paper states it:
-plain SGD at learning rate 1, divided by 1.2 ("medium") or 1.15 ("large") after every
-epoch from epoch 7 or 15 on; every parameter uniform in ±0.05 or ±0.04; dropout 0.5 or
+plain SGD at learning rate 1 for 6 or 14 epochs, then divided by 1.2 ("medium") or 1.15
+("large") at the start of every later epoch (epoch 7 or 15 is the first at the lower rate;
+``Profile.schedule`` "step"); every parameter uniform in ±0.05 or ±0.04; dropout 0.5 or
 0.65 on the non-recurrent connections; 2 layers of 650 or 1500 units (embedding as wide);
 35-step BPTT, batch 20, 39 or 55 epochs; the gradient's norm clipped at 5 or 10, with the
 loss summed over the window and averaged over the batch as in their code; the test text

@@ -104,3 +104,38 @@ def test_without_music21_the_task_says_what_to_install(task, monkeypatch):
     line = r"^Python module music21 is not installed: pip install 'rnnbench\[music\]'$"
     with pytest.raises(DataUnavailable, match=line):
         task.prepare(task.profiles["smoke"], default_cache_dir())
+
+
+def test_a_corrupt_corpus_file_is_one_line_naming_it(tmp_path):
+    broken = tmp_path / "bwv999.xml"
+    broken.write_text("<score-partwise><part id='P1'><measure number='1'>")  # cut off
+    with pytest.raises(DataUnavailable, match=r"^music21 cannot read its corpus file .*bwv999\.xml .*reinstall") as err:
+        read(broken)
+    assert "\n" not in str(err.value)
+
+
+def test_frame_nll_and_frame_accuracy_by_hand_with_padding_ignored():
+    from torch.nn import functional as F
+
+    from rnnbench_plugins.chorales.task import frame_counts, frame_nll, valid
+
+    # one chorale of two predicted frames and one of one frame (padded to two) on 88 keys
+    y = torch.zeros(2, 2, PITCHES)
+    y[0, 0, [3, 7]] = 1
+    y[0, 1, [3]] = 1
+    y[1, 0, [5]] = 1
+    y[1, 1, :] = 1  # padding: must count nowhere
+    logits = torch.full((2, 2, PITCHES), -2.0)
+    logits[0, 0, 3] = logits[0, 1, 4] = logits[1, 0, 5] = 3.0
+    batch = {"y": y, "lengths": torch.tensor([2, 1])}
+    mask = valid(batch, logits)
+    assert mask.tolist() == [[True, True], [True, False]]
+    nll = frame_nll(logits, y)
+    # frame (0, 0): key 3 on at sigmoid(3), key 7 on at sigmoid(-2), 86 keys off at 1 - sigmoid(-2)
+    on, off, low = F.logsigmoid(torch.tensor(3.0)), F.logsigmoid(torch.tensor(2.0)), F.logsigmoid(torch.tensor(-2.0))
+    assert float(nll[0, 0]) == pytest.approx(float(-(on + low + 86 * off)), rel=1e-5)
+    tp, wrong = frame_counts((logits > 0).float(), y, mask)
+    # predicted on: (0,0) key 3 (TP), (0,1) key 4 (FP; key 3 missed: FN), (1,0) key 5 (TP);
+    # missed: (0,0) key 7 (FN). Padding's 88 "missed" keys are not counted.
+    assert (float(tp), float(wrong)) == (2.0, 3.0)
+    assert float(tp / (tp + wrong)) == pytest.approx(2 / 5)

@@ -15,7 +15,9 @@ rebuilds that setting from data that is here offline, the chorales in music21's 
   would also rest on music21's key estimate, which errs on modal chorales.
 - **Duplicates.** Identical rolls are kept once (the corpus has chorales under two BWV
   numbers), and harmonisations of one tune (the same opening soprano intervals, in any
-  key) form a group that lies in one split only (``splits``).
+  key) form a group that lies in one split only (``splits``). The opening must match
+  exactly: a harmonisation that varies it (a passing note) is a group of its own, so a
+  few tunes have harmonisations in two splits (``splits.INCIPIT`` names some).
 - **Split.** Whole tune groups, dealt in the order of a stable hash of their names to
   the split furthest below its share, 60/20/20 as JSB's 229/76/77 of 382. With music21
   10.5.1: 409 chorale files (410 MusicXML files less BWV 846, a prelude), 406 distinct

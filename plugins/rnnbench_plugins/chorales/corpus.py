@@ -64,10 +64,19 @@ def vocal_parts(score) -> list:
 
 
 def read(path: Path) -> Chorale | None:
-    """The chorale's piano roll and soprano line; None when the file is not a chorale."""
+    """The chorale's piano roll and soprano line; None when the file is not a chorale.
+    A file music21 cannot parse (a damaged installation) raises ``DataUnavailable``."""
     from music21 import converter
 
-    score = converter.parse(str(path))
+    from rnnbench.data import DataUnavailable
+
+    try:
+        score = converter.parse(str(path))
+    except Exception as exc:  # music21 raises its own exception classes, and others from its parsers
+        raise DataUnavailable(
+            f"music21 cannot read its corpus file {path} ({type(exc).__name__}: {exc}); "
+            "reinstall it: pip install --force-reinstall music21"
+        ) from None
     parts = vocal_parts(score)
     if not parts:
         return None

@@ -3,7 +3,8 @@
 The music21 corpus holds some chorales twice (one harmonisation under two BWV numbers)
 and several harmonisations of one hymn tune. A test chorale whose twin, or whose tune,
 is in training would test memory. So: identical piano rolls are kept once; chorales
-that share the opening of their soprano melody, in any key, form one group; and whole
+that share the opening of their soprano melody exactly, in any key, form one group
+(variants of a tune's opening escape it: ``INCIPIT``); and whole
 groups go to one split, dealt in the order of a stable hash of their names, so that the
 split does not depend on the order the files are read in.
 """
@@ -16,7 +17,15 @@ from typing import Sequence
 INCIPIT = 8
 """Soprano intervals that name a tune: the first 8 melodic steps (repeated notes merged).
 Harmonisations of one tune share them, even in another key or with another ending;
-two different tunes rarely do, and if they do they are only kept in one split."""
+two different tunes rarely do, and if they do they are only kept in one split.
+
+The match is exact, so a harmonisation whose soprano varies the tune within those steps
+(a passing note, a changed upbeat, the tune in the other mode) forms a group of its own
+and may land in another split than its siblings. With music21 10.5.1 that happens, for
+instance, to bwv102.7 (test) beside bwv90.5, bwv101.7 and bwv416 (train), all "Vater
+unser im Himmelreich" (a passing note at the fifth step), and to bwv125.6 (test) beside
+bwv83.5 (validation), "Mit Fried und Freud" (the eighth step). The split keeps whole
+groups apart, not every tune."""
 SHARES = (("train", 0.6), ("val", 0.2), ("test", 0.2))
 """JSB Chorales' 229/76/77 of 382 chorales (Allan & Williams 2005), as fractions."""
 
