@@ -8,7 +8,7 @@ import torch
 from rnnbench.data import DataUnavailable, default_cache_dir
 from rnnbench.testing import check_outcomes, fit_smoke, load_registry
 from rnnbench_plugins.chorales.corpus import PITCHES, chorale_files, read
-from rnnbench_plugins.chorales.splits import SHARES, assign, deduplicate, groups, tune
+from rnnbench_plugins.chorales.splits import SHARES, assign, deduplicate, groups, outline, same_tune, tune
 
 PLUGIN = ("rnnbench_plugins.chorales",)
 
@@ -29,6 +29,18 @@ def test_a_tune_is_the_same_in_any_key_and_with_repeated_notes():
     assert tune([p - 5 for p in melody]) == tune(melody)
     assert tune([67, 72, 71, 69, 67, 65, 64, 62, 60, 59]) == tune(melody)
     assert groups(["b", "a", "c"], [melody, [p + 2 for p in melody], [60, 62, 64]]) == ["a", "a", "c"]
+
+
+def test_variants_of_a_tune_join_its_group_and_other_tunes_do_not():
+    tune_ = [67, 67, 72, 71, 69, 67, 65, 64, 62, 60, 62, 64, 65, 64, 62, 60]
+    passing_note = tune_[:5] + [68] + tune_[5:]  # 69 -> 67 filled in by 68
+    upbeat = [62] + [p - 3 for p in tune_]  # another key, one note before the tune
+    other = [60, 64, 67, 72, 71, 72, 74, 72, 71, 69, 67, 65, 64, 62, 64, 60]
+    assert tune(passing_note) != tune(tune_) and tune(upbeat) != tune(tune_)  # the incipit alone splits them
+    assert outline(upbeat)[1:] == outline(tune_)[:-1]
+    assert same_tune(tune_, passing_note) and same_tune(tune_, upbeat) and not same_tune(tune_, other)
+    # joined transitively, named by the first name, whatever the order they come in
+    assert groups(["d", "c", "b", "a"], [other, upbeat, passing_note, tune_]) == ["d", "a", "a", "a"]
 
 
 def test_identical_rolls_are_kept_once_the_first_of_them():

@@ -14,14 +14,14 @@ rebuilds that setting from data that is here offline, the chorales in music21's 
   the JSB files were transposed could not be verified here; transposing to C major/minor
   would also rest on music21's key estimate, which errs on modal chorales.
 - **Duplicates.** Identical rolls are kept once (the corpus has chorales under two BWV
-  numbers), and harmonisations of one tune (the same opening soprano intervals, in any
-  key) form a group that lies in one split only (``splits``). The opening must match
-  exactly: a harmonisation that varies it (a passing note) is a group of its own, so a
-  few tunes have harmonisations in two splits (``splits.INCIPIT`` names some).
+  numbers), and harmonisations of one tune form a group that lies in one split only
+  (``splits``): chorales whose soprano opens with the same 8 intervals in any key, or
+  whose first 12 notes (relative to the last one) differ by at most 2 edits, so that a
+  passing note or an extra upbeat does not make a tune's variant a group of its own.
 - **Split.** Whole tune groups, dealt in the order of a stable hash of their names to
   the split furthest below its share, 60/20/20 as JSB's 229/76/77 of 382. With music21
   10.5.1: 409 chorale files (410 MusicXML files less BWV 846, a prelude), 406 distinct
-  rolls, 252 tune groups; 244 train, 81 validation and 81 test chorales (115/66/71 groups).
+  rolls, 215 tune groups; 244 train, 81 validation and 81 test chorales.
 - **Task.** Input frame t, predict frame t+1: 88 independent Bernoulli outputs (sigmoid,
   binary cross-entropy). The primary metric ``nll`` is the negative log-likelihood of a
   frame, summed over the 88 keys and averaged over every predicted frame of the test
