@@ -158,8 +158,9 @@ class Profile:
     decay_after: int = _role(RESULT, 0)
     init_scale: float | None = _role(RESULT, None, hashed_when_set=True)
     """Draw every parameter of the task net (adapter, core, head) from uniform(-s, s)
-    before training, as Zaremba et al. (2014) initialise; None keeps each model's and
-    task's own initialisation."""
+    before training, as Zaremba et al. (2014) initialise, except normalisation layers and
+    the core of a model with ``own_initialisation``; None keeps each model's and task's
+    own initialisation."""
     val_every: int = _role(RESULT, 100)
     """Optimiser steps between validations; the best validation checkpoint is tested."""
     patience: int | None = _role(RESULT, None)
@@ -390,6 +391,10 @@ class Model(abc.ABC):
     revision: int = 0
     """As ``Task.revision``: raised when a change to this model changes its results within
     one release of its distribution."""
+    own_initialisation: bool = False
+    """The core's initialisation is part of the model (IRNN's identity matrix, LRU's ring
+    of eigenvalues), so a profile's ``init_scale`` leaves the core as built and draws only
+    the task's own parameters."""
 
     @abc.abstractmethod
     def build_core(self, input_size: int, hidden_size: int, num_layers: int, dropout: float) -> "torch.nn.Module":

@@ -213,6 +213,9 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         raise PluginError(f"{info.label}: {kind} name {name!r} is not a slug ([a-z0-9][a-z0-9-]*)")
     if (kind, name) in owner:
         raise PluginError(f"{info.label}: {kind} '{name}' is already registered by plugin '{owner[(kind, name)]}'")
+    revision = item.revision
+    if not (isinstance(revision, int) and not isinstance(revision, bool) and revision >= 0):
+        raise PluginError(f"{info.label}: {kind} '{name}' revision {revision!r} is not a whole number >= 0")
     if kind == "task":
         if item.shape not in SHAPES:
             raise PluginError(f"{info.label}: task '{name}' has shape {item.shape!r}, not one of {', '.join(SHAPES)}")

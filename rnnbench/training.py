@@ -157,12 +157,23 @@ class CellModule(pl.LightningModule):
         self.net.outcome_sink = None
 
 
-def initialise_uniform(net: torch.nn.Module, scale: float) -> None:
-    """Every parameter of ``net``, weights and biases of adapter, core and head alike, drawn
-    from uniform(-scale, scale) (``Profile.init_scale``), from the seeded global generator."""
+NORMALISATIONS = (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.modules.batchnorm._NormBase)
+
+
+def initialise_uniform(net: torch.nn.Module, scale: float, keep: torch.nn.Module | None = None) -> None:
+    """Every parameter of ``net`` (adapter, core and head) drawn from uniform(-scale, scale)
+    (``Profile.init_scale``), from the seeded global generator, except where a uniform draw
+    would change what the model is rather than how it starts: normalisation layers keep
+    their unit gain and zero shift, and ``keep`` (a core whose model declares
+    ``own_initialisation``) keeps what its model built."""
+    kept = {id(p) for p in keep.parameters()} if keep is not None else set()
+    for module in net.modules():
+        if isinstance(module, NORMALISATIONS):
+            kept.update(id(p) for p in module.parameters())
     with torch.no_grad():
         for p in net.parameters():
-            p.uniform_(-scale, scale)
+            if id(p) not in kept:
+                p.uniform_(-scale, scale)
 
 
 def make_optimizer(parameters: Any, profile: Profile) -> torch.optim.Optimizer:
@@ -379,7 +390,7 @@ def fit_cell(
     if not isinstance(net, TaskNet):
         raise TypeError(f"task {task.name}: build() returned {type(net).__name__}, not an rnnbench.nets.TaskNet")
     if profile.init_scale is not None:
-        initialise_uniform(net, profile.init_scale)
+        initialise_uniform(net, profile.init_scale, keep=net.core if model.own_initialisation else None)
     module = CellModule(task, net, data, profile)
     ckpt_dir = tempfile.mkdtemp(prefix="rnnbench-ckpt-")
     checkpoint = ModelCheckpoint(

@@ -77,6 +77,7 @@ def test_misspelled_hook_is_an_error_naming_the_plugin(monkeypatch):
         ("duplicate", r"model 'lstm' is already registered by plugin 'classic-rnn'"),
         ("not-a-slug", r"model name 'My Model' is not a slug"),
         ("wrong-type", r"returned str, not an rnnbench.Model instance"),
+        ("bad-revision", r"model 'revised' revision '2' is not a whole number >= 0"),
         ("not-a-list", r"must return a list of Model"),
         ("no-metrics", r"rnnbench_tasks\(\) raised TypeError: Can't instantiate abstract class NoMetrics.*metrics"),
         ("raises", r"rnnbench_models\(\) raised RuntimeError: no weights here"),

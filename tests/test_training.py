@@ -469,3 +469,27 @@ def test_a_cells_device_class_is_found_where_it_trains(monkeypatch):
     assert device_class(torch.device("cuda", 0), "tf32") == "gpu: NVIDIA H200, tf32"
     monkeypatch.setenv("RNNBENCH_CELLS_PER_GPU", "2")
     assert device_class(torch.device("cuda", 0), "bf16-mixed") == "gpu: NVIDIA H200, bf16-mixed, 2 cells per GPU"
+
+
+def test_init_scale_keeps_normalisations_and_a_core_that_owns_its_initialisation():
+    import torch
+
+    from rnnbench.training import initialise_uniform
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.core = torch.nn.RNN(3, 4, nonlinearity="relu")
+            torch.nn.init.eye_(self.core.weight_hh_l0)
+            self.norm = torch.nn.LayerNorm(4)
+            self.head = torch.nn.Linear(4, 2)
+
+    torch.manual_seed(0)
+    net = Net()
+    initialise_uniform(net, 0.05)
+    assert torch.equal(net.norm.weight, torch.ones(4)) and torch.equal(net.norm.bias, torch.zeros(4))
+    assert not torch.equal(net.core.weight_hh_l0, torch.eye(4))
+    assert all(p.abs().max() <= 0.05 for p in (*net.core.parameters(), *net.head.parameters()))
+    net = Net()
+    initialise_uniform(net, 0.05, keep=net.core)
+    assert torch.equal(net.core.weight_hh_l0, torch.eye(4)) and net.head.weight.abs().max() <= 0.05

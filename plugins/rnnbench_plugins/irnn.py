@@ -22,6 +22,7 @@ INPUT_WEIGHT_STD = 0.001
 
 class IRNN(Model):
     name = "irnn"
+    own_initialisation = True
     family = "classic"
     description = "IRNN (Le et al. 2015): ReLU Elman RNN, recurrent weights initialised to the identity"
 

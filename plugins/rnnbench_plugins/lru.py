@@ -12,6 +12,7 @@ from rnnbench import Model, hookimpl
 
 class LRUModel(Model):
     name = "lru"
+    own_initialisation = True
     family = "modern"
     description = "Linear Recurrent Unit (Orvieto et al. 2023): complex diagonal linear recurrence, parallel scan"
 
