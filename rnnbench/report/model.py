@@ -195,7 +195,7 @@ def published_text(board: dict) -> tuple[str, list[list[str]]]:
             p["model"],
             p["metric"],
             fmt(p["value"]) + ("" if p.get("verified", True) else " (not verified)"),
-            (f"{p['ours']}: {fmt_stat(p['ours_value'])}" if p["ours_value"] else "–"),
+            (f"{p['ours']}: {fmt_stat(p['ours_value'])}" if p["ours_value"] is not None else "–"),
             p["differences"],
         ]
         for p in board.get("published") or []
