@@ -247,6 +247,12 @@ class Published:
     """The registered model whose result is shown beside it; empty: none."""
     verified: bool = True
     """False where the value was not checked against the source itself (read second-hand)."""
+    profile: str = ""
+    """The task's profile that follows the published setup most closely, whose results the
+    leaderboards' anchors page shows beside it; empty: none does (the quick profile's are
+    shown there, labelled as not the published recipe)."""
+    setup: str = ""
+    """The published setup in a few words: data, model size, training."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

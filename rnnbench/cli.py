@@ -692,8 +692,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not (out / "results").is_dir():
         raise UsageError(f"no results in {out}/results; run `rnnbench run --all --out {out}` first")
+    published = report.published_of(_registry(args).tasks)
     if args.check:
-        stale, bad = report.check(out)
+        stale, bad = report.check(out, published)
         for b in bad:
             print(f"unreadable result: {b.path} ({b.why})")
         for rel in stale:
@@ -703,7 +704,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             return 1
         print(f"leaderboards in {out} are up to date")
         return 0
-    files, bad = report.write(out)
+    files, bad = report.write(out, published)
     print(f"wrote {len(files)} file(s) to {out}" + (f"; skipped {len(bad)} unreadable result(s)" if bad else ""))
     return 0
 

@@ -57,7 +57,8 @@ class Record(TypedDict, total=False):
     task_shape: str
     task_description: str
     task_published: list[dict[str, Any]]
-    """The task's published results (``rnnbench.api.Published``), where it declares any."""
+    """Only in records of older versions: the task's published results, which the
+    leaderboards now read from the registry (``Task.published``), not from records."""
     primary: Primary
     provenance: dict[str, Any]
     """Versions of the code, the config hash, the device, its ``device_class`` (see

@@ -232,6 +232,11 @@ def _validate(kind: str, item: Any, base: type, info: PluginInfo, owner: dict) -
         published = item.published
         if not (isinstance(published, tuple) and all(isinstance(p, Published) for p in published)):
             raise PluginError(f"{info.label}: task '{name}' published must be a tuple of rnnbench.Published")
+        unknown = sorted({p.profile for p in published if p.profile and p.profile not in item.profiles})
+        if unknown:
+            raise PluginError(
+                f"{info.label}: task '{name}' publishes a result under profile(s) it lacks: {', '.join(unknown)}"
+            )
         env = item.data_environment
         if not (isinstance(env, tuple) and all(isinstance(v, str) and v for v in env)):
             raise PluginError(

@@ -255,8 +255,6 @@ def base_record(
             "config_hash": config_hash_,
         },
     }
-    if t.published:  # only where a task declares some: every other record stays as it was
-        record["task_published"] = [p.to_dict() for p in t.published]
     return record
 
 

@@ -179,7 +179,7 @@ def run_suite(
         result.not_started = len(cells) - len(result.records) - len(result.lost)
         if not result.interrupted:
             try:
-                report.write(out)
+                report.write(out, report.published_of(registry.tasks))
             except WRITE_ERRORS as exc:
                 result.board_error = os_error(exc)
     return result
@@ -239,7 +239,7 @@ def tune_suite(
             raise RunRefused(f"cannot write to --out {out}: {os_error(exc)}") from None
         if not result.interrupted:
             try:
-                report.write(out)
+                report.write(out, report.published_of(registry.tasks))
             except WRITE_ERRORS as exc:
                 result.lost.append(("leaderboards", os_error(exc)))
     return result

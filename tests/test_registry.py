@@ -126,6 +126,7 @@ def test_every_task_declares_the_contract():
         ("task-family", r"task 'fine-task' family '../../x' is not a slug"),
         ("task-profile", r"task 'fine-task' profile '../up' is not a slug"),
         ("task-requirements", r"task 'fine-task' requirements must be a tuple of rnnbench.Requirement"),
+        ("task-published-profile", r"task 'fine-task' publishes a result under profile\(s\) it lacks: full-paper"),
         ("task-data-environment", r"task 'fine-task' data_environment must be a tuple of environment variable names"),
         ("task-options", r"task 'fine-task' profile 'smoke' options are list, not a dataclass instance or a mapping"),
     ],

@@ -1,9 +1,12 @@
-"""Render the leaderboards from ``OUT/results`` alone (no torch, no plugins needed).
+"""Render the leaderboards from ``OUT/results`` and the tasks' published results (no torch
+needed): the caller passes those from the registry (``published_of``), the one place they
+are declared (``Task.published``).
 
 Outputs, all deterministic so that ``--check`` can compare them byte for byte:
 ``OUT/README.md`` (the index and cross-task summary), ``OUT/index.html`` (everything on
-one page, charts inline), ``OUT/<profile>/<task>.md`` and ``.csv`` per task with its
-charts as PNGs in ``OUT/<profile>/charts/``, and ``OUT/leaderboard.json``.
+one page, charts inline), ``OUT/anchors.md`` (published results beside ours),
+``OUT/<profile>/<task>.md`` and ``.csv`` per task with its charts as PNGs in
+``OUT/<profile>/charts/``, and ``OUT/leaderboard.json``.
 
 ``model`` turns records into boards and tables; the writers (``markdown``,
 ``csv_writer``, ``html``) and ``charts`` only read them.
@@ -16,15 +19,15 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from rnnbench import store
 from rnnbench.api import is_slug
 from rnnbench.report import cd, charts, csv_writer, html, markdown
-from rnnbench.report.model import build, build_tables, fmt, fmt_stat, leader
+from rnnbench.report.model import Published, build, build_tables, fmt, fmt_stat, leader
 from rnnbench.tuning import load_all as load_tuning
 
-__all__ = ["build", "check", "fmt", "fmt_stat", "leader", "render", "write"]
+__all__ = ["build", "check", "fmt", "fmt_stat", "leader", "published_of", "render", "write"]
 
 ChartSets = dict[str, dict[str, list[charts.Chart]]]
 """profile -> task (or "" for the cross-task views) -> its charts."""
@@ -39,19 +42,31 @@ def _charts(data: dict) -> ChartSets:
     return out
 
 
+def published_of(tasks: Mapping[str, Any]) -> Published:
+    """Task name -> its published results as plain data, for the registry's tasks
+    (``Registry.tasks``) that declare any."""
+    return {name: [p.to_dict() for p in task.published] for name, task in sorted(tasks.items()) if task.published}
+
+
 def render(
-    records: list[dict], tuning: dict | None = None, outcomes_of: Callable[[dict], Any] | None = None
+    records: list[dict],
+    tuning: dict | None = None,
+    outcomes_of: Callable[[dict], Any] | None = None,
+    published: Published | None = None,
 ) -> tuple[dict[str, str], ChartSets]:
     """Relative path -> content of every text file of the leaderboards, and the charts
     that ``write`` draws as PNGs (``charts.json`` holds their digests). ``tuning`` holds
     the tuning files (``rnnbench.tuning.load_all``), whose trials the task pages chart.
     ``outcomes_of`` gives a record's per-example outcomes (``store.outcomes_of``) for the
-    intervals and tests; without it every interval is over seeds only."""
-    data = build(records, tuning, outcomes_of)
+    intervals and tests; without it every interval is over seeds only. ``published``
+    (``published_of``) gives the tasks' published results, shown on their pages and
+    ``anchors.md``."""
+    data = build(records, tuning, outcomes_of, published)
     tables = build_tables(data)
     chart_sets = _charts(data)
     files = {
         "README.md": markdown.index_page(data, tables, chart_sets),
+        "anchors.md": markdown.anchors_page(tables),
         "leaderboard.json": json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
         "index.html": html.page(data, tables, chart_sets),
     }
@@ -80,11 +95,12 @@ def _same(path: Path, content: str) -> bool:
         return False
 
 
-def write(out: str | Path) -> tuple[dict[str, str], list[store.BadFile]]:
-    """Render the leaderboards into ``out``. Every path comes from validated slugs, every
-    file is replaced atomically, and a failed write raises store.StoreWriteError."""
+def write(out: str | Path, published: Published | None = None) -> tuple[dict[str, str], list[store.BadFile]]:
+    """Render the leaderboards into ``out``, with the tasks' ``published`` results
+    (``published_of``). Every path comes from validated slugs, every file is replaced
+    atomically, and a failed write raises store.StoreWriteError."""
     records, bad = store.load_records(out)
-    files, chart_sets = render(records, load_tuning(out), _outcomes_reader(out))
+    files, chart_sets = render(records, load_tuning(out), _outcomes_reader(out), published)
     with _writing(Path(out)) as alone:
         if alone:
             _remove_temp_files(out, files)
@@ -167,11 +183,12 @@ def _orphans(out: str | Path, files: dict[str, str]) -> list[str]:
     return found
 
 
-def check(out: str | Path) -> tuple[list[str], list[store.BadFile]]:
-    """Files whose content on disk differs from what the results give (stale, missing,
-    or left over from a task that no longer has results)."""
+def check(out: str | Path, published: Published | None = None) -> tuple[list[str], list[store.BadFile]]:
+    """Files whose content on disk differs from what the results and the tasks'
+    ``published`` results give (stale, missing, or left over from a task that no longer
+    has results)."""
     records, bad = store.load_records(out, warn=False)
-    files, _ = render(records, load_tuning(out), _outcomes_reader(out))
+    files, _ = render(records, load_tuning(out), _outcomes_reader(out), published)
     stale = [rel for rel, content in files.items() if not _same(Path(out) / rel, content)]
     for rel, content in files.items():
         if rel.endswith("charts/charts.json"):

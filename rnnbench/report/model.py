@@ -64,22 +64,36 @@ OutcomesOf = Callable[[dict], Any]
 raise ``OutcomesError`` (the row then gets an interval over seeds and a note)."""
 
 
-def build(records: list[dict], tuning: dict | None = None, outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
+Published = dict[str, list[dict]]
+"""Task -> its published results (``rnnbench.api.Published.to_dict``), from the registry."""
+
+
+def build(
+    records: list[dict],
+    tuning: dict | None = None,
+    outcomes_of: OutcomesOf | None = None,
+    published: Published | None = None,
+) -> dict[str, Any]:
     """The leaderboard data: per profile, per task, ranked model rows and baselines, and
-    each model's tuning (``rnnbench.tuning.load_all``) where it was tuned."""
+    each model's tuning (``rnnbench.tuning.load_all``) where it was tuned; the tasks'
+    ``published`` results beside ours, on each task's board and over all tasks
+    (``anchors``)."""
     by_task: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         by_task[(r["profile"], r["task"])].append(r)
     out: dict[str, Any] = {"profiles": {}}
     for (profile, task), recs in sorted(by_task.items()):
-        board = _task_board(task, recs, outcomes_of)
+        board = _task_board(task, recs, outcomes_of, (published or {}).get(task) or [])
         board["tuning"] = _tuning(((tuning or {}).get(profile) or {}).get(task) or {})
         out["profiles"].setdefault(profile, {})[task] = board
     out["summary"] = {p: _summary(tasks) for p, tasks in out["profiles"].items()}
+    out["anchors"] = anchors(out["profiles"], published or {})
     return out
 
 
-def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = None) -> dict[str, Any]:
+def _task_board(
+    task: str, recs: list[dict], outcomes_of: OutcomesOf | None = None, published: list[dict] | None = None
+) -> dict[str, Any]:
     ok = [r for r in recs if r["status"] == "ok"]
     # a failed or n/a cell may lack what only a trained cell reports (e.g. sequence_length)
     first = ok[0] if ok else recs[0]
@@ -156,7 +170,7 @@ def _task_board(task: str, recs: list[dict], outcomes_of: OutcomesOf | None = No
         "baselines": baselines,
         "not_ok": problems,
         "notes": notes,
-        "published": published_rows(first.get("task_published") or [], rows, metric_names),
+        "published": published_rows(published or [], rows, metric_names),
         "metric_notes": _metric_notes(ok),
         "sequence_length": next((r["sequence_length"] for r in ok if r.get("sequence_length") is not None), None),
         "timing": timing,
@@ -187,15 +201,16 @@ def published_rows(entries: list[dict], rows: list[dict], metric_names: list[str
 
 
 def published_text(board: dict) -> tuple[str, list[list[str]]]:
-    """The published results as a heading and rows of text (Source, Model, Metric,
+    """The published results as a heading and rows of text (Source, Setup, Model, Metric,
     Published, Ours, What differs), the same on every page format; no rows: none."""
     rows = [
         [
             p["source"],
+            p.get("setup") or "–",
             p["model"],
             p["metric"],
-            fmt(p["value"]) + ("" if p.get("verified", True) else " (not verified)"),
-            (f"{p['ours']}: {fmt_stat(p['ours_value'])}" if p["ours_value"] is not None else "–"),
+            _published_value(p),
+            _ours_on_page(p, board["profile"]),
             p["differences"],
         ]
         for p in board.get("published") or []
@@ -207,7 +222,107 @@ def published_text(board: dict) -> tuple[str, list[list[str]]]:
     return heading, rows
 
 
-PUBLISHED_COLUMNS = ("Source", "Model", "Metric", "Published", "Ours", "What differs")
+def _ours_on_page(p: dict, profile: str) -> str:
+    if p["ours_value"] is None:
+        return "–"
+    text = f"{p['ours']}: {fmt_stat(p['ours_value'])}"
+    # a page of another profile than the entry's shows a number of another recipe
+    return text if p.get("profile") == profile else f"{text} ({profile} profile, not the published recipe)"
+
+
+PUBLISHED_COLUMNS = ("Source", "Setup", "Model", "Metric", "Published", "Ours", "What differs")
+
+
+def _published_value(p: dict) -> str:
+    return fmt(p["value"]) + ("" if p.get("verified", True) else " (not verified)")
+
+
+SUBSTITUTE = "quick"
+"""The profile whose results stand in on the anchors page where an entry's own profile has
+none: the one every task's leaderboard runs (``rnnbench.api.PROFILES``)."""
+
+
+def anchors(profiles: dict[str, dict[str, dict]], published: Published) -> list[dict]:
+    """Every task's published results, in task order, each with ours beside it: the mean
+    ± std of the model it names under the profile it names (``Published.profile``); where
+    that profile has no such result, under the quick profile (``ours_profile`` says which);
+    where neither has one, why (``not_run``)."""
+    out = []
+    for task in sorted(published):
+        for p in published[task]:
+            direction = _direction(profiles, task, p["metric"])
+            out.append({**p, "task": task, "direction": direction, **_ours_beside(profiles, task, p)})
+    return out
+
+
+def _direction(profiles: dict[str, dict[str, dict]], task: str, metric: str) -> str | None:
+    """Which way ``metric`` is better, where it is the task's primary metric (the only
+    one whose direction the records say)."""
+    boards = [tasks[task] for _, tasks in sorted(profiles.items()) if task in tasks]
+    return next((b["primary"]["direction"] for b in boards if b["primary"]["name"] == metric), None)
+
+
+def _ours_beside(profiles: dict[str, dict[str, dict]], task: str, p: dict) -> dict[str, Any]:
+    found: dict[str, Any] = {"ours_value": None, "ours_profile": None, "page": None, "not_run": ""}
+    if not p.get("ours"):
+        return found
+    wanted = [p["profile"]] if p.get("profile") else []
+    wanted += [SUBSTITUTE] if SUBSTITUTE not in wanted else []
+    missing = []
+    for profile in wanted:
+        board = profiles.get(profile, {}).get(task)
+        if board is not None and found["page"] is None:
+            found["page"] = profile  # the task's page that comes closest, for a link
+        value, why = _ours_under(board, p, profile)
+        if value is not None:
+            return {**found, "ours_value": value, "ours_profile": profile, "page": profile}
+        missing.append(why)
+    return {**found, "not_run": "; ".join(missing)}
+
+
+def _ours_under(board: dict | None, p: dict, profile: str) -> tuple[dict | None, str]:
+    """Our mean ± std of ``p`` on ``board`` (a task under ``profile``), or why there is none."""
+    ours, metric = p["ours"], p["metric"]
+    if board is None:
+        if profile == SUBSTITUTE:
+            return None, f"no {profile} results of this task"
+        # a profile beyond the leaderboard's is a published recipe at full scale
+        return None, f"no {profile} results (a full-scale recipe: needs the hub dataset / a GPU)"
+    row = next((r for r in board["rows"] if r["model"] == ours), None)
+    if row is None:
+        reasons = sorted({x["reason"] for x in board["not_ok"] if x["model"] == ours and x["reason"]})
+        why = f": {' '.join(reasons)}" if reasons else ""
+        return None, f"no {profile} result of {ours}{why}"
+    if metric not in board["metric_names"] or row["metrics"][metric]["mean"] is None:
+        return None, f"{profile} results do not measure {metric}"
+    return row["metrics"][metric], ""
+
+
+def anchor_ours(a: dict) -> str:
+    """Our result of an anchors row as text: the model, mean ± std, seeds and profile."""
+    if not a.get("ours"):
+        return "– (no model of ours named)"
+    if a["ours_value"] is None:
+        return f"not run here: {a['not_run']}"
+    s = a["ours_value"]
+    seeds = f"{s['n']} seed{'s' if s['n'] != 1 else ''}"
+    text = f"{a['ours']}: {fmt_stat(s)} ({seeds}, {a['ours_profile']} profile"
+    if a["ours_profile"] != a.get("profile"):
+        text += ", not the published recipe"
+    return text + ")"
+
+
+def anchor_comparison(a: dict) -> str:
+    """Whether ours is better or worse than the published value, said only where ours ran
+    under the entry's own profile and the metric's direction is known."""
+    s, direction = a["ours_value"], a["direction"]
+    if s is None or direction is None:
+        return "–"
+    if a["ours_profile"] != a.get("profile"):
+        return "not comparable (another recipe)"
+    if s["mean"] == a["value"]:
+        return "equal"
+    return "better" if _better(s["mean"], a["value"], direction) else "worse"
 
 
 def _times(recs: list[dict]) -> dict[str, Any]:
@@ -760,14 +875,52 @@ def summary_text(summary: dict) -> list[str]:
     return lines
 
 
+def anchors_table(rows: list[dict]) -> Table:
+    """One row per published result of every task, ours beside it (``anchors``)."""
+
+    def text(key: str) -> Callable[[dict], Cell]:
+        return lambda a: Cell(str(a.get(key) or "–"))
+
+    columns = [
+        Column(
+            "task",
+            (),
+            {TASK: lambda a: Cell(a["task"], link=f"{a['page']}/{a['task']}" if a["page"] else None)},
+            left=True,
+        ),
+        Column("source", (), {TASK: text("source")}, left=True),
+        Column("setup", (), {TASK: text("setup")}, left=True),
+        Column("model", (), {TASK: text("model")}, left=True),
+        Column("metric", (), {TASK: text("metric")}, left=True),
+        Column("published", (), {TASK: lambda a: Cell(_published_value(a))}),
+        Column("ours", (), {TASK: lambda a: Cell(anchor_ours(a))}, left=True),
+        Column("ours vs published", (), {TASK: lambda a: Cell(anchor_comparison(a))}, left=True),
+        Column("what differs", (), {TASK: text("differences")}, left=True),
+    ]
+    return _table(columns, [(TASK, a) for a in rows])
+
+
+ANCHORS_INTRO = (
+    "Results published for the problems of our tasks, each beside ours. A row names the profile of ours: the "
+    "task's profile that follows the published setup most closely where its results are here, else the quick "
+    "profile, which is not the published recipe. Even under the closest profile the data, preprocessing, "
+    "recipe or metric implementation usually differ (the last column says how), so most rows are not "
+    'like-for-like: they place our numbers near the literature\'s, they do not rank them. "better" or '
+    '"worse" is said only where ours ran under the entry\'s own profile; a value marked "(not verified)" '
+    "was read second-hand, not checked against the source."
+)
+
+
 @dataclass(frozen=True)
 class Tables:
-    """Every table of the leaderboards, built once for all writers (per profile)."""
+    """Every table of the leaderboards, built once for all writers (per profile), and
+    the anchors table over all tasks."""
 
     tasks: dict[str, dict[str, Table]]
     overview: dict[str, Table]
     summary: dict[str, Table]
     partial: dict[str, Table]
+    anchors: Table
 
 
 def build_tables(data: dict) -> Tables:
@@ -778,4 +931,5 @@ def build_tables(data: dict) -> Tables:
         overview={p: overview_table(tasks) for p, tasks in profiles.items()},
         summary={p: summary_table(data["summary"][p]) for p in profiles},
         partial={p: partial_table(data["summary"][p]) for p in profiles},
+        anchors=anchors_table(data.get("anchors") or []),
     )

@@ -102,6 +102,7 @@ def test_published_results_name_registered_models(task):
     models = load_registry(*PLUGIN).models
     assert [p.value for p in task.published if p.ours == "gru"] == [8.54]
     assert all(p.ours in models and p.metric == task.primary_metric for p in task.published)
+    assert {p.profile for p in task.published} == {"full"}  # Chung et al.'s setting as far as a Profile maps it
 
 
 def test_without_music21_the_task_says_what_to_install(task, monkeypatch):

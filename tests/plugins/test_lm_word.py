@@ -406,6 +406,13 @@ def test_full_profiles_are_zaremba_et_al_s_medium_and_large_recipes():
     assert (lm_word.ZAREMBA_MEDIUM.ptb_test_perplexity, lm_word.ZAREMBA_LARGE.ptb_test_perplexity) == (82.7, 78.4)
 
 
+def test_the_published_perplexities_are_set_beside_their_profiles():
+    models = load_registry().models
+    got = {(p.profile, p.value) for p in WordLM.published}
+    assert got == {("full-ptb", 82.7), ("full-ptb-large", 78.4)}
+    assert all(p.ours in models and p.metric == WordLM.primary_metric and p.verified for p in WordLM.published)
+
+
 def test_one_validation_is_one_epoch_of_the_stream():
     for tokens in (21, 700, 701, 702, 721, 929_589):
         assert lm_word.tbptt_steps(tokens, 20, 35) == len(stream_batches(torch.arange(tokens), 20, 35))

@@ -32,6 +32,13 @@ def smoke_data(task, cache_dir):
     return task.prepare(task.profiles["smoke"], cache_dir)
 
 
+def test_the_tutorials_bleu_is_set_beside_its_profile_and_model(task):
+    (tutorial,) = task.published
+    assert tutorial.profile == "full-multi30k" and tutorial.profile in task.profiles
+    assert tutorial.ours in load_registry().models and tutorial.metric == task.primary_metric
+    assert not tutorial.verified  # read second-hand: the notebook is not reachable here
+
+
 # --- text, vocabulary, filtering --------------------------------------------------------
 def test_tokenize_and_detokenize_edge_cases():
     assert tr.tokenize("") == [] and tr.tokenize("   \n") == []
