@@ -287,7 +287,9 @@ def _ours_under(board: dict | None, p: dict, profile: str) -> tuple[dict | None,
         if profile == SUBSTITUTE:
             return None, f"no {profile} results of this task"
         # a profile beyond the leaderboard's is a published recipe at full scale
-        return None, f"no {profile} results (a full-scale recipe: needs the hub dataset / a GPU)"
+        return None, (
+            f"no {profile} results (a full-scale recipe: hours of training, on hub data where a task reads it)"
+        )
     row = next((r for r in board["rows"] if r["model"] == ours), None)
     if row is None:
         reasons = sorted({x["reason"] for x in board["not_ok"] if x["model"] == ours and x["reason"]})

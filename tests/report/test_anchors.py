@@ -53,7 +53,8 @@ def test_each_entry_shows_ours_under_its_profile_else_quick_else_why_not(tmp_pat
         "| [adding-50](full/adding-50.md) | Doe (2020) | 1M sums | LSTM | mse | 0.012 | lstm: 0.03 ± 0.014 (2 seeds, "
         "full profile) | worse | their split &lt;b>differs&lt;/b> |",
         "| copy-memory | Poe (2022) | – | uRNN | cross_entropy | 0.01 | not run here: no full-paper results (a "
-        "full-scale recipe: needs the hub dataset / a GPU); no quick results of this task | – | x |",
+        "full-scale recipe: hours of training, on hub data where a task reads it); no quick results of this task "
+        "| – | x |",
         "| copy-memory | Poe (2022) | – | oRNN | cross_entropy | 0.02 (not verified) | – (no model of ours named) | – "
         "| y |",
     ]
