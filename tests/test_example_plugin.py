@@ -21,12 +21,15 @@ def test_reverse_meets_the_task_contract():
     check_task("reverse", "lstm", plugins=PLUGINS)
 
 
-def test_reverse_is_served_by_causal_stateful_models_only():
+def test_reverse_is_served_by_causal_stateful_models_and_bidirectional_encoders():
     reg = load_registry(*PLUGINS)
     reverse = reg.tasks["reverse"]
     assert reverse.shape == "seq2seq" and reg.plugin_of("task", "reverse").module == "rnnbench_example"
-    for model in ("lstm", "gru", "indrnn"):
+    # a bidirectional model encodes and supplies a causal decoder of its cell ("decoder")
+    for model in ("lstm", "gru", "indrnn", "bi-lstm"):
         assert reg.models[model].unsupported(reverse) is None, model
-    # both cores come from one model: a bidirectional encoder would need a causal decoder of another
-    assert "not causal" in reg.models["bi-lstm"].unsupported(reverse)
     assert "stateful" in reg.models["tcn"].unsupported(reverse)
+
+
+def test_a_bidirectional_encoder_meets_the_reverse_contract():
+    check_task("reverse", "bi-gru", plugins=PLUGINS)
