@@ -68,3 +68,19 @@ def test_ordering_sentence_follows_the_numbers():
     )
     assert "irnn does not beat elman" in script.ordering("adding-50", {"irnn": 0.2, "elman": 0.1, "lstm": 0.3})
     assert "and reaches lstm" in script.ordering("adding-50", {"irnn": 0.2, "elman": 0.1, "lstm": 0.3})
+
+
+def test_a_diverged_cell_is_a_result_not_an_error(tmp_path):
+    script = _script()
+    folder = tmp_path / "results" / "quick" / "adding-200"
+    folder.mkdir(parents=True)
+    (folder / "irnn--seed0.json").write_text(json.dumps({"status": "failed", "reason": "non-finite loss at step 1"}))
+    (folder / "irnn--seed1.json").write_text(json.dumps({"status": "ok", "metrics": {"mse": 0.1}}))
+    metrics = script.seed_metrics(tmp_path, "quick", "adding-200", "irnn", 2)
+    assert metrics == [None, {"mse": 0.1}]
+    assert script.summary(metrics, "mse", 2) == (0.1, "0.10 (1 of 2 seeds diverged)")
+    mean, shown = script.summary([None, None], "mse", 2)
+    assert mean == float("inf") and shown == "diverged (2 of 2 seeds)"
+    assert script.ordering("adding-200", {"irnn": mean, "elman": 0.17, "lstm": 0.001}) == (
+        "adding-200: irnn diverged on every seed at this profile's learning rate."
+    )
