@@ -900,7 +900,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint, write one JSON result per cell and re-render the leaderboards. A cell trains "
         "with the hyperparameters `rnnbench tune` chose when DIR/tuning holds them, else with its "
         "profile's. Finished cells with the same configuration are kept, so an interrupted "
-        "run resumes where it stopped; failed cells are tried again.",
+        "run resumes where it stopped; failed cells are tried again (not those that diverged).",
     )
     p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: the task profile's)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")

@@ -185,7 +185,7 @@ def plan(
                     registry, task_name, model_name, seed, profile, settings, time_limit=time_limit, tuning=tuned
                 )
                 prev = store.existing(out, profile, task_name, model_name, seed)
-                if prev and prev.get("status") in store.FINISHED and records.config_hash(prev) == cell.config_hash:
+                if prev and store.finished(prev) and records.config_hash(prev) == cell.config_hash:
                     kept.append(prev)
                 else:
                     to_run.append(cell)

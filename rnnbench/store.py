@@ -21,7 +21,18 @@ from rnnbench import records
 from rnnbench.api import is_slug
 
 FINISHED = ("ok", "n/a")
-"""Statuses that a repeated run keeps; ``failed`` cells are tried again."""
+"""Statuses that a repeated run keeps; ``failed`` cells are tried again, except those
+that diverged."""
+DIVERGED = "non-finite loss"
+"""How the reason of a cell whose training diverged begins. Divergence is a result of the
+configuration, which repeats it bit for bit, so a repeated run keeps that cell too; other
+hyperparameters (a new config hash) train it again."""
+
+
+def finished(record: dict) -> bool:
+    """Whether a repeated run keeps ``record`` (given the same config hash)."""
+    status = record.get("status")
+    return status in FINISHED or (status == "failed" and str(record.get("reason") or "").startswith(DIVERGED))
 
 
 class StoreLocked(Exception):

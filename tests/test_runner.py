@@ -568,3 +568,16 @@ def test_a_plugin_revision_reruns_only_its_cells(monkeypatch):
     assert runner.config_hash(reg, "stock-direction", "gru", 0, "smoke") == runner.config_hash(
         load_registry(), "stock-direction", "gru", 0, "smoke"
     )
+
+
+def test_a_diverged_cell_is_kept_and_other_failures_are_tried_again(tmp_path):
+    from rnnbench.testing import load_registry
+    from rnnbench.training import NonFiniteLoss
+
+    assert str(NonFiniteLoss(3)).startswith(store.DIVERGED)
+    reg = load_registry()
+    cells, _, _ = runner.plan(reg, ["adding-50"], ["lstm"], "smoke", 1, tmp_path)
+    for reason, kept in ((str(NonFiniteLoss(1)), True), ("RuntimeError: boom (in adding)", False)):
+        store.write_record(tmp_path, runner.finish_record(reg, cells[0], {"status": "failed", "reason": reason}))
+        to_run, finished, _ = runner.plan(reg, ["adding-50"], ["lstm"], "smoke", 1, tmp_path)
+        assert (len(to_run), len(finished)) == ((0, 1) if kept else (1, 0)), reason
