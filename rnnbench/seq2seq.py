@@ -44,12 +44,9 @@ UpdateFn = Callable[[Any, dict, dict], None]
 a task needs to copy a source word in place of ``<unk>``, Luong et al. 2015)."""
 
 
-class LuongAttention(nn.Module):
-    """score(h_t, m_s) = h_t^T W m_s; padded source positions get zero weight."""
-
-    def __init__(self, query_size: int, memory_size: int):
-        super().__init__()
-        self.key = nn.Linear(memory_size, query_size, bias=False)
+class _Attention(nn.Module):
+    """What both scores share: keys projected once per batch, and the masked softmax that
+    turns ``scores [B, T, S]`` into the context."""
 
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
         """Project the memory once per batch; decoding reuses it at every step."""
@@ -60,13 +57,23 @@ class LuongAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``query [B, T, Q]``, ``memory [B, S, M]``, ``mask [B, S]`` (True = real) ->
         ``(context [B, T, M], weights [B, T, S])``."""
-        scores = query @ keys.transpose(1, 2)
-        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
+        scores = self.scores(query, keys).masked_fill(~mask[:, None, :], float("-inf"))
         weights = scores.softmax(-1)
         return weights @ memory, weights
 
 
-class AdditiveAttention(nn.Module):
+class LuongAttention(_Attention):
+    """score(h_t, m_s) = h_t^T W m_s; padded source positions get zero weight."""
+
+    def __init__(self, query_size: int, memory_size: int):
+        super().__init__()
+        self.key = nn.Linear(memory_size, query_size, bias=False)
+
+    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return query @ keys.transpose(1, 2)
+
+
+class AdditiveAttention(_Attention):
     """Bahdanau et al.'s (2015) score(h_t, m_s) = v^T tanh(W_q h_t + W_k m_s); padded
     source positions get zero weight. The query is the decoder's output at step t (its
     state after reading token t-1), as the decoder runs ahead of the attention here."""
@@ -77,20 +84,9 @@ class AdditiveAttention(nn.Module):
         self.query = nn.Linear(query_size, query_size, bias=False)
         self.energy = nn.Linear(query_size, 1, bias=False)
 
-    def keys(self, memory: torch.Tensor) -> torch.Tensor:
-        """Project the memory once per batch; decoding reuses it at every step."""
-        return self.key(memory)
-
-    def forward(
-        self, query: torch.Tensor, memory: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``query [B, T, Q]``, ``memory [B, S, M]``, ``mask [B, S]`` (True = real) ->
-        ``(context [B, T, M], weights [B, T, S])``."""
+    def scores(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         hidden = torch.tanh(self.query(query)[:, :, None, :] + keys[:, None, :, :])  # [B, T, S, Q]
-        scores = self.energy(hidden).squeeze(-1)
-        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))
-        weights = scores.softmax(-1)
-        return weights @ memory, weights
+        return self.energy(hidden).squeeze(-1)
 
 
 ATTENTIONS = {"general": LuongAttention, "additive": AdditiveAttention}

@@ -64,20 +64,9 @@ class Bidirectional(Model):
         )
 
     def build_decoder(self, input_size, hidden_size, num_layers, dropout):
-        from torch import nn
+        from rnnbench_plugins.classic_rnn import fused_core
 
-        from rnnbench.nn import FusedCore
-
-        rnn_class = getattr(nn, self.torch_class)
-        decoder = FusedCore(
-            rnn_class(
-                input_size,
-                hidden_size,
-                num_layers=num_layers,
-                batch_first=True,
-                dropout=dropout if num_layers > 1 else 0.0,
-            )
-        )
+        decoder = fused_core(self.torch_class, input_size, hidden_size, num_layers, dropout)
         return decoder, _state_bridge(hidden_size, lstm=self.torch_class == "LSTM")
 
     def unsupported(self, task):

@@ -15,20 +15,25 @@ class FusedModel(Model):
         self.name, self.torch_class, self.description = name, torch_class, description
 
     def build_core(self, input_size, hidden_size, num_layers, dropout):
-        from torch import nn
+        return fused_core(self.torch_class, input_size, hidden_size, num_layers, dropout)
 
-        from rnnbench.nn import FusedCore
 
-        rnn_class = getattr(nn, self.torch_class)
-        return FusedCore(
-            rnn_class(
-                input_size,
-                hidden_size,
-                num_layers=num_layers,
-                batch_first=True,
-                dropout=dropout if num_layers > 1 else 0.0,
-            )
+def fused_core(torch_class: str, input_size, hidden_size, num_layers, dropout):
+    """A one-directional stack of torch's ``torch_class`` ("RNN", "LSTM", "GRU") in a
+    ``FusedCore``, dropout between its layers."""
+    from torch import nn
+
+    from rnnbench.nn import FusedCore
+
+    return FusedCore(
+        getattr(nn, torch_class)(
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
         )
+    )
 
 
 @hookimpl
