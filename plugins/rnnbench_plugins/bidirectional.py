@@ -64,7 +64,7 @@ class Bidirectional(Model):
         )
 
     def build_decoder(self, input_size, hidden_size, num_layers, dropout):
-        from rnnbench_plugins.classic_rnn import fused_core
+        from rnnbench_plugins._fused_rnn import fused_core
 
         decoder = fused_core(self.torch_class, input_size, hidden_size, num_layers, dropout)
         return decoder, _state_bridge(hidden_size, lstm=self.torch_class == "LSTM")

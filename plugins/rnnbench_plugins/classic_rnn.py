@@ -5,6 +5,7 @@ Each stacks ``num_layers`` layers with dropout between them.
 """
 
 from rnnbench import Model, hookimpl
+from rnnbench_plugins._fused_rnn import fused_core
 
 
 class FusedModel(Model):
@@ -16,24 +17,6 @@ class FusedModel(Model):
 
     def build_core(self, input_size, hidden_size, num_layers, dropout):
         return fused_core(self.torch_class, input_size, hidden_size, num_layers, dropout)
-
-
-def fused_core(torch_class: str, input_size, hidden_size, num_layers, dropout):
-    """A one-directional stack of torch's ``torch_class`` ("RNN", "LSTM", "GRU") in a
-    ``FusedCore``, dropout between its layers."""
-    from torch import nn
-
-    from rnnbench.nn import FusedCore
-
-    return FusedCore(
-        getattr(nn, torch_class)(
-            input_size,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
-    )
 
 
 @hookimpl
