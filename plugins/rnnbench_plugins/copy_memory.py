@@ -66,8 +66,12 @@ class CopyMemory(Task):
             val_every=10,
             options=CopyMemoryOptions(delay=10, sizes={"train": 256, "val": 64, "test": 64}),
         ),
+        # At 500 steps 34 of 39 cells were still improving; the gated models solve it
+        # within ~1,000, so the cap is 1,500 and a cell that gets within 2 % of the
+        # memoryless baseline's 0.52 (0.01) has solved it and stops.
         "quick": Profile.for_leaderboard(
-            max_steps=500,
+            max_steps=1500,
+            stop_at=0.01,
             batch_size=64,
             hidden_size=128,
             lr=5e-3,
