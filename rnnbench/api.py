@@ -163,6 +163,11 @@ class Profile:
     own initialisation."""
     val_every: int = _role(RESULT, 100)
     """Optimiser steps between validations; the best validation checkpoint is tested."""
+    min_steps: int | None = _role(RESULT, None, hashed_when_set=True)
+    """No verdict on a plateau before this step: early stopping, the plateau schedule's
+    decay and tuning's pruner start counting here. For a metric that stays flat at first
+    (BLEU is 0 until a model writes whole n-grams), which would otherwise stop a model
+    before it starts to learn. None judges from the first validation."""
     patience: int | None = _role(RESULT, None)
     """Stop after this many validations without a new best (early stopping on a
     plateau); None trains for ``max_steps``."""
@@ -192,6 +197,8 @@ class Profile:
             raise ValueError(
                 f"init_scale {self.init_scale!r} must be positive (or None: the models' own initialisation)"
             )
+        if self.min_steps is not None and not (isinstance(self.min_steps, int) and self.min_steps > 0):
+            raise ValueError(f"min_steps {self.min_steps!r} must be a whole number above 0, or None")
 
     @classmethod
     def for_leaderboard(cls, **fields: Any) -> "Profile":

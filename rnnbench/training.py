@@ -219,7 +219,9 @@ class LearningRateSchedule(pl.Callback):
     def on_validation_end(self, trainer, pl_module):
         if self.profile.schedule != "plateau" or not pl_module.curve:
             return
-        value = pl_module.curve[-1][1]
+        step, value = pl_module.curve[-1]
+        if step < (self.profile.min_steps or 0):
+            return
         better = self._best is None or (value < self._best if self.direction == "min" else value > self._best)
         if better:
             self._best, self._stale = value, 0
@@ -230,17 +232,42 @@ class LearningRateSchedule(pl.Callback):
             self._stale = 0
 
 
+class PatientEarlyStopping(EarlyStopping):
+    """Lightning's early stopping, whose patience starts counting at ``min_steps``
+    (``Profile.min_steps``); reaching ``stopping_threshold`` stops at any step."""
+
+    def __init__(self, *args, min_steps: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_steps = min_steps or 0
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.global_step < self.min_steps and not self._solved(trainer):
+            return
+        super().on_validation_end(trainer, pl_module)
+
+    def _solved(self, trainer) -> bool:
+        value = trainer.callback_metrics.get(self.monitor)
+        return (
+            value is not None
+            and self.stopping_threshold is not None
+            and bool(self.monitor_op(value, self.stopping_threshold))
+        )
+
+
 class Pruning(pl.Callback):
     """Stops a tuning trial whose validation curve ``should_prune(step, value)`` judges
-    hopeless (rnnbench.tuning decides; the trainer only asks after each validation)."""
+    hopeless (rnnbench.tuning decides; the trainer only asks after each validation, and
+    not before ``min_steps``)."""
 
-    def __init__(self, should_prune):
-        self.should_prune = should_prune
+    def __init__(self, should_prune, min_steps: int | None = None):
+        self.should_prune, self.min_steps = should_prune, min_steps or 0
         self.pruned_at: int | None = None
 
     def on_validation_end(self, trainer, pl_module):
         if pl_module.curve and self.pruned_at is None:
             step, value = pl_module.curve[-1]
+            if step < self.min_steps:
+                return
             if trainer.should_stop or step >= trainer.max_steps:
                 return  # training ends here anyway (its cap, or early stopping): a complete trial
             if self.should_prune(step, value):
@@ -405,15 +432,16 @@ def fit_cell(
     callbacks: list[pl.Callback] = [checkpoint, LearningRateSchedule(profile, task.direction)]
     if profile.stop_at is not None or profile.patience is not None:
         callbacks.append(
-            EarlyStopping(
+            PatientEarlyStopping(
                 "val_primary",
                 mode=task.direction,
                 stopping_threshold=profile.stop_at,
                 patience=profile.patience if profile.patience is not None else profile.max_steps,
                 check_on_train_epoch_end=False,
+                min_steps=profile.min_steps,
             )
         )
-    pruning = Pruning(should_prune) if should_prune is not None else None
+    pruning = Pruning(should_prune, profile.min_steps) if should_prune is not None else None
     if pruning is not None:
         callbacks.append(pruning)
     trainer = pl.Trainer(

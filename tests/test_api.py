@@ -36,7 +36,7 @@ def test_the_data_settings_ignore_what_only_the_model_or_the_run_changes():
 
 def test_the_result_settings_are_all_but_the_run_settings():
     p = Profile(max_steps=10, batch_size=4, options=Options(length=5))
-    unset = {"init_scale"}  # hashed only once set
+    unset = {"init_scale", "min_steps"}  # hashed only once set
     assert set(p.result_settings()) == set(p.to_dict()) - {"time_limit", "seeds", "tuning_trials"} - unset
     assert p.replace(time_limit=1.0, seeds=3, tuning_trials=2).result_settings() == p.result_settings()
     assert p.replace(lr=0.5).result_settings() != p.result_settings()
@@ -52,6 +52,7 @@ def test_a_field_hashed_when_set_leaves_the_settings_of_every_profile_without_it
     assert set(p.result_settings()) == before_init_scale
     assert p.replace(init_scale=0.05).result_settings() == {**p.result_settings(), "init_scale": 0.05}
     assert "init_scale" not in p.data_settings() and "init_scale" not in p.replace(init_scale=0.1).data_settings()
+    assert p.replace(min_steps=5).result_settings() == {**p.result_settings(), "min_steps": 5}
 
 
 def test_init_scale_must_be_positive():
@@ -86,3 +87,12 @@ def test_a_leaderboard_profile_takes_the_shared_protocol_and_its_overrides():
     assert {k: getattr(ranked, k) for k in LEADERBOARD_PROTOCOL} == LEADERBOARD_PROTOCOL
     assert ranked.patience is not None and ranked.seeds >= 3
     assert Profile.for_leaderboard(max_steps=10, batch_size=4, patience=None).patience is None
+
+
+def test_min_steps_must_be_a_positive_whole_number():
+    import pytest
+
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="min_steps"):
+            Profile(max_steps=10, batch_size=4, min_steps=bad)
+    assert Profile(max_steps=10, batch_size=4, min_steps=10).min_steps == 10

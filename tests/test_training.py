@@ -198,6 +198,32 @@ def test_patience_stops_a_run_whose_validation_stops_improving(toy):
     assert learning["steps"] == 12  # lr 1e-3 keeps improving the toy's validation loss
 
 
+def test_patience_and_pruning_start_counting_at_min_steps(toy):
+    task, model, profile, data = toy
+    frozen = profile.replace(max_steps=40, val_every=2, optimizer="sgd", lr=0.0, patience=2, min_steps=10)
+    stopped = fit_cell(task, model, frozen, 0, data, accelerator="cpu")
+    assert stopped["steps"] == 14  # judged from step 10 on: best there, stale at 12 and 14
+    asked = []
+    fit_cell(task, model, frozen, 0, data, accelerator="cpu", should_prune=lambda s, v: asked.append(s), test=False)
+    assert asked and min(asked) >= 10
+    # a task that is solved stops at once, min_steps or not
+    solved = fit_cell(
+        task, model, frozen.replace(stop_at=1e9 if task.direction == "min" else -1e9), 0, data, accelerator="cpu"
+    )
+    assert solved["steps"] == 2
+
+
+def test_the_plateau_schedule_waits_for_min_steps():
+    s = schedule(schedule="plateau", decay_factor=0.5, decay_after=1, min_steps=2)
+    module = SimpleNamespace(curve=[])
+    factors = []
+    for step, value in enumerate([1.0, 1.0, 1.0, 1.0]):
+        module.curve.append((step, value))
+        s.on_validation_end(None, module)
+        factors.append(s.factor(step, 0))
+    assert factors == [1.0, 1.0, 1.0, 0.5]  # steps 0 and 1 are not judged; 2 is the first best
+
+
 def test_a_pruned_trial_stops_at_the_validation_that_pruned_it_and_is_not_tested(toy):
     task, model, profile, data = toy
     asked = []
