@@ -2,9 +2,13 @@
 
 Every model's score is the mean over its seeds of the primary metric. Where the records
 keep per-example test outcomes (``rnnbench.outcomes``), its uncertainty is estimated by a
-hierarchical bootstrap that combines both sources of variation: each replicate draws
-the model's seeds with replacement, then the test examples with replacement within each
-drawn seed, and recomputes the metric from the examples' sufficient statistics. Where
+two-way bootstrap that combines both sources of variation: each replicate draws the
+model's seeds with replacement and, once, the test examples with replacement, and
+recomputes each drawn seed's metric on those examples from their sufficient statistics.
+Every seed is scored on the same test set, so one example draw serves all seeds of a
+replicate: a draw per seed would treat the seeds as scored on independent test sets and
+shrink the test-set noise by the number of seeds (a model whose seeds agree would look
+√3 times surer with three seeds than with one). Where
 examples are serially dependent (``Task.serially_dependent``: trading days, segments of
 a text stream) it draws blocks of examples instead: arch's circular block bootstrap,
 with the block length of Politis & White (2004, ``arch.bootstrap.optimal_block_length``).
@@ -115,8 +119,8 @@ def _p_greater(d: np.ndarray) -> float:
 class Bootstrap:
     """Replicates of each entry's seed-mean metric, all on shared example draws."""
 
-    def __init__(self, n: int, serial: bool, slots: int, reference: np.ndarray, replicates: int, seed: int):
-        self.n, self.serial, self.slots, self.replicates = n, serial, slots, replicates
+    def __init__(self, n: int, serial: bool, reference: np.ndarray, replicates: int, seed: int):
+        self.n, self.serial, self.replicates = n, serial, replicates
         self.rng = np.random.default_rng(seed)
         self.block = None
         if serial:
@@ -135,36 +139,29 @@ class Bootstrap:
         self.weights = self._draw()
 
     def _draw(self) -> np.ndarray:
-        """``[replicates, slots, n]`` example counts (float32 to bound memory)."""
-        r, s, n = self.replicates, self.slots, self.n
-        w = np.zeros((r, s, n), dtype=np.float32)
+        """``[replicates, n]`` example counts, one draw of the test set per replicate
+        (``_affordable`` bounds its size)."""
+        r, n = self.replicates, self.n
+        w = np.zeros((r, n))
         if self.serial:
             from arch.bootstrap import CircularBlockBootstrap
 
             bs = CircularBlockBootstrap(self.block, np.arange(n), seed=self.rng)
             for i in range(r):
-                for j in range(s):
-                    w[i, j] = np.bincount(bs.update_indices(), minlength=n)
+                w[i] = np.bincount(bs.update_indices(), minlength=n)
         else:
+            idx = self.rng.integers(0, n, size=(r, n))
             for i in range(r):
-                idx = self.rng.integers(0, n, size=(s, n))
-                for j in range(s):
-                    w[i, j] = np.bincount(idx[j], minlength=n)
+                w[i] = np.bincount(idx[i], minlength=n)
         return w
 
     def replicate(self, stats_per_seed: Sequence[_outcomes.Statistic]) -> np.ndarray:
-        """The seed-mean metric in each replicate: seeds drawn with replacement, slot j
-        of a replicate using the j-th example draw (shared by every entry)."""
+        """The seed-mean metric in each replicate: seeds drawn with replacement, every
+        drawn seed scored on the replicate's example draw (shared by every entry)."""
         m = len(stats_per_seed)
+        per_seed = np.stack([stat.resampled(self.weights) for stat in stats_per_seed], 1)  # [replicates, m]
         choice = self.rng.integers(0, m, size=(self.replicates, m)) if m > 1 else np.zeros((self.replicates, 1), int)
-        values = np.empty((self.replicates, m))
-        for s, stat in enumerate(stats_per_seed):
-            mask = choice == s
-            if not mask.any():
-                continue
-            rows, slots = np.nonzero(mask)
-            values[rows, slots] = stat.resampled(self.weights[rows, slots].astype(float))
-        return values.mean(1)
+        return np.take_along_axis(per_seed, choice, 1).mean(1)
 
 
 def analyse(
@@ -213,9 +210,8 @@ def analyse(
         statistics = {n: [_outcomes.of(o, metric) for o in outs] for n, outs in usable.items()}
         ref = statistics[next(iter(statistics))][0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
-        slots = max(len(outs) for outs in usable.values())
-        replicates = _affordable(replicates, slots, first.n)
-        boot = Bootstrap(first.n, first.serial, slots, reference, replicates, seed)
+        replicates = _affordable(replicates, first.n)
+        boot = Bootstrap(first.n, first.serial, reference, replicates, seed)
         for name, per_seed in statistics.items():
             reps[name] = boot.replicate(per_seed)
             lo, hi = np.percentile(reps[name], [2.5, 97.5])
@@ -238,8 +234,8 @@ def analyse(
             else "bootstrap of test examples"
         )
         method = (
-            f"95 % hierarchical bootstrap ({replicates} replicates): seeds drawn with replacement, then a {how} "
-            "within each seed; model differences paired over test examples"
+            f"95 % two-way bootstrap ({replicates} replicates): seeds drawn with replacement and a {how}, "
+            "one draw of the test set shared by the drawn seeds; model differences paired over test examples"
         )
 
     # --- the top tier ------------------------------------------------------------------
@@ -312,9 +308,9 @@ def analyse(
     )
 
 
-def _affordable(replicates: int, slots: int, n: int, cells: float = 2e7) -> int:
+def _affordable(replicates: int, n: int, cells: float = 2e7) -> int:
     """Fewer replicates (never under 200) where the example draws would not fit in memory."""
-    return int(max(200, min(replicates, cells // max(1, slots * n))))
+    return int(max(200, min(replicates, cells // max(1, n))))
 
 
 def _sort_key(value: float, direction: str) -> float:
@@ -373,8 +369,7 @@ def paired_difference(
         stat_b = [_outcomes.of(o, metric) for o in b.outcomes]
         ref = stat_a[0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
-        slots = max(len(stat_a), len(stat_b))
-        boot = Bootstrap(first.n, first.serial, slots, reference, _affordable(replicates, slots, first.n), seed)
+        boot = Bootstrap(first.n, first.serial, reference, _affordable(replicates, first.n), seed)
         d = boot.replicate(stat_a) - boot.replicate(stat_b)
         lo, hi = np.percentile(d, [2.5, 97.5])
         how = "block bootstrap" if first.serial else "bootstrap"

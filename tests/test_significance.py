@@ -48,6 +48,17 @@ def test_the_interval_covers_test_set_noise_even_with_one_seed():
     assert 0.1 < hi - lo < 0.18 and res.results["m"].ci_method == "bootstrap"
 
 
+def test_seeds_that_agree_do_not_shrink_the_test_set_noise():
+    """Every seed is scored on the same test set: three seeds with the same per-example
+    outcomes are no surer of the score than one (a draw of examples per seed would make
+    the interval about sqrt(3) times narrower)."""
+    one = correct(0.6, n=200)
+    single = analyse([entry("m", [one])], "max", "accuracy", replicates=2000).results["m"].ci
+    three = analyse([entry("m", [one] * 3)], "max", "accuracy", replicates=2000).results["m"].ci
+    assert three[1] - three[0] == pytest.approx(single[1] - single[0], rel=0.15)
+    assert 0.1 < three[1] - three[0] < 0.18
+
+
 def test_a_constant_predictor_near_the_baseline_does_not_beat_it_and_the_page_says_so():
     rng = np.random.default_rng(5)
     target = (rng.random(700) < 0.55).astype(float)
