@@ -241,7 +241,7 @@ def analyse(
     # --- the top tier ------------------------------------------------------------------
     # the reference of the tier: the best mean (which of two equal means is immaterial:
     # equal models test as not different)
-    order = sorted(entries, key=lambda e: (not math.isfinite(e.mean), _sort_key(e.mean, direction), e.name))
+    order = sorted(entries, key=lambda e: (not math.isfinite(e.mean), results[e.name].rank, e.name))
     top = order[0]
     results[top.name].top_tier = True
     tests: dict[str, float] = {}
