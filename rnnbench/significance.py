@@ -343,16 +343,16 @@ def _metric_test(
     if direction == "max" and "pred" in cols and "target" in cols and _binary(cols["pred"]) and _binary(cols["target"]):
         call = np.mean([o.columns["pred"] for o in per_seed], 0) >= 0.5
         test = stats.pesaran_timmermann(call, cols["target"] > 0.5)
-        return f"Pesaran–Timmermann (majority call over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+        return f"Pesaran–Timmermann (majority call over seeds) {_fmt_p(test.p_value)}", test.p_value
     if direction == "min":
         loss = np.mean([o.columns["value"] for o in per_seed], 0)
         test = stats.diebold_mariano(loss, first.baselines[baseline]["value"])
-        return f"Diebold–Mariano vs {baseline} (mean loss over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+        return f"Diebold–Mariano vs {baseline} (mean loss over seeds) {_fmt_p(test.p_value)}", test.p_value
     return None, None
 
 
 def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def paired_difference(

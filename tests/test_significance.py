@@ -91,6 +91,8 @@ def test_errors_are_tested_against_the_baseline_with_diebold_mariano():
     outs = [Outcomes("mean", {"value": base_loss * 0.5}, baselines={"zero": {"value": base_loss}}) for _ in range(2)]
     res = analyse([entry("m", outs)], "min", "mae", {"zero": float(base_loss.mean())}, replicates=300)
     assert res.results["m"].beats and "Diebold–Mariano" in res.results["m"].metric_test
+    # a p-value below what is shown reads "p < 0.001", not "p = < 0.001"
+    assert res.results["m"].metric_test.endswith("p < 0.001")
 
 
 def test_records_without_outcomes_get_an_interval_over_seeds_and_one_seed_is_not_tested():
