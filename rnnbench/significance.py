@@ -12,6 +12,11 @@ shrink the test-set noise by the number of seeds (a model whose seeds agree woul
 examples are serially dependent (``Task.serially_dependent``: trading days, segments of
 a text stream) it draws blocks of examples instead: arch's circular block bootstrap,
 with the block length of Politis & White (2004, ``arch.bootstrap.optimal_block_length``).
+Where the outcomes lay parallel series end to end (``Outcomes.series``: stock's indices,
+each on the same days), it draws *time steps*, in blocks over the ``n / series`` steps
+(the block length estimated on the mean over the series at each step), and takes every
+series' example at each drawn step: series that move together are resampled together,
+never as if they were independent samples.
 
 All models and baselines of a task share each replicate's example draws, so the
 difference of two models' replicates is a paired bootstrap over test examples (and an
@@ -117,31 +122,42 @@ def _p_greater(d: np.ndarray) -> float:
 
 
 class Bootstrap:
-    """Replicates of each entry's seed-mean metric, all on shared example draws."""
+    """Replicates of each entry's seed-mean metric, all on shared example draws.
 
-    def __init__(self, n: int, serial: bool, reference: np.ndarray, replicates: int, seed: int):
-        self.n, self.serial, self.replicates = n, serial, replicates
+    ``series`` > 1: the ``n`` examples are that many parallel series of ``n / series``
+    time steps laid end to end (``Outcomes.series``); time steps are drawn, each with
+    every series' example, and ``block`` counts time steps."""
+
+    def __init__(self, n: int, serial: bool, reference: np.ndarray, replicates: int, seed: int, series: int = 1):
+        if isinstance(series, bool) or not isinstance(series, (int, np.integer)) or series < 1 or n % series:
+            raise ValueError(f"{n} test examples cannot be drawn as {series!r} parallel series of equal length")
+        self.n, self.serial, self.replicates, self.series = n, serial, replicates, int(series)
+        self.steps = n // self.series
+        if self.series > 1:
+            # a time step's reference: the mean of its series
+            reference = np.asarray(reference, dtype=float).reshape(self.series, self.steps).mean(0)
         self.rng = np.random.default_rng(seed)
         self.block = None
         if serial:
             from arch.bootstrap import optimal_block_length
 
-            if n >= 8 and float(np.std(reference)) > 0:
+            if self.steps >= 8 and float(np.std(reference)) > 0:
                 # a series with a constant stretch has a zero autocovariance term, which
                 # arch divides by; the estimate it returns is still usable
                 with np.errstate(divide="ignore", invalid="ignore"):
                     block = float(optimal_block_length(reference)["circular"].iloc[0])
                 if not math.isfinite(block):
                     block = 1.0
-                self.block = int(min(max(1, math.ceil(block)), max(1, n // 2)))
+                self.block = int(min(max(1, math.ceil(block)), max(1, self.steps // 2)))
             else:
                 self.block = 1
         self.weights = self._draw()
 
     def _draw(self) -> np.ndarray:
         """``[replicates, n]`` example counts, one draw of the test set per replicate
-        (``_affordable`` bounds its size)."""
-        r, n = self.replicates, self.n
+        (``_affordable`` bounds its size); with parallel series, a time step's count is
+        every one of its series' examples' count."""
+        r, n = self.replicates, self.steps
         w = np.zeros((r, n))
         if self.serial:
             from arch.bootstrap import CircularBlockBootstrap
@@ -153,7 +169,8 @@ class Bootstrap:
             idx = self.rng.integers(0, n, size=(r, n))
             for i in range(r):
                 w[i] = np.bincount(idx[i], minlength=n)
-        return w
+        # row s * steps + t is series s at time step t
+        return w if self.series == 1 else np.tile(w, (1, self.series))
 
     def replicate(self, stats_per_seed: Sequence[_outcomes.Statistic]) -> np.ndarray:
         """The seed-mean metric in each replicate: seeds drawn with replacement, every
@@ -211,7 +228,7 @@ def analyse(
         ref = statistics[next(iter(statistics))][0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
         replicates = _affordable(replicates, first.n)
-        boot = Bootstrap(first.n, first.serial, reference, replicates, seed)
+        boot = Bootstrap(first.n, first.serial, reference, replicates, seed, _series(usable.values()))
         for name, per_seed in statistics.items():
             reps[name] = boot.replicate(per_seed)
             lo, hi = np.percentile(reps[name], [2.5, 97.5])
@@ -228,11 +245,21 @@ def analyse(
     if boot is None:
         method = "95 % t-interval over seeds (no per-example outcomes); tiers by Welch t-tests over seeds"
     else:
-        how = (
-            f"circular block bootstrap of test examples (arch; block length {boot.block}, Politis–White)"
-            if boot.serial
-            else "bootstrap of test examples"
-        )
+        if boot.series > 1:
+            how = (
+                f"circular block bootstrap of the {boot.steps} time steps of {boot.series} parallel series "
+                f"(arch; block length {boot.block} steps, Politis–White), every series' example of a drawn "
+                "step drawn with it"
+                if boot.serial
+                else f"bootstrap of the {boot.steps} time steps of {boot.series} parallel series, every series' "
+                "example of a drawn step drawn with it"
+            )
+        else:
+            how = (
+                f"circular block bootstrap of test examples (arch; block length {boot.block}, Politis–White)"
+                if boot.serial
+                else "bootstrap of test examples"
+            )
         method = (
             f"95 % two-way bootstrap ({replicates} replicates): seeds drawn with replacement and a {how}, "
             "one draw of the test set shared by the drawn seeds; model differences paired over test examples"
@@ -308,6 +335,13 @@ def analyse(
     )
 
 
+def _series(per_entry) -> int:
+    """The parallel series of a test set (``Outcomes.series``) from outcomes of its
+    examples, all of one size: the layout is the test set's, so a file written before
+    outcomes kept it (read as 1) takes the layout another file declares."""
+    return max((o.series for outs in per_entry for o in outs), default=1)
+
+
 def _affordable(replicates: int, n: int, cells: float = 2e7) -> int:
     """Fewer replicates (never under 200) where the example draws would not fit in memory."""
     return int(max(200, min(replicates, cells // max(1, n))))
@@ -346,7 +380,13 @@ def _metric_test(
         return f"Pesaran–Timmermann (majority call over seeds) {_fmt_p(test.p_value)}", test.p_value
     if direction == "min":
         loss = np.mean([o.columns["value"] for o in per_seed], 0)
-        test = stats.diebold_mariano(loss, first.baselines[baseline]["value"])
+        base = np.asarray(first.baselines[baseline]["value"], dtype=float)
+        series = _series([per_seed])
+        if series > 1:
+            # the loss of a time step: the mean over its parallel series, whose errors are
+            # correlated (the test's variance would otherwise treat them as independent)
+            loss, base = (x.reshape(series, -1).mean(0) for x in (loss, base))
+        test = stats.diebold_mariano(loss, base)
         return f"Diebold–Mariano vs {baseline} (mean loss over seeds) {_fmt_p(test.p_value)}", test.p_value
     return None, None
 
@@ -369,10 +409,13 @@ def paired_difference(
         stat_b = [_outcomes.of(o, metric) for o in b.outcomes]
         ref = stat_a[0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
-        boot = Bootstrap(first.n, first.serial, reference, _affordable(replicates, first.n), seed)
+        series = _series([a.outcomes, b.outcomes])
+        boot = Bootstrap(first.n, first.serial, reference, _affordable(replicates, first.n), seed, series)
         d = boot.replicate(stat_a) - boot.replicate(stat_b)
         lo, hi = np.percentile(d, [2.5, 97.5])
         how = "block bootstrap" if first.serial else "bootstrap"
+        if series > 1:
+            how += f" of time steps ({series} parallel series drawn together)"
         return diff, (float(lo), float(hi)), _p_two_sided(d), f"paired {how} over seeds and test examples"
     if len(a.values) > 1 and len(b.values) > 1:
         t = _st.ttest_ind(a.values, b.values, equal_var=False)
