@@ -363,6 +363,15 @@ class Task(abc.ABC):
         example. Without them the leaderboard compares against the baseline's value."""
         return {}
 
+    def outcome_series(self, data: TaskData) -> int:
+        """How many parallel series the primary test set's outcomes lay end to end: all
+        time steps of the first series, then all of the second, each series the same
+        time steps in the same order (stock: one per index, on the same trading days).
+        A bootstrap then draws time steps and takes every series' outcome at each, so
+        that series which move together are never resampled as if independent. 1 (the
+        default): one series, or examples without a shared time axis."""
+        return 1
+
     revision: int = 0
     """Raise it when a change to this task changes its results within one release of its
     distribution (a metric fixed or added): the revision enters the config hash, so its

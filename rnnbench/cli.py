@@ -721,7 +721,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(models) != 2 and args.second is None:
             raise UsageError("--models takes two model names, A,B, to compare within one directory")
     try:
-        text = compare(Path(args.first), Path(args.second) if args.second else None, models, args.profile)
+        text = compare(
+            Path(args.first),
+            Path(args.second) if args.second else None,
+            models,
+            args.profile,
+            missing_before_ok=args.missing_before_ok,
+        )
     except CompareError as exc:
         raise UsageError(str(exc)) from None
     if args.output:
@@ -980,6 +986,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", metavar="A,B", help="two models of BEFORE, or with AFTER: only these models")
     p.add_argument("--profile", metavar="|".join(PROFILES), help="only this profile")
     p.add_argument("--output", metavar="FILE", help="write the Markdown here instead of to stdout")
+    p.add_argument(
+        "--missing-before-ok",
+        action="store_true",
+        help="a BEFORE without results/ (a base branch with no leaderboard results yet) is not an error: "
+        "the Markdown says there is nothing to compare against, and the command exits 0",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(

@@ -6,6 +6,10 @@ seeds, its 95 % interval and two-sided p-value (``significance.paired_difference
 a bootstrap paired over test examples where both sides kept outcomes of the same test
 data, else Welch over seeds), in Markdown. The verdict is information, not a gate: the
 command exits 0 whatever it says.
+
+A BEFORE without ``results/`` is a mistake (exit 2), except with ``--missing-before-ok``
+(the leaderboard workflow's comparison against a base branch that has no results yet):
+the Markdown then says there is nothing to compare against and lists what AFTER has.
 """
 
 from __future__ import annotations
@@ -52,8 +56,17 @@ def _fingerprint(recs: list[dict]) -> set:
     return {(r.get("provenance") or {}).get("data_fingerprint") for r in recs}
 
 
-def compare(first: Path, second: Path | None, models: tuple[str, str] | None = None, profile: str | None = None) -> str:
-    """The Markdown comparison. ``second`` None: ``models`` (two names) of ``first``."""
+def compare(
+    first: Path,
+    second: Path | None,
+    models: tuple[str, str] | None = None,
+    profile: str | None = None,
+    missing_before_ok: bool = False,
+) -> str:
+    """The Markdown comparison. ``second`` None: ``models`` (two names) of ``first``.
+    ``missing_before_ok``: a ``first`` without results/ gives a comparison that says so."""
+    if missing_before_ok and second is not None and not (first / "results").is_dir():
+        return _nothing_before(first, second, _load(second), models, profile)
     a_cells = _load(first)
     b_cells = a_cells if second is None else _load(second)
     pairs: list[tuple[str, str, str, str, list[dict], list[dict]]] = []  # profile, task, a label, b label
@@ -118,6 +131,23 @@ def compare(first: Path, second: Path | None, models: tuple[str, str] | None = N
             notes.append("only after: " + ", ".join(f"{p}/{t} × {m}" for p, t, m in only_b))
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _nothing_before(first: Path, second: Path, cells: dict, models: tuple[str, str] | None, profile: str | None) -> str:
+    keys = sorted(k for k in cells if (not profile or k[0] == profile) and (not models or k[2] in models))
+    lines = [
+        f"## rnnbench compare: `{first}` → `{second}`",
+        "",
+        f"Nothing to compare against: `{first}` has no results/ (a base without committed leaderboard "
+        "results yet), so every result below is new.",
+        "",
+    ]
+    by_task: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for p, t, m in keys:
+        by_task[(p, t)].append(m)
+    lines += [f"- {p}/{t}: {', '.join(ms)}" for (p, t), ms in by_task.items()] or ["- no ok results in either set"]
+    lines += ["", f"Summary: nothing compared; {len(keys)} new model × task results."]
     return "\n".join(lines) + "\n"
 
 

@@ -16,6 +16,11 @@ function of their column sums, so one resampling scheme serves all: a bootstrap 
 example weights, and the metric of a resample is ``f(weights @ S)``. For BLEU the rows
 are sacreBLEU's sentence statistics, exactly as sacreBLEU's own paired bootstrap uses.
 
+Where the test set lays several parallel series end to end (``series`` > 1: stock's
+indices, all days of the first, then all days of the second, on the same days), row
+``s * T + t`` is series ``s`` at time step ``t`` of ``T = n / series``; a bootstrap then
+draws time steps and takes every series' row at each (``rnnbench.significance``).
+
 The file is ``<model>--seed<N>.outcomes.npz`` beside the record: ``numpy.savez`` of
 plain arrays (numbers and unicode strings, never objects), read with
 ``allow_pickle=False``. Torch-free: the report and ``rnnbench compare`` read it.
@@ -55,10 +60,22 @@ class Outcomes:
     serial: bool = False
     """Examples follow one another in time (trading days, a text stream): resample blocks."""
     baselines: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    series: int = 1
+    """Parallel series laid end to end, each of ``n / series`` time steps in the same
+    order (stock: one per index); 1 for one series. Stored as ``meta/series``; a file
+    without it (written before it existed) reads 1."""
+
+    def __post_init__(self) -> None:
+        check_series(self.series, self.n if self.columns else 0)
 
     @property
     def n(self) -> int:
         return len(next(iter(self.columns.values())))
+
+    @property
+    def steps(self) -> int:
+        """Time steps per series: ``n / series``."""
+        return self.n // self.series
 
 
 def check(kind: str, columns: dict[str, Any]) -> None:
@@ -74,9 +91,17 @@ def check(kind: str, columns: dict[str, Any]) -> None:
         raise OutcomesError("no test examples in the outcomes")
 
 
+def check_series(series: Any, n: int) -> None:
+    """``series`` is a whole number >= 1 that divides the ``n`` examples."""
+    if isinstance(series, bool) or not isinstance(series, (int, np.integer)) or series < 1:
+        raise OutcomesError(f"outcome series {series!r} is not a whole number >= 1")
+    if n % series:
+        raise OutcomesError(f"{n} outcomes cannot be {series} parallel series of equal length")
+
+
 def from_plain(plain: dict) -> Outcomes:
     """From the JSON-able form a worker returns (``{"kind", "columns", "transform",
-    "serial", "baselines"}``, columns as lists)."""
+    "serial", "series", "baselines"}``, columns as lists; ``series`` absent: 1)."""
     kind = plain.get("kind")
     columns = {k: _array(v) for k, v in (plain.get("columns") or {}).items()}
     check(kind, columns)
@@ -87,7 +112,8 @@ def from_plain(plain: dict) -> Outcomes:
         if len(next(iter(arrays.values()))) != len(next(iter(columns.values()))):
             raise OutcomesError(f"baseline {name}'s outcomes cover another number of examples")
         baselines[name] = arrays
-    return Outcomes(kind, columns, plain.get("transform", "none"), bool(plain.get("serial")), baselines)
+    series = plain.get("series", 1)
+    return Outcomes(kind, columns, plain.get("transform", "none"), bool(plain.get("serial")), baselines, series)
 
 
 def _array(values: Any) -> np.ndarray:
@@ -112,6 +138,7 @@ def to_bytes(outcomes: Outcomes) -> bytes:
         "meta/kind": np.asarray(outcomes.kind),
         "meta/transform": np.asarray(outcomes.transform),
         "meta/serial": np.asarray(outcomes.serial),
+        "meta/series": np.asarray(outcomes.series),
     }
     arrays.update({f"col/{k}": v for k, v in outcomes.columns.items()})
     for name, cols in outcomes.baselines.items():
@@ -146,6 +173,8 @@ def read(path: Path, sha256: str | None = None) -> Outcomes:
             raise OutcomesError(f"its outcomes file {path.name} is of format {int(arrays['meta/format'])}")
         kind, transform = str(arrays["meta/kind"]), str(arrays["meta/transform"])
         serial = bool(arrays["meta/serial"])
+        # absent in files written before it existed: one series, as they were read then
+        series = int(arrays["meta/series"]) if "meta/series" in arrays else 1
     except KeyError as exc:
         raise OutcomesError(f"its outcomes file {path.name} lacks {exc.args[0]}") from None
     columns = {k[4:]: v for k, v in arrays.items() if k.startswith("col/")}
@@ -155,7 +184,10 @@ def read(path: Path, sha256: str | None = None) -> Outcomes:
             _, name, col = k.split("/", 2)
             baselines.setdefault(name, {})[col] = v
     check(kind, columns)
-    return Outcomes(kind, columns, transform, serial, baselines)
+    try:
+        return Outcomes(kind, columns, transform, serial, baselines, series)
+    except OutcomesError as exc:
+        raise OutcomesError(f"its outcomes file {path.name}: {exc}") from None
 
 
 # --- the metric from sufficient statistics ---------------------------------------------

@@ -35,6 +35,12 @@ class OutcomesRef(TypedDict):
     n: int
 
 
+class TuningRef(TypedDict):
+    file: str
+    """The tuning file, relative to the output folder (``tuning/<profile>/<task>/<model>.json``)."""
+    trials: int
+
+
 class Primary(TypedDict):
     name: str
     value: float | None
@@ -60,6 +66,12 @@ class Record(TypedDict, total=False):
     """Only in records of older versions: the task's published results, which the
     leaderboards now read from the registry (``Task.published``), not from records."""
     primary: Primary
+    hyperparameters: dict[str, Any]
+    """The training hyperparameters the cell used (``rnnbench.runner.HYPERPARAMETERS``)."""
+    tuning: TuningRef | None
+    """Where the hyperparameters came from when they were tuned; None: the profile's."""
+    param_budget: int | None
+    """The parameter count the model's width was fitted to; None: the profile's width."""
     provenance: dict[str, Any]
     """Versions of the code, the config hash, the device, its ``device_class`` (see
     ``device_class``) and the data fingerprint."""
@@ -71,6 +83,8 @@ class Record(TypedDict, total=False):
     """Of a failed cell: the exception's traceback, trimmed to the plugins' frames and
     the failing core frame (optional; absent when the reason says it all)."""
     retried: str
+    test_retried: str
+    """Why testing ran again at a smaller batch (out of memory); absent when it did not."""
     # measured by a trained cell
     metrics: dict[str, float]
     best_val: dict[str, Any]

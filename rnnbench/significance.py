@@ -2,12 +2,21 @@
 
 Every model's score is the mean over its seeds of the primary metric. Where the records
 keep per-example test outcomes (``rnnbench.outcomes``), its uncertainty is estimated by a
-hierarchical bootstrap that combines both sources of variation: each replicate draws
-the model's seeds with replacement, then the test examples with replacement within each
-drawn seed, and recomputes the metric from the examples' sufficient statistics. Where
+two-way bootstrap that combines both sources of variation: each replicate draws the
+model's seeds with replacement and, once, the test examples with replacement, and
+recomputes each drawn seed's metric on those examples from their sufficient statistics.
+Every seed is scored on the same test set, so one example draw serves all seeds of a
+replicate: a draw per seed would treat the seeds as scored on independent test sets and
+shrink the test-set noise by the number of seeds (a model whose seeds agree would look
+√3 times surer with three seeds than with one). Where
 examples are serially dependent (``Task.serially_dependent``: trading days, segments of
 a text stream) it draws blocks of examples instead: arch's circular block bootstrap,
 with the block length of Politis & White (2004, ``arch.bootstrap.optimal_block_length``).
+Where the outcomes lay parallel series end to end (``Outcomes.series``: stock's indices,
+each on the same days), it draws *time steps*, in blocks over the ``n / series`` steps
+(the block length estimated on the mean over the series at each step), and takes every
+series' example at each drawn step: series that move together are resampled together,
+never as if they were independent samples.
 
 All models and baselines of a task share each replicate's example draws, so the
 difference of two models' replicates is a paired bootstrap over test examples (and an
@@ -113,58 +122,63 @@ def _p_greater(d: np.ndarray) -> float:
 
 
 class Bootstrap:
-    """Replicates of each entry's seed-mean metric, all on shared example draws."""
+    """Replicates of each entry's seed-mean metric, all on shared example draws.
 
-    def __init__(self, n: int, serial: bool, slots: int, reference: np.ndarray, replicates: int, seed: int):
-        self.n, self.serial, self.slots, self.replicates = n, serial, slots, replicates
+    ``series`` > 1: the ``n`` examples are that many parallel series of ``n / series``
+    time steps laid end to end (``Outcomes.series``); time steps are drawn, each with
+    every series' example, and ``block`` counts time steps."""
+
+    def __init__(self, n: int, serial: bool, reference: np.ndarray, replicates: int, seed: int, series: int = 1):
+        if isinstance(series, bool) or not isinstance(series, (int, np.integer)) or series < 1 or n % series:
+            raise ValueError(f"{n} test examples cannot be drawn as {series!r} parallel series of equal length")
+        self.n, self.serial, self.replicates, self.series = n, serial, replicates, int(series)
+        self.steps = n // self.series
+        if self.series > 1:
+            # a time step's reference: the mean of its series
+            reference = np.asarray(reference, dtype=float).reshape(self.series, self.steps).mean(0)
         self.rng = np.random.default_rng(seed)
         self.block = None
         if serial:
             from arch.bootstrap import optimal_block_length
 
-            if n >= 8 and float(np.std(reference)) > 0:
+            if self.steps >= 8 and float(np.std(reference)) > 0:
                 # a series with a constant stretch has a zero autocovariance term, which
                 # arch divides by; the estimate it returns is still usable
                 with np.errstate(divide="ignore", invalid="ignore"):
                     block = float(optimal_block_length(reference)["circular"].iloc[0])
                 if not math.isfinite(block):
                     block = 1.0
-                self.block = int(min(max(1, math.ceil(block)), max(1, n // 2)))
+                self.block = int(min(max(1, math.ceil(block)), max(1, self.steps // 2)))
             else:
                 self.block = 1
         self.weights = self._draw()
 
     def _draw(self) -> np.ndarray:
-        """``[replicates, slots, n]`` example counts (float32 to bound memory)."""
-        r, s, n = self.replicates, self.slots, self.n
-        w = np.zeros((r, s, n), dtype=np.float32)
+        """``[replicates, n]`` example counts, one draw of the test set per replicate
+        (``_affordable`` bounds its size); with parallel series, a time step's count is
+        every one of its series' examples' count."""
+        r, n = self.replicates, self.steps
+        w = np.zeros((r, n))
         if self.serial:
             from arch.bootstrap import CircularBlockBootstrap
 
             bs = CircularBlockBootstrap(self.block, np.arange(n), seed=self.rng)
             for i in range(r):
-                for j in range(s):
-                    w[i, j] = np.bincount(bs.update_indices(), minlength=n)
+                w[i] = np.bincount(bs.update_indices(), minlength=n)
         else:
+            idx = self.rng.integers(0, n, size=(r, n))
             for i in range(r):
-                idx = self.rng.integers(0, n, size=(s, n))
-                for j in range(s):
-                    w[i, j] = np.bincount(idx[j], minlength=n)
-        return w
+                w[i] = np.bincount(idx[i], minlength=n)
+        # row s * steps + t is series s at time step t
+        return w if self.series == 1 else np.tile(w, (1, self.series))
 
     def replicate(self, stats_per_seed: Sequence[_outcomes.Statistic]) -> np.ndarray:
-        """The seed-mean metric in each replicate: seeds drawn with replacement, slot j
-        of a replicate using the j-th example draw (shared by every entry)."""
+        """The seed-mean metric in each replicate: seeds drawn with replacement, every
+        drawn seed scored on the replicate's example draw (shared by every entry)."""
         m = len(stats_per_seed)
+        per_seed = np.stack([stat.resampled(self.weights) for stat in stats_per_seed], 1)  # [replicates, m]
         choice = self.rng.integers(0, m, size=(self.replicates, m)) if m > 1 else np.zeros((self.replicates, 1), int)
-        values = np.empty((self.replicates, m))
-        for s, stat in enumerate(stats_per_seed):
-            mask = choice == s
-            if not mask.any():
-                continue
-            rows, slots = np.nonzero(mask)
-            values[rows, slots] = stat.resampled(self.weights[rows, slots].astype(float))
-        return values.mean(1)
+        return np.take_along_axis(per_seed, choice, 1).mean(1)
 
 
 def analyse(
@@ -213,9 +227,8 @@ def analyse(
         statistics = {n: [_outcomes.of(o, metric) for o in outs] for n, outs in usable.items()}
         ref = statistics[next(iter(statistics))][0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
-        slots = max(len(outs) for outs in usable.values())
-        replicates = _affordable(replicates, slots, first.n)
-        boot = Bootstrap(first.n, first.serial, slots, reference, replicates, seed)
+        replicates = _affordable(replicates, first.n)
+        boot = Bootstrap(first.n, first.serial, reference, replicates, seed, _series(usable.values()))
         for name, per_seed in statistics.items():
             reps[name] = boot.replicate(per_seed)
             lo, hi = np.percentile(reps[name], [2.5, 97.5])
@@ -232,20 +245,30 @@ def analyse(
     if boot is None:
         method = "95 % t-interval over seeds (no per-example outcomes); tiers by Welch t-tests over seeds"
     else:
-        how = (
-            f"circular block bootstrap of test examples (arch; block length {boot.block}, Politis–White)"
-            if boot.serial
-            else "bootstrap of test examples"
-        )
+        if boot.series > 1:
+            how = (
+                f"circular block bootstrap of the {boot.steps} time steps of {boot.series} parallel series "
+                f"(arch; block length {boot.block} steps, Politis–White), every series' example of a drawn "
+                "step drawn with it"
+                if boot.serial
+                else f"bootstrap of the {boot.steps} time steps of {boot.series} parallel series, every series' "
+                "example of a drawn step drawn with it"
+            )
+        else:
+            how = (
+                f"circular block bootstrap of test examples (arch; block length {boot.block}, Politis–White)"
+                if boot.serial
+                else "bootstrap of test examples"
+            )
         method = (
-            f"95 % hierarchical bootstrap ({replicates} replicates): seeds drawn with replacement, then a {how} "
-            "within each seed; model differences paired over test examples"
+            f"95 % two-way bootstrap ({replicates} replicates): seeds drawn with replacement and a {how}, "
+            "one draw of the test set shared by the drawn seeds; model differences paired over test examples"
         )
 
     # --- the top tier ------------------------------------------------------------------
     # the reference of the tier: the best mean (which of two equal means is immaterial:
     # equal models test as not different)
-    order = sorted(entries, key=lambda e: (not math.isfinite(e.mean), _sort_key(e.mean, direction), e.name))
+    order = sorted(entries, key=lambda e: (not math.isfinite(e.mean), results[e.name].rank, e.name))
     top = order[0]
     results[top.name].top_tier = True
     tests: dict[str, float] = {}
@@ -312,9 +335,16 @@ def analyse(
     )
 
 
-def _affordable(replicates: int, slots: int, n: int, cells: float = 2e7) -> int:
+def _series(per_entry) -> int:
+    """The parallel series of a test set (``Outcomes.series``) from outcomes of its
+    examples, all of one size: the layout is the test set's, so a file written before
+    outcomes kept it (read as 1) takes the layout another file declares."""
+    return max((o.series for outs in per_entry for o in outs), default=1)
+
+
+def _affordable(replicates: int, n: int, cells: float = 2e7) -> int:
     """Fewer replicates (never under 200) where the example draws would not fit in memory."""
-    return int(max(200, min(replicates, cells // max(1, slots * n))))
+    return int(max(200, min(replicates, cells // max(1, n))))
 
 
 def _sort_key(value: float, direction: str) -> float:
@@ -347,16 +377,22 @@ def _metric_test(
     if direction == "max" and "pred" in cols and "target" in cols and _binary(cols["pred"]) and _binary(cols["target"]):
         call = np.mean([o.columns["pred"] for o in per_seed], 0) >= 0.5
         test = stats.pesaran_timmermann(call, cols["target"] > 0.5)
-        return f"Pesaran–Timmermann (majority call over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+        return f"Pesaran–Timmermann (majority call over seeds) {_fmt_p(test.p_value)}", test.p_value
     if direction == "min":
         loss = np.mean([o.columns["value"] for o in per_seed], 0)
-        test = stats.diebold_mariano(loss, first.baselines[baseline]["value"])
-        return f"Diebold–Mariano vs {baseline} (mean loss over seeds) p = {_fmt_p(test.p_value)}", test.p_value
+        base = np.asarray(first.baselines[baseline]["value"], dtype=float)
+        series = _series([per_seed])
+        if series > 1:
+            # the loss of a time step: the mean over its parallel series, whose errors are
+            # correlated (the test's variance would otherwise treat them as independent)
+            loss, base = (x.reshape(series, -1).mean(0) for x in (loss, base))
+        test = stats.diebold_mariano(loss, base)
+        return f"Diebold–Mariano vs {baseline} (mean loss over seeds) {_fmt_p(test.p_value)}", test.p_value
     return None, None
 
 
 def _fmt_p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def paired_difference(
@@ -373,11 +409,13 @@ def paired_difference(
         stat_b = [_outcomes.of(o, metric) for o in b.outcomes]
         ref = stat_a[0].rows
         reference = ref[:, 0] / np.where(ref[:, -1] == 0, 1, ref[:, -1]) if ref.shape[1] == 2 else ref[:, 0]
-        slots = max(len(stat_a), len(stat_b))
-        boot = Bootstrap(first.n, first.serial, slots, reference, _affordable(replicates, slots, first.n), seed)
+        series = _series([a.outcomes, b.outcomes])
+        boot = Bootstrap(first.n, first.serial, reference, _affordable(replicates, first.n), seed, series)
         d = boot.replicate(stat_a) - boot.replicate(stat_b)
         lo, hi = np.percentile(d, [2.5, 97.5])
         how = "block bootstrap" if first.serial else "bootstrap"
+        if series > 1:
+            how += f" of time steps ({series} parallel series drawn together)"
         return diff, (float(lo), float(hi)), _p_two_sided(d), f"paired {how} over seeds and test examples"
     if len(a.values) > 1 and len(b.values) > 1:
         t = _st.ttest_ind(a.values, b.values, equal_var=False)

@@ -20,14 +20,33 @@ from typing import Sequence
 import numpy as np
 from scipy import stats as _st
 
+TIE_RTOL = 1e-6
+"""Scores closer than this (relative) are tied. Records keep float32 metrics, so two
+models with the same number of correct examples over their seeds can have means that
+differ in the 8th digit (stock-direction: bi-gru's and elman's 2409 of 4344 correct gave
+0.55455800 and 0.55455802);
+float noise must not break a tie any more than a name may."""
 
-def fractional_ranks(scores: Sequence[Sequence[float]], direction: str) -> np.ndarray:
+
+def fractional_ranks(scores: Sequence[Sequence[float]], direction: str, rtol: float = TIE_RTOL) -> np.ndarray:
     """Rank 1 is best in each row (a task); tied models share the mean of their ranks,
-    so no model wins a tie by its name. ``direction`` is ``"min"`` or ``"max"``."""
+    so no model wins a tie by its name, nor by float noise (scores within ``rtol`` of
+    each other, chained, are tied). ``direction`` is ``"min"`` or ``"max"``."""
     a = np.asarray(scores, dtype=float)
     if direction not in ("min", "max"):
         raise ValueError(f"direction must be 'min' or 'max', not {direction!r}")
+    a = np.array([_snap(row, rtol) for row in a]) if a.size else a
     return _st.rankdata(a if direction == "min" else -a, axis=1, method="average")
+
+
+def _snap(row: np.ndarray, rtol: float) -> np.ndarray:
+    """``row`` with each run of near-equal scores (in sorted order) set to its first."""
+    out = row.copy()
+    order = np.argsort(row, kind="stable")
+    for prev, cur in zip(order, order[1:]):
+        if math.isclose(row[prev], row[cur], rel_tol=rtol):
+            out[cur] = out[prev]
+    return out
 
 
 @dataclass(frozen=True)

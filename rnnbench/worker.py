@@ -226,6 +226,7 @@ class CellRunner:
         if plain is None:
             return None
         plain["serial"] = bool(task.serially_dependent)
+        plain["series"] = int(task.outcome_series(data))
         plain["baselines"] = task.baseline_outcomes(data)
         try:
             kept = _outcomes.from_plain(plain)

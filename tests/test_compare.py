@@ -68,3 +68,14 @@ def test_a_folder_without_results_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "none"), str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no results in" in err
+
+
+def test_a_before_without_results_may_be_nothing_to_compare_against(tmp_path, capsys):
+    _write(tmp_path / "after", "lstm", 0, np.ones(10))
+    _write(tmp_path / "after", "gru", 0, np.ones(10), task="words")
+    assert main(["compare", str(tmp_path / "none"), str(tmp_path / "after"), "--missing-before-ok"]) == 0
+    md = capsys.readouterr().out
+    assert "Nothing to compare against" in md and "has no results/" in md
+    assert "- quick/digits: lstm" in md and "- quick/words: gru" in md and "2 new model × task results" in md
+    # an AFTER without results is still a mistake
+    assert main(["compare", str(tmp_path / "none"), str(tmp_path / "gone"), "--missing-before-ok"]) == 2

@@ -70,3 +70,28 @@ def test_a_corrupt_or_foreign_outcomes_file_is_refused_in_one_line(tmp_path):
     np.savez(path, **{"col/value": np.array([object()], dtype=object)})
     with pytest.raises(outcomes.OutcomesError):
         outcomes.read(path)
+
+
+def test_the_parallel_series_of_outcomes_survive_the_file_and_old_files_read_one(tmp_path):
+    kept = outcomes.Outcomes(
+        "mean", {"value": np.arange(8) % 2 * 1.0}, serial=True, baselines={"b": {"value": np.ones(8)}}, series=2
+    )
+    path = tmp_path / "m--seed0.outcomes.npz"
+    path.write_bytes(outcomes.to_bytes(kept))
+    again = outcomes.read(path)
+    assert again.series == 2 and again.steps == 4 and again.serial
+    np.testing.assert_array_equal(again.columns["value"], kept.columns["value"])
+    # the worker's plain form carries it too; without it, one series
+    plain = {"kind": "mean", "columns": {"value": [1.0, 0.0, 1.0, 1.0]}, "serial": True}
+    assert outcomes.from_plain({**plain, "series": 2}).series == 2
+    assert outcomes.from_plain(plain).series == 1
+    # a file written before outcomes kept their series (no meta/series) reads one series
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "meta/series"}
+    np.savez_compressed(path, **arrays)
+    assert outcomes.read(path).series == 1
+    # a file whose series do not divide its examples is refused in one line
+    np.savez_compressed(path, **{**arrays, "meta/series": np.asarray(3)})
+    with pytest.raises(outcomes.OutcomesError, match="8 outcomes cannot be 3 parallel series") as info:
+        outcomes.read(path)
+    assert "\n" not in str(info.value) and path.name in str(info.value)

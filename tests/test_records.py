@@ -45,3 +45,19 @@ def test_a_device_class_names_what_changes_a_cells_time():
     assert records.describe_device("gpu", "NVIDIA H200", precision="bf16-mixed", cells_per_gpu=1) == (
         "gpu: NVIDIA H200, bf16-mixed"
     )
+
+
+def test_every_key_a_written_record_holds_is_declared():
+    """The schema is declared in one place (records.Record): every key that the runner
+    wrote into the committed results, the runner's own and the worker's, is in it."""
+    import json
+    from pathlib import Path
+
+    from rnnbench.records import Record
+
+    results = Path(__file__).resolve().parents[1] / "leaderboards" / "results"
+    written = set()
+    for path in results.rglob("*.json"):
+        written |= set(json.loads(path.read_text()))
+    assert written, "no committed results to check"
+    assert sorted(written - set(Record.__annotations__)) == []

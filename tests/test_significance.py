@@ -48,6 +48,17 @@ def test_the_interval_covers_test_set_noise_even_with_one_seed():
     assert 0.1 < hi - lo < 0.18 and res.results["m"].ci_method == "bootstrap"
 
 
+def test_seeds_that_agree_do_not_shrink_the_test_set_noise():
+    """Every seed is scored on the same test set: three seeds with the same per-example
+    outcomes are no surer of the score than one (a draw of examples per seed would make
+    the interval about sqrt(3) times narrower)."""
+    one = correct(0.6, n=200)
+    single = analyse([entry("m", [one])], "max", "accuracy", replicates=2000).results["m"].ci
+    three = analyse([entry("m", [one] * 3)], "max", "accuracy", replicates=2000).results["m"].ci
+    assert three[1] - three[0] == pytest.approx(single[1] - single[0], rel=0.15)
+    assert 0.1 < three[1] - three[0] < 0.18
+
+
 def test_a_constant_predictor_near_the_baseline_does_not_beat_it_and_the_page_says_so():
     rng = np.random.default_rng(5)
     target = (rng.random(700) < 0.55).astype(float)
@@ -80,6 +91,8 @@ def test_errors_are_tested_against_the_baseline_with_diebold_mariano():
     outs = [Outcomes("mean", {"value": base_loss * 0.5}, baselines={"zero": {"value": base_loss}}) for _ in range(2)]
     res = analyse([entry("m", outs)], "min", "mae", {"zero": float(base_loss.mean())}, replicates=300)
     assert res.results["m"].beats and "Diebold–Mariano" in res.results["m"].metric_test
+    # a p-value below what is shown reads "p < 0.001", not "p = < 0.001"
+    assert res.results["m"].metric_test.endswith("p < 0.001")
 
 
 def test_records_without_outcomes_get_an_interval_over_seeds_and_one_seed_is_not_tested():
@@ -117,3 +130,64 @@ def test_seeds_without_variation_and_without_outcomes_prove_nothing():
     assert not res.nothing_beats or res.results["other"].p_vs_baseline is not None
     only_constant = analyse([Entry("constant", [0.5546] * 3)], "max", "accuracy", {"majority-class": 0.554})
     assert only_constant.baseline_untested and not only_constant.nothing_beats
+
+
+@pytest.mark.parametrize("serial", [True, False])
+def test_parallel_series_that_move_together_are_drawn_day_by_day_together(serial):
+    """Two series laid end to end (stock's indices) whose outcomes agree on every day
+    carry one day's information per day: the interval must be that of resampling the
+    days, not the sqrt(2) narrower one of resampling the rows as if independent."""
+    rng = np.random.default_rng(11)
+    days = (rng.random(400) < 0.55).astype(float)
+
+    def width(value, series):
+        outs = [Outcomes("mean", {"value": value}, serial=serial, series=series)]
+        res = analyse([entry("m", outs)], "max", "accuracy", replicates=2000)
+        lo, hi = res.results["m"].ci
+        return hi - lo, res
+
+    by_day, _ = width(days, 1)
+    together, res = width(np.concatenate([days, days]), 2)
+    by_row, _ = width(np.concatenate([days, days]), 1)
+    # the same draws of days: the same interval, exactly
+    assert together == pytest.approx(by_day, abs=1e-12)
+    assert by_row < 0.8 * together  # what a draw of rows gives: about 1/sqrt(2)
+    assert "400 time steps of 2 parallel series" in res.method
+
+
+def test_a_paired_difference_draws_the_time_steps_of_parallel_series():
+    rng = np.random.default_rng(12)
+    a_days, b_days = (rng.random(300) < 0.6).astype(float), (rng.random(300) < 0.5).astype(float)
+
+    def width(a, b, series):
+        ea = entry("a", [Outcomes("mean", {"value": a}, serial=True, series=series)])
+        eb = entry("b", [Outcomes("mean", {"value": b}, serial=True, series=series)])
+        _, ci, _, how = paired_difference(ea, eb, "max", "accuracy", replicates=1000)
+        return ci[1] - ci[0], how
+
+    by_day, _ = width(a_days, b_days, 1)
+    together, how = width(np.tile(a_days, 2), np.tile(b_days, 2), 2)
+    assert together == pytest.approx(by_day, abs=1e-12) and "2 parallel series" in how
+    # an outcomes file of an older layout (series 1) of the same test set takes the declared one
+    old = entry("b", [Outcomes("mean", {"value": np.tile(b_days, 2)}, serial=True)])
+    new = entry("a", [Outcomes("mean", {"value": np.tile(a_days, 2)}, serial=True, series=2)])
+    assert paired_difference(new, old, "max", "accuracy", replicates=1000)[1] == pytest.approx(
+        paired_difference(
+            entry("a", [Outcomes("mean", {"value": a_days}, serial=True)]),
+            entry("b", [Outcomes("mean", {"value": b_days}, serial=True)]),
+            "max",
+            "accuracy",
+            replicates=1000,
+        )[1],
+        abs=1e-12,
+    )
+
+
+def test_outcomes_that_cannot_be_equal_series_are_refused():
+    from rnnbench.outcomes import OutcomesError
+    from rnnbench.significance import Bootstrap
+
+    with pytest.raises(OutcomesError, match="7 outcomes cannot be 2 parallel series of equal length"):
+        Outcomes("mean", {"value": np.ones(7)}, series=2)
+    with pytest.raises(ValueError, match="7 test examples cannot be drawn as 2 parallel series"):
+        Bootstrap(7, True, np.ones(7), 10, 0, series=2)

@@ -69,3 +69,33 @@ def test_a_pull_request_gets_the_community_list_checked():
     assert "community-plugins.txt" in WORKFLOW[True]["pull_request"]["paths"]
     runs = [s.get("run", "") for s in WORKFLOW["jobs"]["compare"]["steps"]]
     assert ".venv/bin/python -m rnnbench.community check community-plugins.txt" in runs
+
+
+def test_the_comparison_against_a_base_without_results_says_so_and_does_not_fail(tmp_path, monkeypatch):
+    """A base branch (or a first regeneration) with no leaderboards/results yet: each
+    compare step, run as the workflow runs it, exits 0 and writes a comment that says
+    there is nothing to compare against."""
+    import numpy as np
+
+    from rnnbench import store
+    from rnnbench.cli import main
+    from rnnbench.outcomes import Outcomes
+
+    repo = tmp_path / "repo"
+    value = {"schema": 2, "task": "digits", "model": "lstm", "seed": 0, "profile": "full", "status": "ok"}
+    value |= {"primary": {"name": "accuracy", "value": 0.5, "direction": "max"}, "metrics": {"accuracy": 0.5}}
+    value |= {"provenance": {"data_fingerprint": "d"}, "outcomes": None}
+    out = repo / "leaderboards"
+    store.write_record(out, store.write_outcomes(out, value, Outcomes("mean", {"value": np.array([1.0, 0.0])})))
+    (tmp_path / "base" / "leaderboards").mkdir(parents=True)  # checked out, but no results/
+    (tmp_path / "before").mkdir()  # `cp -r leaderboards/results` found nothing to keep
+    monkeypatch.chdir(repo)
+    calls = [line for line in run_lines() if "rnnbench compare" in line]
+    assert len(calls) == 2
+    for line in calls:
+        line = line.replace("${{ runner.temp }}", str(tmp_path)).replace("${{ inputs.profile }}", "full")
+        argv = shlex.split(line)
+        (tmp_path / "compare.md").unlink(missing_ok=True)
+        assert main(argv[1:]) == 0, line
+        md = (tmp_path / "compare.md").read_text()
+        assert "Nothing to compare against" in md and "full/digits: lstm" in md

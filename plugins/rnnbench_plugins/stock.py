@@ -200,12 +200,14 @@ def make_windows(frames: dict, window: int, split) -> dict:
     """Cut every series into windows and sort them into train/val/test by time.
 
     Returns ``{"splits": {split: {"x", "next", "last", "first", "day"}}, "normaliser":
-    {"mean", "std"}, "starts": (val, test)}`` where ``x`` [n, window, 4] holds the raw
+    {"mean", "std"}, "starts": (val, test), "parallel": {split: int}}`` where ``x`` [n, window, 4] holds the raw
     features, ``next`` the target day's log return, ``last`` the window's last log return,
     ``first`` the window's first date and ``day`` the target date. A window is kept only
     when its first day and its target day lie in the same split (splits are contiguous in
     time, so all its days do); the normaliser's statistics come from training-period days
-    only.
+    only. Each split holds every window of the first series, then every window of the
+    next; ``parallel`` is the number of series when all of them have windows on the same
+    target days (one series' days, then the same days of the next), else 1.
     """
     import numpy as np
 
@@ -230,8 +232,10 @@ def make_windows(frames: dict, window: int, split) -> dict:
             parts[name]["last"].append(returns[t - 1])
             parts[name]["first"].append(dates[t - window])
             parts[name]["day"].append(dates[t])
-    splits = {}
+    splits, parallel = {}, {}
     for name in names:
+        days = parts[name]["day"]
+        parallel[name] = len(days) if all(np.array_equal(d, days[0]) for d in days[1:]) else 1
         joined = {key: np.concatenate(vals) for key, vals in parts[name].items()}
         if len(joined["next"]) == 0:
             span = ", ".join(f"{d[0]!s:.10}..{d[-1]!s:.10}" for d, _, _ in series.values())
@@ -243,7 +247,7 @@ def make_windows(frames: dict, window: int, split) -> dict:
     train_rows = np.concatenate(train_rows)
     std = train_rows.std(axis=0)
     normaliser = {"mean": train_rows.mean(axis=0), "std": np.where(std > 0, std, 1.0)}
-    return {"splits": splits, "normaliser": normaliser, "starts": (val_start, test_start)}
+    return {"splits": splits, "normaliser": normaliser, "starts": (val_start, test_start), "parallel": parallel}
 
 
 def frames_digest(frames: dict) -> str:
@@ -314,6 +318,8 @@ class StockTask(Task):
     throughput_unit = "windows"
     data_environment = (CSV_ENV,)
     serially_dependent = True  # consecutive trading days, and two indices on the same days
+    # 1: outcomes carry their series (the indices, drawn day by day together by the bootstrap)
+    revision = 1
 
     def __init__(self):
         self.profiles = _profiles()
@@ -389,8 +395,16 @@ class StockTask(Task):
                 "train_next": parts["train"]["next"],
                 "test_next": parts["test"]["next"],
                 "test_last": parts["test"]["last"],
+                "test_series": windows["parallel"]["test"],
             },
         )
+
+    def outcome_series(self, data):
+        """The test windows are every index's days in turn; where the indices share their
+        test days (arch's S&P 500 and NASDAQ: 724 each), the bootstrap draws days and takes
+        every index's outcome of a drawn day, since the indices move together. CSVs whose
+        calendars differ give 1: rows are then resampled in runs of consecutive windows."""
+        return int(data.info.get("test_series", 1))
 
     def build(self, data, model, profile):
         from torch import nn

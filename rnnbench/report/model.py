@@ -125,14 +125,6 @@ def _task_board(
                 "param_budget": mrecs[0].get("param_budget"),
             }
         )
-    sign = 1 if direction == "min" else -1
-    rows.sort(
-        key=lambda row: (
-            row["metrics"][primary]["mean"] is None,
-            sign * (row["metrics"][primary]["mean"] or 0),
-            row["model"],
-        )
-    )
     baselines = _baselines(ok, metric_names)
     outcome_notes: list[dict] = []
     significant = _significance(by_model, primary, direction, baselines, outcomes_of, outcome_notes)
@@ -146,6 +138,9 @@ def _task_board(
         row["beats_baselines"] = res.beats if res else None
         row["p_vs_baseline"] = _round_p(res.p_vs_baseline) if res else None
         row["metric_test"] = res.metric_test if res else None
+    # the page lists rows in rank order; the means shown (6 digits) can tie where the
+    # ranks do not, or differ in float noise where the ranks tie
+    rows.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, row["model"]))
     problems = [
         {"model": r["model"], "seed": r["seed"], "status": r["status"], "reason": r.get("reason") or ""}
         for r in sorted(recs, key=lambda r: (r["status"], r["model"], r["seed"]))

@@ -99,6 +99,23 @@ def test_no_window_crosses_a_split_boundary(windows):
     assert parts["test"]["day"].max() == np.datetime64("2018-12-31", "ns")
 
 
+def test_each_split_lays_the_indices_end_to_end_on_the_same_days(windows):
+    """The order the bootstrap's parallel series (``Outcomes.series``) rely on: every
+    S&P 500 window, then every NASDAQ window, on the same target days."""
+    for name, part in windows["splits"].items():
+        half = len(part["day"]) // 2
+        np.testing.assert_array_equal(part["day"][:half], part["day"][half:])
+        assert np.all(np.diff(part["day"][:half]) > np.timedelta64(0))
+        assert windows["parallel"][name] == 2
+    assert len(windows["splits"]["test"]["day"]) == 2 * 724
+
+
+def test_indices_on_other_days_are_not_parallel_series(frames):
+    nasdaq = frames["nasdaq"].drop(index=frames["nasdaq"].index[-100])  # one test day less
+    got = make_windows({"sp500": frames["sp500"], "nasdaq": nasdaq}, WINDOW, ARCH_SPLIT)
+    assert got["parallel"]["test"] == 1 and got["parallel"]["train"] == 2
+
+
 def test_test_period_values_cannot_influence_training(frames, windows):
     perturbed = {name: perturb_from(frame, TEST_START, seed) for seed, (name, frame) in enumerate(frames.items())}
     again = make_windows(perturbed, WINDOW, ARCH_SPLIT)
@@ -362,6 +379,10 @@ def test_smoke_fit(task_name, tmp_path):
     record = fit_smoke(task_name, "lstm", cache_dir=str(tmp_path))
     value = record["primary"]["value"]
     assert value is not None and math.isfinite(value)
+    # the outcomes say they are the two indices' days, one index after the other
+    assert record["outcomes"]["series"] == 2 and record["outcomes"]["serial"]
+    # the smoke profile's 20-day windows leave 734 test days an index (the quick's 30: 724)
+    assert len(record["outcomes"]["columns"]["value"]) == 2 * 734
     if task_name == "stock-direction":
         assert set(record["metrics"]) >= {"accuracy", "mcc", "f1"}
         assert 0.3 < record["metrics"]["accuracy"] < 0.7

@@ -32,7 +32,7 @@ def test_a_page_from_outcomes_has_bootstrap_intervals_tiers_and_a_baseline_verdi
     assert rows["good"]["ci_method"] == "bootstrap" and rows["good"]["top_tier"] and rows["same"]["top_tier"]
     assert rows["poor"]["top_tier"] is False and rows["poor"]["beats_baselines"] is False
     assert rows["good"]["beats_baselines"] and "Diebold–Mariano" in rows["good"]["metric_test"]
-    assert "hierarchical bootstrap" in md and "No model is significantly better" not in md
+    assert "two-way bootstrap" in md and "No model is significantly better" not in md
     # the same records render the same pages: --check can compare them
     assert report.check(tmp_path) == ([], [])
 
