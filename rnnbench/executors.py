@@ -558,8 +558,7 @@ class _RayCellActor:
 
 
 class _RaySlot:
-    def __init__(self, index: int):
-        self.index = index
+    def __init__(self):
         self.actor = None
         self.ready_ref = None
         self.identity: dict | None = None
@@ -658,6 +657,20 @@ class RayExecutor:
                 pass
         slot.actor = slot.ready_ref = slot.ref = slot.identity = slot.cell = None
 
+    def _resize(self, slots: list[_RaySlot], want: int) -> list[_RaySlot]:
+        """``want`` slots: busy ones are kept (their cells finish), then idle ones up to
+        ``want``, warm ones first. Every idle slot let go has its actor killed: a dropped
+        actor would hold its share of a GPU or CPU for the rest of the run."""
+        busy = [s for s in slots if s.cell is not None]
+        idle = sorted((s for s in slots if s.cell is None), key=lambda s: s.identity is None)  # warm first
+        kept = idle[: max(0, want - len(busy))]
+        for s in idle[len(kept) :]:
+            self._stop(s)
+        slots = busy + kept
+        while len(slots) < want:
+            slots.append(_RaySlot())
+        return slots
+
     def run(self, cells: list[Cell], on_result: OnResult, on_start: OnStart = lambda c: None) -> None:
         ray = self.ray
         pending = deque(cells)
@@ -678,13 +691,7 @@ class RayExecutor:
                 if now >= rescan:  # slots follow the cluster as it grows or shrinks
                     rescan = now + self.RESCAN_SECONDS
                     self._size()
-                    want = min(self.slots, max(1, len(pending) + sum(1 for s in slots if s.cell)))
-                    while len(slots) < want:
-                        slots.append(_RaySlot(len(slots)))
-                    for s in slots[want:]:
-                        if s.cell is None and s.actor is not None:
-                            self._stop(s)
-                    slots = [s for s in slots if s.cell is not None or s.index < want] or slots[:1]
+                    slots = self._resize(slots, min(self.slots, max(1, len(pending) + sum(1 for s in slots if s.cell))))
                 for s in slots:
                     if s.actor is None and not (self.draining or not pending):
                         self._start(s)

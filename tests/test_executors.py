@@ -629,3 +629,33 @@ def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
 
     with pytest.raises(executors.ExecutorUnavailable, match="no CUDA"):
         _fake_ray_executor(Failing(cpus=1, die={})).run(_cells("a"), lambda c, r: None)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ray_slots_follow_the_cluster_as_it_shrinks_and_every_actor_let_go_is_killed(monkeypatch, seed):
+    """Nodes leave and join while cells run; results come back in any order. Every actor
+    the executor lets go is killed (one dropped alive would hold its GPU share)."""
+    rnd = random.Random(seed)
+
+    class Shifting(_FakeRay):
+        def wait(self, refs, num_returns=1, timeout=None):  # one result at a time, any order
+            refs = list(refs)
+            i = rnd.randrange(len(refs))
+            return [refs[i]], refs[:i] + refs[i + 1 :]
+
+        def kill(self, actor, no_restart=True):
+            self.killed_actors.append(actor.n)
+
+    fake = Shifting(cpus=3, die={})
+    fake.killed_actors = []
+    ex = _fake_ray_executor(fake)
+    monkeypatch.setattr(executors.RayExecutor, "RESCAN_SECONDS", 0.0)
+    got = []
+
+    def on_result(cell, result):
+        got.append(result["status"])
+        fake.cpus = rnd.randint(1, 3)
+
+    ex.run(_cells(*"abcdefghij"), on_result)
+    assert got == ["ok"] * 10
+    assert sorted(fake.killed_actors) == list(range(1, fake.actors + 1)), "an actor let go was never killed"
