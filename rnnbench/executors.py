@@ -399,10 +399,11 @@ def plugin_packages(plugin_args: list[str]) -> list[str]:
 
 def resolve_ray_address(address: str | None) -> str | None:
     """The Ray address to connect to: ``address``, else ``RAY_ADDRESS``; None to start a
-    local instance. ``auto``, ``HOST:PORT`` and ``ray://HOST:PORT`` are checked within
-    ``RAY_PROBE_SECONDS`` (an unreachable one would otherwise hang ``ray.init`` for
-    minutes); anything wrong raises ExecutorUnavailable with one line. Called before the
-    run takes the result store's lock, so a wait never holds it."""
+    local instance. ``auto``, ``HOST:PORT`` and ``ray://HOST:PORT`` must answer, as a
+    gRPC server, within ``RAY_PROBE_SECONDS`` (an unreachable one, or another service's
+    port, would otherwise hang ``ray.init`` for minutes); anything wrong raises
+    ExecutorUnavailable with one line. Called before the run takes the result store's
+    lock, so a wait never holds it."""
     import importlib.util
     import socket
 
@@ -430,13 +431,40 @@ def resolve_ray_address(address: str | None) -> str | None:
     if not sep or not host or not port.isdigit():
         raise ExecutorUnavailable(f"Ray address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS) as conn:
+            speaks_grpc = _answers_http2(conn)
     except OSError as exc:
         why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc) or type(exc).__name__)
         raise ExecutorUnavailable(
             f"cannot reach the Ray cluster at {target} ({why} within {RAY_PROBE_SECONDS:.0f} s)"
         ) from None
+    if not speaks_grpc:
+        # ray.init would retry such a port for minutes
+        raise ExecutorUnavailable(
+            f"{target} answers but not as a Ray cluster (no gRPC reply within {RAY_PROBE_SECONDS:.0f} s): "
+            "is it the head's GCS port (6379 by default) or its client port (10001, with ray://)?"
+        )
     return address
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""A client's HTTP/2 connection preface and an empty SETTINGS frame."""
+
+
+def _answers_http2(conn) -> bool:
+    """Whether the server on ``conn`` speaks HTTP/2, as Ray's GCS and client server
+    (gRPC) do: it answers a client's preface with a SETTINGS frame (type 4) at once."""
+    conn.sendall(HTTP2_PREFACE)
+    header = b""
+    try:
+        while len(header) < 9:
+            chunk = conn.recv(9 - len(header))
+            if not chunk:
+                break
+            header += chunk
+    except TimeoutError:
+        pass
+    return len(header) == 9 and header[3] == 4
 
 
 def _local_ray_safety() -> dict[str, str | None]:

@@ -358,6 +358,49 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(monkeypatch):
     assert executors.resolve_ray_address("local") is None
 
 
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        (bytes([0, 0, 0x18, 4, 0, 0, 0, 0, 0]), True),  # a SETTINGS frame, as Ray's GCS answers
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", False),  # a web server
+        (None, False),  # accepts and says nothing (ray.init would wait minutes)
+    ],
+)
+def test_a_ray_address_must_answer_as_a_grpc_server_within_seconds(monkeypatch, reply, accepted):
+    pytest.importorskip("ray")
+    import socket
+    import threading
+
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        conn, _ = server.accept()
+        held.append(conn)
+        conn.recv(64)
+        if reply is not None:
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    try:
+        if accepted:
+            assert executors.resolve_ray_address(f"127.0.0.1:{port}") == f"127.0.0.1:{port}"
+        else:
+            with pytest.raises(executors.ExecutorUnavailable, match="answers but not as a Ray cluster") as caught:
+                executors.resolve_ray_address(f"127.0.0.1:{port}")
+            assert "\n" not in str(caught.value)
+    finally:
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert time.monotonic() - start < 3
+
+
 def test_a_ray_client_address_without_the_client_says_what_to_install(monkeypatch):
     pytest.importorskip("ray")
     import importlib.util
@@ -659,3 +702,60 @@ def test_ray_slots_follow_the_cluster_as_it_shrinks_and_every_actor_let_go_is_ki
     ex.run(_cells(*"abcdefghij"), on_result)
     assert got == ["ok"] * 10
     assert sorted(fake.killed_actors) == list(range(1, fake.actors + 1)), "an actor let go was never killed"
+
+
+def test_a_ray_worker_missing_the_driver_s_environment_stops_the_run_with_one_line():
+    class Unforwarded(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        said = {"host": "node-b", "node": "n", "missing_env": ["RNNBENCH_STOCK_CSV"], "fatal": None}
+                        a.ready.fn = lambda s: _FakeRef(said)
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    got = []
+    with pytest.raises(executors.ExecutorUnavailable) as caught:
+        _fake_ray_executor(Unforwarded(cpus=1, die={})).run(_cells("a"), lambda c, r: got.append(r))
+    message = str(caught.value)
+    assert not got and "\n" not in message
+    assert "RNNBENCH_STOCK_CSV did not reach the Ray worker on node-b" in message
+
+
+def test_a_ray_actor_s_start_up_does_not_count_against_its_first_cell_s_time_limit():
+    """Imports and CUDA start-up take seconds on a fresh actor; the cell's clock starts
+    when the warm actor takes it, so a 0.3 s cell under a 0.5 s limit passes."""
+
+    class SlowStart(_FakeRay):
+        started = time.monotonic()
+
+        def _run(self, actor, cell):
+            ref = super()._run(actor, cell)
+            ref.at = time.monotonic() + 0.3  # the cell itself takes 0.3 s
+            return ref
+
+        def wait(self, refs, num_returns=1, timeout=None):
+            now = time.monotonic()
+            warm = now - self.started > 1.0  # the actor's start-up takes 1 s
+            done = [r for r in refs if now >= getattr(r, "at", 0) and (warm or "host" not in (r.value or {}))]
+            if not done:
+                time.sleep(0.05)
+            return done, [r for r in refs if r not in done]
+
+    from rnnbench.runner import Cell
+
+    got = []
+    _fake_ray_executor(SlowStart(cpus=1, die={})).run(
+        [Cell("adding-50", "a", 0, "smoke", "h", 0.5)], lambda c, r: got.append(r)
+    )
+    assert [r["status"] for r in got] == ["ok"], got
