@@ -554,6 +554,33 @@ def test_the_device_class_goes_into_provenance_and_changes_no_config_hash(tmp_pa
     assert [r["model"] for r in runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[1]] == ["elman"]
 
 
+def test_a_record_names_where_its_cell_ran_with_the_worker_s_own_versions_and_settings(tmp_path):
+    """A Ray node may run another torch than the driver: the record keeps the worker's
+    host, node and versions, and how the worker ran the cell (precision, clock, shared
+    GPU, nondeterministic kernels), in provenance, without changing the config hash."""
+    from rnnbench.testing import load_registry
+    from rnnbench.worker import CellRunner
+
+    reg = load_registry()
+    cell = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0][0]
+    worker = {"host": "node-b", "node": "5f2a", "torch": "2.99.0", "pytorch_lightning": "9.9", "python": "3.99.0"}
+    measured = {
+        "status": "ok", "metrics": {"mse": 0.1}, "device": "NVIDIA H200", "outcomes": None,
+        "worker_provenance": worker, "precision": "bf16-mixed", "throughput_clock": "cuda-events",
+        "nondeterministic_ops": ["cumsum_cuda_kernel"], "cells_per_gpu": 4,
+    }  # fmt: skip
+    rec = runner.finish_record(reg, cell, measured)
+    prov = rec["provenance"]
+    assert {k: prov[k] for k in worker} == worker  # not the driver's versions
+    assert (prov["precision"], prov["throughput_clock"], prov["cells_per_gpu"]) == ("bf16-mixed", "cuda-events", 4)
+    assert prov["nondeterministic_ops"] == ["cumsum_cuda_kernel"] and prov["config_hash"] == cell.config_hash
+    assert not (set(measured) - {"status", "metrics", "outcomes"}) & set(rec)  # none left at the top level
+    assert store.validate_record(rec) is rec
+    # and a local worker says where it is too
+    local = CellRunner([]).identity()
+    assert local["host"] and local["node"] == "local" and local["torch"]
+
+
 def test_a_plugin_revision_reruns_only_its_cells(monkeypatch):
     from rnnbench.testing import load_registry
 
