@@ -702,7 +702,7 @@ class RayExecutor:
     def run(self, cells: list[Cell], on_result: OnResult, on_start: OnStart = lambda c: None) -> None:
         ray = self.ray
         pending = deque(cells)
-        retried: set[int] = set()
+        lost_on: dict[int, str] = {}  # id(cell) -> the node its worker was lost on
         self.draining = False
         slots: list[_RaySlot] = []
         rescan = 0.0
@@ -724,7 +724,9 @@ class RayExecutor:
                     if s.actor is None and not (self.draining or not pending):
                         self._start(s)
                     if s.identity is not None and s.cell is None and pending and not self.draining:
-                        s.cell = pending.popleft()
+                        s.cell = _next_cell(pending, s, slots, lost_on)
+                        if s.cell is None:
+                            continue
                         on_start(s.cell)
                         s.ref = s.actor.run.remote(asdict(s.cell))
                         s.deadline = time.monotonic() + s.cell.time_limit
@@ -762,9 +764,9 @@ class RayExecutor:
                             cell, where_ran = s.cell, _where(s)
                             self._stop(s)
                             reason = f"Ray worker lost on host {where} (node {node[:12]}): {_ray_reason(exc)}"
-                            if id(cell) not in retried:
-                                retried.add(id(cell))
-                                pending.appendleft(cell)  # once more, on whichever node takes it
+                            if id(cell) not in lost_on:
+                                lost_on[id(cell)] = node
+                                pending.appendleft(cell)  # once more, on another node (_next_cell)
                                 continue
                             on_result(cell, {"status": "failed", "reason": reason + "; retried once", **where_ran})
                             continue
@@ -785,6 +787,20 @@ class RayExecutor:
     def drain(self) -> None:
         """Submit no more cells; the running ones finish and report."""
         self.draining = True
+
+
+def _next_cell(pending: deque, slot: _RaySlot, slots: list[_RaySlot], lost_on: dict[int, str]) -> Cell | None:
+    """The first pending cell ``slot`` may take, removed from ``pending``. A cell whose
+    worker was lost is not given to a worker on the same node while a worker elsewhere
+    can take it: the node may be failing (its memory, its GPU), though still listed."""
+    here = (slot.identity or {}).get("node")
+    for i, cell in enumerate(pending):
+        lost = lost_on.get(id(cell))
+        elsewhere = lost == here and any(o.identity and o.identity.get("node") != lost for o in slots)
+        if not elsewhere:
+            del pending[i]
+            return cell
+    return None
 
 
 def _where(slot: _RaySlot) -> dict:

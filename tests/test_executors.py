@@ -433,6 +433,23 @@ def test_forwarded_environment_carries_what_changes_a_cell(monkeypatch):
     assert env["HF_HUB_OFFLINE"] == "1" and "SOMETHING_ELSE" not in env
 
 
+def test_plugin_modules_that_no_node_has_are_shipped_or_refused_with_one_line(tmp_path, monkeypatch):
+    """-p MODULE on a cluster: a package importable on the driver only is shipped to the
+    workers (runtime_env py_modules); an installed one is not; a single file or a module
+    the driver cannot import either stops the run with one line."""
+    monkeypatch.delenv("RNNBENCH_PLUGINS", raising=False)
+    (tmp_path / "solo_plugin.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert executors.plugin_packages(["fixtures.escapes", "fixtures.bad_hook"]) == [str(TESTS / "fixtures")]
+    assert executors.plugin_packages(["pluggy"]) == []  # installed: every node installs it
+    with pytest.raises(executors.ExecutorUnavailable, match="is a single file .*Ray ships packages only"):
+        executors.plugin_packages(["solo_plugin"])
+    with pytest.raises(executors.ExecutorUnavailable, match="'no_such_plugin:register' is not importable here"):
+        executors.plugin_packages(["no_such_plugin:register"])
+    monkeypatch.setenv("RNNBENCH_PLUGINS", "fixtures.escapes")  # the variable's modules too
+    assert executors.plugin_packages([]) == [str(TESTS / "fixtures")]
+
+
 def _listening_sockets(pids: set[int]) -> list[str]:
     """Local addresses of the TCP sockets the processes ``pids`` listen on (from /proc)."""
     import ipaddress
@@ -759,3 +776,48 @@ def test_a_ray_actor_s_start_up_does_not_count_against_its_first_cell_s_time_lim
         [Cell("adding-50", "a", 0, "smoke", "h", 0.5)], lambda c, r: got.append(r)
     )
     assert [r["status"] for r in got] == ["ok"], got
+
+
+def test_a_cell_lost_with_its_worker_is_retried_on_another_node():
+    """Node A loses the worker under a cell while node B still runs another: the cell
+    waits for B rather than go to A's replacement worker, which starts first."""
+
+    class TwoNodes(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        node = "A" if a.n % 2 else "B"  # actors 1, 3, ... on A; 2, 4, ... on B
+                        a.ready.fn = lambda s: _FakeRef({"host": f"host-{node}", "node": node, "missing_env": []})
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+        def _run(self, actor, cell):
+            ref = super()._run(actor, cell)
+            ref.polls = 3 if cell["model"] == "slow" else 0
+            return ref
+
+        def wait(self, refs, num_returns=1, timeout=None):
+            done = []
+            for r in refs:
+                if getattr(r, "polls", 0):
+                    r.polls -= 1
+                else:
+                    done.append(r)
+            return done, [r for r in refs if r not in done]
+
+    got = {}
+    _fake_ray_executor(TwoNodes(cpus=2, die={"once": 1})).run(
+        _cells("once", "slow"), lambda c, r: got.setdefault(c.model, r)
+    )
+    assert got["slow"]["status"] == "ok" and got["once"]["status"] == "ok"
+    assert got["once"]["ran_on"] % 2 == 0, "retried on the node that lost it"
