@@ -140,6 +140,40 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
 
 
+def test_a_cudnn_allocation_failure_is_retried_after_the_failed_attempt_is_freed(monkeypatch):
+    """cuDNN reports its allocation failures as RuntimeError; the retry frees what the
+    failed attempt held (its frames, kept alive by the exception's traceback) before the
+    device cache is emptied, or the cache would keep the memory the retry needs."""
+    import weakref
+
+    import torch
+
+    from rnnbench import training
+    from rnnbench.worker import CellRunner
+
+    held, freed_then, batches = [], [], []
+
+    def fit_cell(task, model, profile, seed, data, *args, **kwargs):
+        batches.append(profile.batch_size)
+        activations = torch.zeros(1024)  # what a failed attempt holds on the device
+        held.append(weakref.ref(activations))
+        if len(batches) == 1:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")
+        raise ValueError("stop here")
+
+    real_free = training.free_device_memory
+
+    def free_device_memory():
+        real_free()
+        freed_then.append(held[0]() is None)
+
+    monkeypatch.setattr(training, "fit_cell", fit_cell)
+    monkeypatch.setattr(training, "free_device_memory", free_device_memory)
+    result = CellRunner([]).run({"task": "adding-50", "model": "elman", "seed": 0, "profile": "smoke"})
+    assert batches == [32, 16] and freed_then == [True]
+    assert result["status"] == "failed" and "stop here" in result["reason"]
+
+
 def test_the_worker_reports_the_sequence_length_a_task_declares():
     from rnnbench.worker import CellRunner
 
