@@ -821,3 +821,30 @@ def test_a_cell_lost_with_its_worker_is_retried_on_another_node():
     )
     assert got["slow"]["status"] == "ok" and got["once"]["status"] == "ok"
     assert got["once"]["ran_on"] % 2 == 0, "retried on the node that lost it"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads a worker's environment from /proc")
+def test_each_of_k_workers_on_a_gpu_is_pinned_to_it_and_held_to_its_memory_share(monkeypatch):
+    import torch
+
+    from rnnbench.worker import share_gpu_memory
+
+    spec = executors.worker_layout(None, ["3"], cores=2, cells_per_gpu=2)[0]
+    slot = executors._Slot({**spec, "accelerator": "cpu"}, [])  # a CPU torch: the worker must live
+    monkeypatch.delenv(executors.MEMORY_FRACTION_ENV, raising=False)
+    try:
+        slot.start()
+        with open(f"/proc/{slot.proc.pid}/environ", "rb") as f:
+            env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    finally:
+        slot.kill()
+    assert env[b"CUDA_VISIBLE_DEVICES"] == b"3"
+    assert env[b"RNNBENCH_GPU_MEMORY_FRACTION"] == b"0.5" and env[b"RNNBENCH_CELLS_PER_GPU"] == b"2"
+    assert executors.MEMORY_FRACTION_ENV not in os.environ  # the driver's own is untouched
+
+    shares = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, *a: shares.append(f))
+    monkeypatch.setenv(executors.MEMORY_FRACTION_ENV, "0.5")
+    share_gpu_memory()
+    assert shares == [0.5]
