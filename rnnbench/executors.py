@@ -636,6 +636,10 @@ class RayExecutor:
             if not ray.is_initialized():
                 if address is None:
                     ray.init(
+                        # "local", not None: ray.init(None) would join RAY_ADDRESS's cluster
+                        # or the last one `ray start` made on this machine, neither of them
+                        # bound to loopback by rnnbench
+                        address="local",
                         num_cpus=workers or os.cpu_count() or 1,
                         include_dashboard=False,
                         log_to_driver=False,

@@ -848,3 +848,17 @@ def test_each_of_k_workers_on_a_gpu_is_pinned_to_it_and_held_to_its_memory_share
     monkeypatch.setenv(executors.MEMORY_FRACTION_ENV, "0.5")
     share_gpu_memory()
     assert shares == [0.5]
+
+
+def test_without_an_address_rnnbench_starts_its_own_ray_even_beside_another_cluster(monkeypatch):
+    """``--ray-address local`` (or none, with no RAY_ADDRESS) starts a new instance bound to
+    loopback: ray.init(address=None) would join RAY_ADDRESS's cluster, or the last one
+    `ray start` made on this machine, instead."""
+    ray = pytest.importorskip("ray")
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2})
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")  # a cluster this run was told not to use
+    executors.RayExecutor([], address="local", workers=2)
+    assert [c.get("address") for c in calls] == ["local"] and calls[0]["num_cpus"] == 2
