@@ -862,3 +862,16 @@ def test_without_an_address_rnnbench_starts_its_own_ray_even_beside_another_clus
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")  # a cluster this run was told not to use
     executors.RayExecutor([], address="local", workers=2)
     assert [c.get("address") for c in calls] == ["local"] and calls[0]["num_cpus"] == 2
+
+
+def test_address_auto_is_the_cluster_ray_start_made_here_or_one_line(monkeypatch):
+    pytest.importorskip("ray")
+    from ray._private import utils
+
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(utils, "read_ray_address", lambda *a: None)
+    with pytest.raises(executors.ExecutorUnavailable, match=r"no Ray cluster runs on this machine \(address 'auto'\)"):
+        executors.resolve_ray_address("auto")
+    monkeypatch.setattr(utils, "read_ray_address", lambda *a: "127.0.0.1:1")  # gone since
+    with pytest.raises(executors.ExecutorUnavailable, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
+        executors.resolve_ray_address("auto")
