@@ -747,6 +747,8 @@ class RayExecutor:
                             identity = ray.get(ref)
                         except Exception as exc:
                             self._stop(s)
+                            if _node_lost(exc):  # not the worker's fault: the slot starts again
+                                continue  # on a node that is there (the rescan sizes the cluster)
                             failed_starts += 1
                             if failed_starts >= 3:
                                 raise ExecutorUnavailable(f"Ray workers fail at start-up: {_ray_reason(exc)}") from None
@@ -805,6 +807,16 @@ def _next_cell(pending: deque, slot: _RaySlot, slots: list[_RaySlot], lost_on: d
             del pending[i]
             return cell
     return None
+
+
+NODE_LOST = "its node has died"
+"""What Ray says of an actor lost with its node (ActorDiedError)."""
+
+
+def _node_lost(exc: BaseException) -> bool:
+    """Whether a Ray actor died with its node (gone, or preempted by the autoscaler)
+    rather than of its own start-up, which would fail again wherever it ran."""
+    return bool(getattr(exc, "preempted", False)) or NODE_LOST in str(exc)
 
 
 def _where(slot: _RaySlot) -> dict:

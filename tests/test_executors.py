@@ -875,3 +875,43 @@ def test_address_auto_is_the_cluster_ray_start_made_here_or_one_line(monkeypatch
     monkeypatch.setattr(utils, "read_ray_address", lambda *a: "127.0.0.1:1")  # gone since
     with pytest.raises(executors.ExecutorUnavailable, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
         executors.resolve_ray_address("auto")
+
+
+@pytest.mark.parametrize(
+    ("error", "stops"),
+    [
+        ("The actor died because its node has died. Node Id: 3f9a", False),  # a node left
+        ("The actor died because of an error raised in its creation task, ImportError: x", True),
+    ],
+)
+def test_workers_lost_with_their_node_at_start_up_do_not_stop_the_run(error, stops):
+    """Three workers that die starting stop the run (they would die anywhere); workers
+    lost with a node that left the cluster start again on the nodes that remain."""
+
+    class Starting(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        if a.n <= 3:  # the first three die while starting
+                            a.ready.fn = lambda s: _FakeRef(error=RuntimeError(error))
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    got = []
+    ex = _fake_ray_executor(Starting(cpus=1, die={}))
+    if stops:
+        with pytest.raises(executors.ExecutorUnavailable, match="Ray workers fail at start-up: RuntimeError"):
+            ex.run(_cells("a"), lambda c, r: got.append(r))
+    else:
+        ex.run(_cells("a"), lambda c, r: got.append(r))
+        assert [r["status"] for r in got] == ["ok"]
