@@ -24,13 +24,13 @@ from rnnbench.executors import visible_gpus  # noqa: E402
 
 
 def run(k: int, gpus: list[str], args) -> float:
-    out = tempfile.mkdtemp()
     spread = ["--cells-per-gpu", str(k)] if gpus else ["--workers", str(k)]
-    argv = [sys.executable, "-m", "rnnbench.cli", "run", "--task", args.task, "--model", args.models]
-    argv += ["--seeds", str(args.seeds), "--profile", args.profile, "--out", out, *spread]
-    t = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
-    return time.perf_counter() - t
+    with tempfile.TemporaryDirectory(prefix="rnnbench-cells-per-gpu-") as out:  # a fresh store each time
+        argv = [sys.executable, "-m", "rnnbench.cli", "run", "--task", args.task, "--model", args.models]
+        argv += ["--seeds", str(args.seeds), "--profile", args.profile, "--out", out, *spread]
+        t = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        return time.perf_counter() - t
 
 
 def main() -> None:

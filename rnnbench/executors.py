@@ -399,10 +399,11 @@ def plugin_packages(plugin_args: list[str]) -> list[str]:
 
 def resolve_ray_address(address: str | None) -> str | None:
     """The Ray address to connect to: ``address``, else ``RAY_ADDRESS``; None to start a
-    local instance. ``auto``, ``HOST:PORT`` and ``ray://HOST:PORT`` are checked within
-    ``RAY_PROBE_SECONDS`` (an unreachable one would otherwise hang ``ray.init`` for
-    minutes); anything wrong raises ExecutorUnavailable with one line. Called before the
-    run takes the result store's lock, so a wait never holds it."""
+    local instance. ``auto``, ``HOST:PORT`` and ``ray://HOST:PORT`` must answer, as a
+    gRPC server, within ``RAY_PROBE_SECONDS`` (an unreachable one, or another service's
+    port, would otherwise hang ``ray.init`` for minutes); anything wrong raises
+    ExecutorUnavailable with one line. Called before the run takes the result store's
+    lock, so a wait never holds it."""
     import importlib.util
     import socket
 
@@ -430,13 +431,40 @@ def resolve_ray_address(address: str | None) -> str | None:
     if not sep or not host or not port.isdigit():
         raise ExecutorUnavailable(f"Ray address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_PROBE_SECONDS) as conn:
+            speaks_grpc = _answers_http2(conn)
     except OSError as exc:
         why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc) or type(exc).__name__)
         raise ExecutorUnavailable(
             f"cannot reach the Ray cluster at {target} ({why} within {RAY_PROBE_SECONDS:.0f} s)"
         ) from None
+    if not speaks_grpc:
+        # ray.init would retry such a port for minutes
+        raise ExecutorUnavailable(
+            f"{target} answers but not as a Ray cluster (no gRPC reply within {RAY_PROBE_SECONDS:.0f} s): "
+            "is it the head's GCS port (6379 by default) or its client port (10001, with ray://)?"
+        )
     return address
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""A client's HTTP/2 connection preface and an empty SETTINGS frame."""
+
+
+def _answers_http2(conn) -> bool:
+    """Whether the server on ``conn`` speaks HTTP/2, as Ray's GCS and client server
+    (gRPC) do: it answers a client's preface with a SETTINGS frame (type 4) at once."""
+    conn.sendall(HTTP2_PREFACE)
+    header = b""
+    try:
+        while len(header) < 9:
+            chunk = conn.recv(9 - len(header))
+            if not chunk:
+                break
+            header += chunk
+    except TimeoutError:
+        pass
+    return len(header) == 9 and header[3] == 4
 
 
 def _local_ray_safety() -> dict[str, str | None]:
@@ -558,8 +586,7 @@ class _RayCellActor:
 
 
 class _RaySlot:
-    def __init__(self, index: int):
-        self.index = index
+    def __init__(self):
         self.actor = None
         self.ready_ref = None
         self.identity: dict | None = None
@@ -609,6 +636,10 @@ class RayExecutor:
             if not ray.is_initialized():
                 if address is None:
                     ray.init(
+                        # "local", not None: ray.init(None) would join RAY_ADDRESS's cluster
+                        # or the last one `ray start` made on this machine, neither of them
+                        # bound to loopback by rnnbench
+                        address="local",
                         num_cpus=workers or os.cpu_count() or 1,
                         include_dashboard=False,
                         log_to_driver=False,
@@ -658,10 +689,24 @@ class RayExecutor:
                 pass
         slot.actor = slot.ready_ref = slot.ref = slot.identity = slot.cell = None
 
+    def _resize(self, slots: list[_RaySlot], want: int) -> list[_RaySlot]:
+        """``want`` slots: busy ones are kept (their cells finish), then idle ones up to
+        ``want``, warm ones first. Every idle slot let go has its actor killed: a dropped
+        actor would hold its share of a GPU or CPU for the rest of the run."""
+        busy = [s for s in slots if s.cell is not None]
+        idle = sorted((s for s in slots if s.cell is None), key=lambda s: s.identity is None)  # warm first
+        kept = idle[: max(0, want - len(busy))]
+        for s in idle[len(kept) :]:
+            self._stop(s)
+        slots = busy + kept
+        while len(slots) < want:
+            slots.append(_RaySlot())
+        return slots
+
     def run(self, cells: list[Cell], on_result: OnResult, on_start: OnStart = lambda c: None) -> None:
         ray = self.ray
         pending = deque(cells)
-        retried: set[int] = set()
+        lost_on: dict[int, str] = {}  # id(cell) -> the node its worker was lost on
         self.draining = False
         slots: list[_RaySlot] = []
         rescan = 0.0
@@ -678,18 +723,14 @@ class RayExecutor:
                 if now >= rescan:  # slots follow the cluster as it grows or shrinks
                     rescan = now + self.RESCAN_SECONDS
                     self._size()
-                    want = min(self.slots, max(1, len(pending) + sum(1 for s in slots if s.cell)))
-                    while len(slots) < want:
-                        slots.append(_RaySlot(len(slots)))
-                    for s in slots[want:]:
-                        if s.cell is None and s.actor is not None:
-                            self._stop(s)
-                    slots = [s for s in slots if s.cell is not None or s.index < want] or slots[:1]
+                    slots = self._resize(slots, min(self.slots, max(1, len(pending) + sum(1 for s in slots if s.cell))))
                 for s in slots:
                     if s.actor is None and not (self.draining or not pending):
                         self._start(s)
                     if s.identity is not None and s.cell is None and pending and not self.draining:
-                        s.cell = pending.popleft()
+                        s.cell = _next_cell(pending, s, slots, lost_on)
+                        if s.cell is None:
+                            continue
                         on_start(s.cell)
                         s.ref = s.actor.run.remote(asdict(s.cell))
                         s.deadline = time.monotonic() + s.cell.time_limit
@@ -706,6 +747,8 @@ class RayExecutor:
                             identity = ray.get(ref)
                         except Exception as exc:
                             self._stop(s)
+                            if _node_lost(exc):  # not the worker's fault: the slot starts again
+                                continue  # on a node that is there (the rescan sizes the cluster)
                             failed_starts += 1
                             if failed_starts >= 3:
                                 raise ExecutorUnavailable(f"Ray workers fail at start-up: {_ray_reason(exc)}") from None
@@ -727,9 +770,9 @@ class RayExecutor:
                             cell, where_ran = s.cell, _where(s)
                             self._stop(s)
                             reason = f"Ray worker lost on host {where} (node {node[:12]}): {_ray_reason(exc)}"
-                            if id(cell) not in retried:
-                                retried.add(id(cell))
-                                pending.appendleft(cell)  # once more, on whichever node takes it
+                            if id(cell) not in lost_on:
+                                lost_on[id(cell)] = node
+                                pending.appendleft(cell)  # once more, on another node (_next_cell)
                                 continue
                             on_result(cell, {"status": "failed", "reason": reason + "; retried once", **where_ran})
                             continue
@@ -750,6 +793,30 @@ class RayExecutor:
     def drain(self) -> None:
         """Submit no more cells; the running ones finish and report."""
         self.draining = True
+
+
+def _next_cell(pending: deque, slot: _RaySlot, slots: list[_RaySlot], lost_on: dict[int, str]) -> Cell | None:
+    """The first pending cell ``slot`` may take, removed from ``pending``. A cell whose
+    worker was lost is not given to a worker on the same node while a worker elsewhere
+    can take it: the node may be failing (its memory, its GPU), though still listed."""
+    here = (slot.identity or {}).get("node")
+    for i, cell in enumerate(pending):
+        lost = lost_on.get(id(cell))
+        elsewhere = lost == here and any(o.identity and o.identity.get("node") != lost for o in slots)
+        if not elsewhere:
+            del pending[i]
+            return cell
+    return None
+
+
+NODE_LOST = "its node has died"
+"""What Ray says of an actor lost with its node (ActorDiedError)."""
+
+
+def _node_lost(exc: BaseException) -> bool:
+    """Whether a Ray actor died with its node (gone, or preempted by the autoscaler)
+    rather than of its own start-up, which would fail again wherever it ran."""
+    return bool(getattr(exc, "preempted", False)) or NODE_LOST in str(exc)
 
 
 def _where(slot: _RaySlot) -> dict:

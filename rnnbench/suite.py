@@ -125,9 +125,10 @@ def run_suite(
 ) -> SuiteResult:
     """Train, test and store every selected (task, model, seed) cell, then render the
     leaderboards. ``tasks``/``models`` empty means all. ``make_executor`` builds the
-    executor (default: local worker processes) once the request has passed its checks,
-    so a refused run never starts workers or a Ray cluster. Raises ``RunRefused`` before
-    any training for a bad request."""
+    executor (default: local worker processes) once the request's names and settings
+    have passed their checks, so a bad request never starts a Ray cluster, and before the
+    store's lock, which is never held while a cluster is joined. Raises ``RunRefused``
+    before any training for a bad request."""
     from rnnbench.registry import load
 
     reporter = reporter or Reporter()
@@ -138,6 +139,9 @@ def run_suite(
     task_names, model_names = select(registry, tasks, models, profile, reporter)
     out = Path(out)
     result = SuiteResult(profile, out)
+    # before the store's lock: joining a cluster may wait (ray.init), and another run
+    # must not find the store locked by a run that has not trained anything yet
+    executor = _make_executor(make_executor, plugins)
     with _writable_store(out):
         store.remove_temp_files(out)
         try:
@@ -151,12 +155,6 @@ def run_suite(
                 store.write_record(out, rec)
         except WRITE_ERRORS as exc:
             raise RunRefused(f"cannot write to --out {out}: {os_error(exc)}") from None
-        if make_executor is None:
-            from rnnbench.executors import LocalExecutor
-
-            executor = LocalExecutor(list(plugins))
-        else:
-            executor = make_executor()
         reporter.planned(cells, result.kept, result.not_applicable, executor.describe())
         cells.sort(key=lambda c: (c.task, -c.expected_cost, c.model, c.seed))
         started = time.monotonic()
@@ -213,13 +211,8 @@ def tune_suite(
     registry = registry or load(plugins)
     task_names, model_names = select(registry, tasks, models, profile, reporter)
     out = Path(out)
+    executor = _make_executor(make_executor, plugins)  # before the lock, as in run_suite
     with _writable_store(out):
-        if make_executor is None:
-            from rnnbench.executors import LocalExecutor
-
-            executor = LocalExecutor(list(plugins))
-        else:
-            executor = make_executor()
         try:
             result = tuning.tune(
                 registry,
@@ -294,6 +287,14 @@ def _outcomes(measured: dict) -> Any:
     except outcomes.OutcomesError as exc:
         measured["outcomes_note"] = f"per-example outcomes not kept: {exc}"
         return None
+
+
+def _make_executor(make_executor: Callable[[], Executor] | None, plugins: Sequence[str]) -> Executor:
+    if make_executor is None:
+        from rnnbench.executors import LocalExecutor
+
+        return LocalExecutor(list(plugins))
+    return make_executor()
 
 
 @contextlib.contextmanager

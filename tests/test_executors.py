@@ -358,6 +358,49 @@ def test_an_unreachable_ray_address_is_one_line_within_seconds(monkeypatch):
     assert executors.resolve_ray_address("local") is None
 
 
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        (bytes([0, 0, 0x18, 4, 0, 0, 0, 0, 0]), True),  # a SETTINGS frame, as Ray's GCS answers
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", False),  # a web server
+        (None, False),  # accepts and says nothing (ray.init would wait minutes)
+    ],
+)
+def test_a_ray_address_must_answer_as_a_grpc_server_within_seconds(monkeypatch, reply, accepted):
+    pytest.importorskip("ray")
+    import socket
+    import threading
+
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        conn, _ = server.accept()
+        held.append(conn)
+        conn.recv(64)
+        if reply is not None:
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    try:
+        if accepted:
+            assert executors.resolve_ray_address(f"127.0.0.1:{port}") == f"127.0.0.1:{port}"
+        else:
+            with pytest.raises(executors.ExecutorUnavailable, match="answers but not as a Ray cluster") as caught:
+                executors.resolve_ray_address(f"127.0.0.1:{port}")
+            assert "\n" not in str(caught.value)
+    finally:
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert time.monotonic() - start < 3
+
+
 def test_a_ray_client_address_without_the_client_says_what_to_install(monkeypatch):
     pytest.importorskip("ray")
     import importlib.util
@@ -388,6 +431,23 @@ def test_forwarded_environment_carries_what_changes_a_cell(monkeypatch):
     env = executors.forwarded_environment([])
     assert env["RNNBENCH_STOCK_CSV"] == "/data/a.csv" and env["RNNBENCH_PLUGINS"] == "my_plugins"
     assert env["HF_HUB_OFFLINE"] == "1" and "SOMETHING_ELSE" not in env
+
+
+def test_plugin_modules_that_no_node_has_are_shipped_or_refused_with_one_line(tmp_path, monkeypatch):
+    """-p MODULE on a cluster: a package importable on the driver only is shipped to the
+    workers (runtime_env py_modules); an installed one is not; a single file or a module
+    the driver cannot import either stops the run with one line."""
+    monkeypatch.delenv("RNNBENCH_PLUGINS", raising=False)
+    (tmp_path / "solo_plugin.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert executors.plugin_packages(["fixtures.escapes", "fixtures.bad_hook"]) == [str(TESTS / "fixtures")]
+    assert executors.plugin_packages(["pluggy"]) == []  # installed: every node installs it
+    with pytest.raises(executors.ExecutorUnavailable, match="is a single file .*Ray ships packages only"):
+        executors.plugin_packages(["solo_plugin"])
+    with pytest.raises(executors.ExecutorUnavailable, match="'no_such_plugin:register' is not importable here"):
+        executors.plugin_packages(["no_such_plugin:register"])
+    monkeypatch.setenv("RNNBENCH_PLUGINS", "fixtures.escapes")  # the variable's modules too
+    assert executors.plugin_packages([]) == [str(TESTS / "fixtures")]
 
 
 def _listening_sockets(pids: set[int]) -> list[str]:
@@ -629,3 +689,229 @@ def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
 
     with pytest.raises(executors.ExecutorUnavailable, match="no CUDA"):
         _fake_ray_executor(Failing(cpus=1, die={})).run(_cells("a"), lambda c, r: None)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ray_slots_follow_the_cluster_as_it_shrinks_and_every_actor_let_go_is_killed(monkeypatch, seed):
+    """Nodes leave and join while cells run; results come back in any order. Every actor
+    the executor lets go is killed (one dropped alive would hold its GPU share)."""
+    rnd = random.Random(seed)
+
+    class Shifting(_FakeRay):
+        def wait(self, refs, num_returns=1, timeout=None):  # one result at a time, any order
+            refs = list(refs)
+            i = rnd.randrange(len(refs))
+            return [refs[i]], refs[:i] + refs[i + 1 :]
+
+        def kill(self, actor, no_restart=True):
+            self.killed_actors.append(actor.n)
+
+    fake = Shifting(cpus=3, die={})
+    fake.killed_actors = []
+    ex = _fake_ray_executor(fake)
+    monkeypatch.setattr(executors.RayExecutor, "RESCAN_SECONDS", 0.0)
+    got = []
+
+    def on_result(cell, result):
+        got.append(result["status"])
+        fake.cpus = rnd.randint(1, 3)
+
+    ex.run(_cells(*"abcdefghij"), on_result)
+    assert got == ["ok"] * 10
+    assert sorted(fake.killed_actors) == list(range(1, fake.actors + 1)), "an actor let go was never killed"
+
+
+def test_a_ray_worker_missing_the_driver_s_environment_stops_the_run_with_one_line():
+    class Unforwarded(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        said = {"host": "node-b", "node": "n", "missing_env": ["RNNBENCH_STOCK_CSV"], "fatal": None}
+                        a.ready.fn = lambda s: _FakeRef(said)
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    got = []
+    with pytest.raises(executors.ExecutorUnavailable) as caught:
+        _fake_ray_executor(Unforwarded(cpus=1, die={})).run(_cells("a"), lambda c, r: got.append(r))
+    message = str(caught.value)
+    assert not got and "\n" not in message
+    assert "RNNBENCH_STOCK_CSV did not reach the Ray worker on node-b" in message
+
+
+def test_a_ray_actor_s_start_up_does_not_count_against_its_first_cell_s_time_limit():
+    """Imports and CUDA start-up take seconds on a fresh actor; the cell's clock starts
+    when the warm actor takes it, so a 0.3 s cell under a 0.5 s limit passes."""
+
+    class SlowStart(_FakeRay):
+        started = time.monotonic()
+
+        def _run(self, actor, cell):
+            ref = super()._run(actor, cell)
+            ref.at = time.monotonic() + 0.3  # the cell itself takes 0.3 s
+            return ref
+
+        def wait(self, refs, num_returns=1, timeout=None):
+            now = time.monotonic()
+            warm = now - self.started > 1.0  # the actor's start-up takes 1 s
+            done = [r for r in refs if now >= getattr(r, "at", 0) and (warm or "host" not in (r.value or {}))]
+            if not done:
+                time.sleep(0.05)
+            return done, [r for r in refs if r not in done]
+
+    from rnnbench.runner import Cell
+
+    got = []
+    _fake_ray_executor(SlowStart(cpus=1, die={})).run(
+        [Cell("adding-50", "a", 0, "smoke", "h", 0.5)], lambda c, r: got.append(r)
+    )
+    assert [r["status"] for r in got] == ["ok"], got
+
+
+def test_a_cell_lost_with_its_worker_is_retried_on_another_node():
+    """Node A loses the worker under a cell while node B still runs another: the cell
+    waits for B rather than go to A's replacement worker, which starts first."""
+
+    class TwoNodes(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        node = "A" if a.n % 2 else "B"  # actors 1, 3, ... on A; 2, 4, ... on B
+                        a.ready.fn = lambda s: _FakeRef({"host": f"host-{node}", "node": node, "missing_env": []})
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+        def _run(self, actor, cell):
+            ref = super()._run(actor, cell)
+            ref.polls = 3 if cell["model"] == "slow" else 0
+            return ref
+
+        def wait(self, refs, num_returns=1, timeout=None):
+            done = []
+            for r in refs:
+                if getattr(r, "polls", 0):
+                    r.polls -= 1
+                else:
+                    done.append(r)
+            return done, [r for r in refs if r not in done]
+
+    got = {}
+    _fake_ray_executor(TwoNodes(cpus=2, die={"once": 1})).run(
+        _cells("once", "slow"), lambda c, r: got.setdefault(c.model, r)
+    )
+    assert got["slow"]["status"] == "ok" and got["once"]["status"] == "ok"
+    assert got["once"]["ran_on"] % 2 == 0, "retried on the node that lost it"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads a worker's environment from /proc")
+def test_each_of_k_workers_on_a_gpu_is_pinned_to_it_and_held_to_its_memory_share(monkeypatch):
+    import torch
+
+    from rnnbench.worker import share_gpu_memory
+
+    spec = executors.worker_layout(None, ["3"], cores=2, cells_per_gpu=2)[0]
+    slot = executors._Slot({**spec, "accelerator": "cpu"}, [])  # a CPU torch: the worker must live
+    monkeypatch.delenv(executors.MEMORY_FRACTION_ENV, raising=False)
+    try:
+        slot.start()
+        with open(f"/proc/{slot.proc.pid}/environ", "rb") as f:
+            env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    finally:
+        slot.kill()
+    assert env[b"CUDA_VISIBLE_DEVICES"] == b"3"
+    assert env[b"RNNBENCH_GPU_MEMORY_FRACTION"] == b"0.5" and env[b"RNNBENCH_CELLS_PER_GPU"] == b"2"
+    assert executors.MEMORY_FRACTION_ENV not in os.environ  # the driver's own is untouched
+
+    shares = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, *a: shares.append(f))
+    monkeypatch.setenv(executors.MEMORY_FRACTION_ENV, "0.5")
+    share_gpu_memory()
+    assert shares == [0.5]
+
+
+def test_without_an_address_rnnbench_starts_its_own_ray_even_beside_another_cluster(monkeypatch):
+    """``--ray-address local`` (or none, with no RAY_ADDRESS) starts a new instance bound to
+    loopback: ray.init(address=None) would join RAY_ADDRESS's cluster, or the last one
+    `ray start` made on this machine, instead."""
+    ray = pytest.importorskip("ray")
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2})
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.5:6379")  # a cluster this run was told not to use
+    executors.RayExecutor([], address="local", workers=2)
+    assert [c.get("address") for c in calls] == ["local"] and calls[0]["num_cpus"] == 2
+
+
+def test_address_auto_is_the_cluster_ray_start_made_here_or_one_line(monkeypatch):
+    pytest.importorskip("ray")
+    from ray._private import utils
+
+    monkeypatch.setattr(executors, "RAY_PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(utils, "read_ray_address", lambda *a: None)
+    with pytest.raises(executors.ExecutorUnavailable, match=r"no Ray cluster runs on this machine \(address 'auto'\)"):
+        executors.resolve_ray_address("auto")
+    monkeypatch.setattr(utils, "read_ray_address", lambda *a: "127.0.0.1:1")  # gone since
+    with pytest.raises(executors.ExecutorUnavailable, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
+        executors.resolve_ray_address("auto")
+
+
+@pytest.mark.parametrize(
+    ("error", "stops"),
+    [
+        ("The actor died because its node has died. Node Id: 3f9a", False),  # a node left
+        ("The actor died because of an error raised in its creation task, ImportError: x", True),
+    ],
+)
+def test_workers_lost_with_their_node_at_start_up_do_not_stop_the_run(error, stops):
+    """Three workers that die starting stop the run (they would die anywhere); workers
+    lost with a node that left the cluster start again on the nodes that remain."""
+
+    class Starting(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        if a.n <= 3:  # the first three die while starting
+                            a.ready.fn = lambda s: _FakeRef(error=RuntimeError(error))
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    got = []
+    ex = _fake_ray_executor(Starting(cpus=1, die={}))
+    if stops:
+        with pytest.raises(executors.ExecutorUnavailable, match="Ray workers fail at start-up: RuntimeError"):
+            ex.run(_cells("a"), lambda c, r: got.append(r))
+    else:
+        ex.run(_cells("a"), lambda c, r: got.append(r))
+        assert [r["status"] for r in got] == ["ok"]

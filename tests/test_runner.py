@@ -140,6 +140,40 @@ def test_out_of_memory_retries_once_with_half_the_batch(monkeypatch):
     assert failed["status"] == "failed" and "OutOfMemoryError: CUDA out of memory" in failed["reason"]
 
 
+def test_a_cudnn_allocation_failure_is_retried_after_the_failed_attempt_is_freed(monkeypatch):
+    """cuDNN reports its allocation failures as RuntimeError; the retry frees what the
+    failed attempt held (its frames, kept alive by the exception's traceback) before the
+    device cache is emptied, or the cache would keep the memory the retry needs."""
+    import weakref
+
+    import torch
+
+    from rnnbench import training
+    from rnnbench.worker import CellRunner
+
+    held, freed_then, batches = [], [], []
+
+    def fit_cell(task, model, profile, seed, data, *args, **kwargs):
+        batches.append(profile.batch_size)
+        activations = torch.zeros(1024)  # what a failed attempt holds on the device
+        held.append(weakref.ref(activations))
+        if len(batches) == 1:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED")
+        raise ValueError("stop here")
+
+    real_free = training.free_device_memory
+
+    def free_device_memory():
+        real_free()
+        freed_then.append(held[0]() is None)
+
+    monkeypatch.setattr(training, "fit_cell", fit_cell)
+    monkeypatch.setattr(training, "free_device_memory", free_device_memory)
+    result = CellRunner([]).run({"task": "adding-50", "model": "elman", "seed": 0, "profile": "smoke"})
+    assert batches == [32, 16] and freed_then == [True]
+    assert result["status"] == "failed" and "stop here" in result["reason"]
+
+
 def test_the_worker_reports_the_sequence_length_a_task_declares():
     from rnnbench.worker import CellRunner
 
@@ -552,6 +586,33 @@ def test_the_device_class_goes_into_provenance_and_changes_no_config_hash(tmp_pa
     del rec["provenance"]["device_class"]
     store.write_record(tmp_path, rec)
     assert [r["model"] for r in runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[1]] == ["elman"]
+
+
+def test_a_record_names_where_its_cell_ran_with_the_worker_s_own_versions_and_settings(tmp_path):
+    """A Ray node may run another torch than the driver: the record keeps the worker's
+    host, node and versions, and how the worker ran the cell (precision, clock, shared
+    GPU, nondeterministic kernels), in provenance, without changing the config hash."""
+    from rnnbench.testing import load_registry
+    from rnnbench.worker import CellRunner
+
+    reg = load_registry()
+    cell = runner.plan(reg, ["adding-50"], ["elman"], "smoke", 1, tmp_path)[0][0]
+    worker = {"host": "node-b", "node": "5f2a", "torch": "2.99.0", "pytorch_lightning": "9.9", "python": "3.99.0"}
+    measured = {
+        "status": "ok", "metrics": {"mse": 0.1}, "device": "NVIDIA H200", "outcomes": None,
+        "worker_provenance": worker, "precision": "bf16-mixed", "throughput_clock": "cuda-events",
+        "nondeterministic_ops": ["cumsum_cuda_kernel"], "cells_per_gpu": 4,
+    }  # fmt: skip
+    rec = runner.finish_record(reg, cell, measured)
+    prov = rec["provenance"]
+    assert {k: prov[k] for k in worker} == worker  # not the driver's versions
+    assert (prov["precision"], prov["throughput_clock"], prov["cells_per_gpu"]) == ("bf16-mixed", "cuda-events", 4)
+    assert prov["nondeterministic_ops"] == ["cumsum_cuda_kernel"] and prov["config_hash"] == cell.config_hash
+    assert not (set(measured) - {"status", "metrics", "outcomes"}) & set(rec)  # none left at the top level
+    assert store.validate_record(rec) is rec
+    # and a local worker says where it is too
+    local = CellRunner([]).identity()
+    assert local["host"] and local["node"] == "local" and local["torch"]
 
 
 def test_a_plugin_revision_reruns_only_its_cells(monkeypatch):

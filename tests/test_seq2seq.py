@@ -250,3 +250,29 @@ def test_a_model_with_a_decoder_encodes_bidirectionally_and_decodes_through_its_
 
 def test_a_net_without_a_bridge_registers_none():
     assert "state_bridge" not in dict(_lstm_net().named_children())
+
+
+def test_validation_decodes_greedily_and_the_test_with_the_beam():
+    """Every validation picks the checkpoint; a beam search there would cost each cell its
+    width in decoder steps for nothing the record keeps (issue 17: greedy in validation)."""
+    net = _lstm_net(beam_size=3).eval()
+    net.update_fn = lambda metrics, outputs, batch: None
+    widths = []
+    search = net.search
+
+    def recording(encoded, beam, **kwargs):
+        widths.append(beam)
+        return search(encoded, beam, **kwargs)
+
+    net.search = recording
+    batch = {
+        "x": torch.tensor([[4, 5, 6], [7, 8, 0]]),
+        "lengths": torch.tensor([3, 2]),
+        "y": torch.tensor([[4, 5, 3], [6, 3, 0]]),
+        "y_lengths": torch.tensor([3, 2]),
+    }
+    with torch.no_grad():
+        for split in ("val", "test"):
+            net.reset_state(split)
+            net.evaluate(batch, {})
+    assert widths == [1, 3]

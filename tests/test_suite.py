@@ -82,3 +82,22 @@ def test_a_result_of_the_wrong_shape_fails_its_cell_and_the_leaderboard_still_re
     assert result.board_error is None and (tmp_path / "smoke" / "adding-50.md").is_file()
     records, bad = store.load_records(tmp_path, warn=False)
     assert bad == [] and len(records) == 2  # both on disk, both readable: nothing re-runs forever
+
+
+@pytest.mark.parametrize("verb", ["run", "tune"])
+def test_the_executor_is_built_before_the_store_is_locked(tmp_path, verb):
+    """Joining a Ray cluster may wait (ray.init on an address that answers but is slow or
+    not Ray); meanwhile another run must not find the store locked by this one."""
+    from rnnbench.suite import tune_suite
+
+    class Built(Exception):
+        pass
+
+    def make_executor():
+        with store.RunLock(tmp_path):  # raises StoreLocked while this run holds the lock
+            pass
+        raise Built
+
+    suite = run_suite if verb == "run" else tune_suite
+    with pytest.raises(Built):
+        suite(["adding-50"], ["elman"], profile="smoke", out=tmp_path, make_executor=make_executor)

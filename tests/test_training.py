@@ -416,6 +416,78 @@ def test_an_out_of_memory_in_testing_retries_the_test_only(tmp_path):
     assert record["precision"] and record["throughput_clock"] == "host"
 
 
+def test_kernels_without_a_deterministic_implementation_are_recorded_not_filtered(tmp_path):
+    """On a GPU torch warns of each op without a deterministic kernel (deterministic=
+    "warn"); the cell's record names them. Simulated on the CPU by a net that warns as
+    torch does, at every step (recorded once)."""
+    import warnings
+
+    reg = load_registry()
+    adding, model = reg.tasks["adding-50"], reg.models["lstm"]
+
+    class Warns(type(adding)):
+        def build(self, data, model, profile):
+            net = super().build(data, model, profile)
+            training_loss = net.training_loss
+
+            def warned_loss(batch):
+                warnings.warn(
+                    "cumsum_cuda_kernel does not have a deterministic implementation, but you set "
+                    "'torch.use_deterministic_algorithms(True, warn_only=True)'",
+                    UserWarning,
+                )
+                return training_loss(batch)
+
+            net.training_loss = warned_loss
+            return net
+
+    profile = adding.profiles["smoke"]
+    data = adding.prepare(profile, str(tmp_path))
+    warning = copy.copy(adding)
+    warning.__class__ = Warns
+    record = fit_cell(warning, model, profile, 0, data, accelerator="cpu")
+    assert record["nondeterministic_ops"] == ["cumsum_cuda_kernel"]
+    plain = fit_cell(adding, model, profile, 0, data, accelerator="cpu")
+    assert "nondeterministic_ops" not in plain
+
+
+def test_throughput_on_a_gpu_is_timed_by_cuda_events(monkeypatch):
+    """The host's clock stops before the device finishes; on a GPU each training batch is
+    timed by a pair of CUDA events (faked here: 250 ms of device time per batch)."""
+    from rnnbench.training import _Counter
+
+    synced = []
+
+    class Event:
+        def __init__(self, enable_timing=False):
+            assert enable_timing
+            self.at = None
+
+        def record(self):
+            self.at = len(synced)
+
+        def synchronize(self):
+            synced.append(self)
+
+        def elapsed_time(self, end):
+            return 250.0
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    net = types.SimpleNamespace(count=lambda batch: 8)
+    module = types.SimpleNamespace(device=torch.device("cuda", 0))
+    counter = _Counter(net)
+    for i in range(4):
+        counter.on_train_batch_start(None, module, {}, i)
+        counter.on_train_batch_end(None, module, None, {}, i)
+    assert counter.clock == "cuda-events"
+    assert counter.seconds == pytest.approx(1.0) and counter.count == 32
+    assert synced, "the last event is waited for before reading the device's time"
+    on_cpu = _Counter(net)
+    on_cpu.on_train_batch_start(None, types.SimpleNamespace(device=torch.device("cpu")), {}, 0)
+    on_cpu.on_train_batch_end(None, types.SimpleNamespace(device=torch.device("cpu")), None, {}, 0)
+    assert on_cpu.clock == "host" and on_cpu.seconds < 1.0
+
+
 def test_lengths_stay_on_the_host_when_a_batch_moves_to_the_device(tmp_path):
     from rnnbench.training import CellModule
 

@@ -307,3 +307,23 @@ def test_smoke_fit(cache_dir):
     assert math.isfinite(record["metrics"]["perplexity"])
     assert len(record["samples"]) == 3
     assert all("=>" in s and "(reference: " in s for s in record["samples"].values())
+
+
+def test_on_a_gpu_loader_processes_collate_the_same_batches_in_the_same_order(smoke_data):
+    """Collation costs a GPU step's time, so a GPU cell collates in two loader processes;
+    the batches are those the training thread would make (they depend on their index)."""
+    import torch
+
+    from rnnbench.training import loader, loader_workers, with_seed
+
+    assert loader_workers(smoke_data, torch.device("cuda", 0)) == 2
+    assert loader_workers(smoke_data, torch.device("cpu")) == 0  # nothing changes on a CPU
+
+    def batches(workers):
+        dl = loader(smoke_data, with_seed(smoke_data.train, 0), 8, True, False, 0, workers)
+        return [b for _, b in zip(range(6), dl)]
+
+    for a, b in zip(batches(0), batches(2), strict=True):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k]
