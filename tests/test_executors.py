@@ -602,6 +602,30 @@ class _FakeRay:
         self.killed += 1
 
 
+def _ray_whose_actors_say(said: dict) -> "_FakeRay":
+    """A one-CPU fake Ray whose actors answer ``ready()`` with ``said``."""
+
+    class Saying(_FakeRay):
+        def remote(self, **options):
+            make = super().remote(**options)
+
+            def wrap(cls):
+                inner = make(cls)
+
+                class ActorClass:
+                    @staticmethod
+                    def remote(*args):
+                        a = inner.remote(*args)
+                        a.ready.fn = lambda s: _FakeRef(said)
+                        return a
+
+                return ActorClass
+
+            return wrap
+
+    return Saying(cpus=1, die={})
+
+
 def _fake_ray_executor(fake: _FakeRay) -> executors.RayExecutor:
     ex = object.__new__(executors.RayExecutor)
     ex.ray, ex.plugin_args, ex.workers, ex.cells_per_gpu = fake, [], None, 1
@@ -668,27 +692,10 @@ def test_a_ray_gpu_worker_without_cuda_says_so_at_start_up(monkeypatch):
         torch.set_num_threads(threads)
     assert "sees no CUDA device" in actor.ready()["fatal"]
 
-    class Failing(_FakeRay):
-        def remote(self, **options):
-            make = super().remote(**options)
-
-            def wrap(cls):
-                inner = make(cls)
-
-                class ActorClass:
-                    @staticmethod
-                    def remote(*args):
-                        a = inner.remote(*args)
-                        said = {"host": "h", "node": "n", "missing_env": [], "fatal": "no CUDA"}
-                        a.ready.fn = lambda s: _FakeRef(said)
-                        return a
-
-                return ActorClass
-
-            return wrap
-
     with pytest.raises(executors.ExecutorUnavailable, match="no CUDA"):
-        _fake_ray_executor(Failing(cpus=1, die={})).run(_cells("a"), lambda c, r: None)
+        _fake_ray_executor(
+            _ray_whose_actors_say({"host": "h", "node": "n", "missing_env": [], "fatal": "no CUDA"})
+        ).run(_cells("a"), lambda c, r: None)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -722,28 +729,11 @@ def test_ray_slots_follow_the_cluster_as_it_shrinks_and_every_actor_let_go_is_ki
 
 
 def test_a_ray_worker_missing_the_driver_s_environment_stops_the_run_with_one_line():
-    class Unforwarded(_FakeRay):
-        def remote(self, **options):
-            make = super().remote(**options)
-
-            def wrap(cls):
-                inner = make(cls)
-
-                class ActorClass:
-                    @staticmethod
-                    def remote(*args):
-                        a = inner.remote(*args)
-                        said = {"host": "node-b", "node": "n", "missing_env": ["RNNBENCH_STOCK_CSV"], "fatal": None}
-                        a.ready.fn = lambda s: _FakeRef(said)
-                        return a
-
-                return ActorClass
-
-            return wrap
-
     got = []
     with pytest.raises(executors.ExecutorUnavailable) as caught:
-        _fake_ray_executor(Unforwarded(cpus=1, die={})).run(_cells("a"), lambda c, r: got.append(r))
+        _fake_ray_executor(
+            _ray_whose_actors_say({"host": "node-b", "node": "n", "missing_env": ["RNNBENCH_STOCK_CSV"], "fatal": None})
+        ).run(_cells("a"), lambda c, r: got.append(r))
     message = str(caught.value)
     assert not got and "\n" not in message
     assert "RNNBENCH_STOCK_CSV did not reach the Ray worker on node-b" in message
