@@ -824,6 +824,14 @@ def test_each_of_k_workers_on_a_gpu_is_pinned_to_it_and_held_to_its_memory_share
     monkeypatch.delenv(executors.MEMORY_FRACTION_ENV, raising=False)
     try:
         slot.start()
+        # multiprocessing's spawn returns before the child has exec'd; until then /proc shows
+        # the driver's own start-up environment, so wait for the worker's command line first
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with open(f"/proc/{slot.proc.pid}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    break
+            time.sleep(0.01)
         with open(f"/proc/{slot.proc.pid}/environ", "rb") as f:
             env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
     finally:
