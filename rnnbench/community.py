@@ -28,14 +28,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from rnnbench.registry import GROUP
 
 LIST = "community-plugins.txt"
 
-_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
-_VERSION = re.compile(r"(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*(?:(?:a|b|rc)[0-9]+)?(?:\.post[0-9]+)?(?:\.dev[0-9]+)?")
-"""A public version in PEP 440's normal form (what PyPI shows): no local part, no wildcard."""
-_LINE = re.compile(r"(?P<name>\S+?)\s*==\s*(?P<version>\S+)")
 _CORE = {"rnnbench"}
 
 
@@ -64,7 +64,7 @@ class Entry:
 
 def canonical(name: str) -> str:
     """A distribution's name as PyPI compares names (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonicalize_name(name)
 
 
 def parse(text: str, source: str = LIST) -> list[Entry]:
@@ -93,16 +93,25 @@ def _entry(line: str, number: int, source: str) -> Entry:
         raise CommunityListError(
             f"{where}: a URL or path is not allowed ({shown!r}); publish the distribution on PyPI and pin name==version"
         )
-    match = _LINE.fullmatch(line)
-    if not match or not _NAME.fullmatch(match["name"]):
+    try:
+        req = Requirement(line)
+    except InvalidRequirement:
+        req = None
+    specs = list(req.specifier) if req else []
+    if not req or req.extras or req.marker or len(specs) != 1 or specs[0].operator not in ("==", "==="):
         raise CommunityListError(f"{where}: expected name==version, a pinned PyPI distribution; got {shown!r}")
-    if not _VERSION.fullmatch(match["version"]):
+    version = specs[0].version
+    try:
+        exact = specs[0].operator == "==" and Version(version).local is None
+    except InvalidVersion:
+        exact = False
+    if not exact:
         raise CommunityListError(
-            f"{where}: {match['version']!r} is not an exact public version (like 1.2.0 or 0.3.1rc1); got {shown!r}"
+            f"{where}: {version!r} is not an exact public version (like 1.2.0 or 0.3.1rc1); got {shown!r}"
         )
-    if canonical(match["name"]) in _CORE:
-        raise CommunityListError(f"{where}: {match['name']} is rnnbench itself, not a community plugin")
-    return Entry(match["name"], match["version"], number)
+    if canonical(req.name) in _CORE:
+        raise CommunityListError(f"{where}: {req.name} is rnnbench itself, not a community plugin")
+    return Entry(req.name, version, number)
 
 
 def read(path: str | Path) -> list[Entry]:
@@ -146,10 +155,19 @@ def check_installed(entries: list[Entry], path: Sequence[str] | None = None) -> 
         dist = dists.get(entry.key)
         if dist is None:
             raise InstallError(f"{entry.requirement}: not installed after pip ran")
-        if dist.version != entry.version:
+        if not _same_version(dist.version, entry.version):
             raise InstallError(f"{entry.requirement}: version {dist.version} is installed instead")
         if not _is_plugin(dist):
             raise InstallError(f"{entry.requirement}: declares no rnnbench plugin (no '{GROUP}' entry point)")
+
+
+def _same_version(installed_version: str, listed: str) -> bool:
+    """PEP 440 equality (``1.0`` is ``1.0.0``, as pip resolves it); a legacy version that
+    does not parse must match as written."""
+    try:
+        return Version(installed_version) == Version(listed)
+    except InvalidVersion:
+        return installed_version == listed
 
 
 def pip_command(entries: list[Entry], pip_options: Sequence[str] = ()) -> list[str]:

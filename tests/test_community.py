@@ -42,7 +42,9 @@ def test_a_list_is_pins_comments_and_blank_lines():
         ("rnnbench-x[extra]==1.0", "expected name==version"),
         ("rnnbench-x==1.0 --hash=sha256:00", "expected name==version"),
         ("rnnbench-x==1.0; python_version<'4'", "expected name==version"),
-        ("rnnbench-x==1.0;python_version<'4'", "not an exact public version"),
+        ("rnnbench-x==1.0;python_version<'4'", "expected name==version"),
+        ("rnnbench-x==1.0.post1+cu121", "not an exact public version"),
+        ("rnnbench x==1.0", "expected name==version"),
         ("rnnbench-x===1.0", "not an exact public version"),
         ("rnnbench-x==1.*", "not an exact public version"),
         ("rnnbench-x==1.0+local", "not an exact public version"),
@@ -136,6 +138,11 @@ def test_the_example_distribution_installs_from_its_pin_and_declares_a_plugin(ex
     community.check_installed([entry], path=[str(example_site)])
     plugins = community.installed([str(example_site)])
     assert [ep.name for ep in plugins["rnnbench-example"].entry_points if ep.group == "rnnbench"] == ["example"]
+
+
+def test_a_pin_matches_the_installed_version_as_pep_440_compares_them(example_site):
+    (entry,) = community.parse(f"rnnbench-example=={VERSION}.0")  # 0.1.0.0 is 0.1.0, as pip resolves it
+    community.check_installed([entry], path=[str(example_site)])
 
 
 def test_another_version_than_the_listed_one_is_an_error(example_site):
