@@ -376,7 +376,18 @@ def _metric_test(
         return None, None
     if direction == "max" and "pred" in cols and "target" in cols and _binary(cols["pred"]) and _binary(cols["target"]):
         call = np.mean([o.columns["pred"] for o in per_seed], 0) >= 0.5
-        test = stats.pesaran_timmermann(call, cols["target"] > 0.5)
+        actual = cols["target"] > 0.5
+        series = _series([per_seed])
+        if series > 1:
+            # Parallel series move together on a day, so pooling their rows would count a
+            # day's calls as independent evidence; a test per series, Bonferroni over them,
+            # holds whatever their dependence.
+            worst = min(
+                stats.pesaran_timmermann(c, a).p_value for c, a in zip(*(x.reshape(series, -1) for x in (call, actual)))
+            )
+            p = min(1.0, series * worst)
+            return f"Pesaran–Timmermann per series, Bonferroni over {series} (majority call over seeds) {_fmt_p(p)}", p
+        test = stats.pesaran_timmermann(call, actual)
         return f"Pesaran–Timmermann (majority call over seeds) {_fmt_p(test.p_value)}", test.p_value
     if direction == "min":
         loss = np.mean([o.columns["value"] for o in per_seed], 0)

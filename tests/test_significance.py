@@ -4,8 +4,9 @@ tests of rnnbench.significance must find it."""
 import numpy as np
 import pytest
 
+from rnnbench import stats
 from rnnbench.outcomes import Outcomes
-from rnnbench.significance import Entry, analyse, paired_difference
+from rnnbench.significance import Entry, _metric_test, analyse, paired_difference
 
 
 def correct(p, n=400, seed=0, baseline=None):
@@ -76,6 +77,25 @@ def test_a_constant_predictor_near_the_baseline_does_not_beat_it_and_the_page_sa
     assert res.results["m"].beats is False and res.nothing_beats
     assert "Pesaran–Timmermann" in res.results["m"].metric_test
     assert "block" in res.method
+
+
+def test_parallel_series_are_direction_tested_one_by_one_so_a_copied_series_adds_no_evidence():
+    """Stock's indices rise and fall together: the same calls on a copy of a series must
+    not make Pesaran–Timmermann surer, as pooling their rows would."""
+    rng = np.random.default_rng(3)
+    target = (rng.random(300) < 0.5).astype(float)
+    pred = np.where(rng.random(300) < 0.56, target, 1 - target)  # a weak signal
+
+    def p_value(series):
+        columns = {"value": (pred == target).astype(float), "pred": pred, "target": target}
+        outs = [Outcomes("mean", {k: np.tile(v, series) for k, v in columns.items()}, serial=True, series=series)]
+        return _metric_test(outs, "majority", "max", "accuracy")
+
+    p_one = p_value(1)[1]
+    two, p_two = p_value(2)
+    pooled = stats.pesaran_timmermann(np.tile(pred, 2) > 0.5, np.tile(target, 2) > 0.5).p_value
+    assert pooled < p_one / 2  # what treating the copy as new days would claim
+    assert p_two == pytest.approx(min(1.0, 2 * p_one)) and "per series, Bonferroni over 2" in two
 
 
 def test_a_model_far_better_than_its_baseline_beats_it():
