@@ -24,8 +24,9 @@ class DigitsVector(Task):
     direction = "max"
     profiles = {
         "smoke": Profile(max_steps=10, batch_size=64, hidden_size=32, val_every=5),
+        # at a 400-step cap 3 of 39 tuned cells were still gaining accuracy at the last validation
         "quick": Profile.for_leaderboard(
-            max_steps=400,
+            max_steps=800,
             batch_size=64,
             hidden_size=128,
             lr=3e-3,
