@@ -227,8 +227,9 @@ class Sentiment(Task):
             val_every=5,
             options=SentimentOptions(source="rotten_tomatoes", max_len=64, min_freq=2, max_vocab=20000, embed=32),
         ),
+        # at a 600-step cap 5 of 39 tuned cells had their best at the last validation
         "quick": Profile.for_leaderboard(
-            max_steps=600,
+            max_steps=1200,
             batch_size=64,
             hidden_size=128,
             dropout=0.3,
