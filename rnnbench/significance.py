@@ -374,25 +374,22 @@ def _metric_test(
     cols = first.columns
     if first.kind != "mean":
         return None, None
+    series = _series([per_seed])
     if direction == "max" and "pred" in cols and "target" in cols and _binary(cols["pred"]) and _binary(cols["target"]):
         call = np.mean([o.columns["pred"] for o in per_seed], 0) >= 0.5
         actual = cols["target"] > 0.5
-        series = _series([per_seed])
         if series > 1:
             # Parallel series move together on a day, so pooling their rows would count a
-            # day's calls as independent evidence; a test per series, Bonferroni over them,
-            # holds whatever their dependence.
-            worst = min(
-                stats.pesaran_timmermann(c, a).p_value for c, a in zip(*(x.reshape(series, -1) for x in (call, actual)))
-            )
-            p = min(1.0, series * worst)
+            # day's calls as independent evidence; a test per series, corrected over them
+            # (the smallest Holm-adjusted p is Bonferroni's), holds whatever their dependence.
+            per_series = zip(*(x.reshape(series, -1) for x in (call, actual)))
+            p = min(stats.holm([stats.pesaran_timmermann(c, a).p_value for c, a in per_series]))
             return f"Pesaran–Timmermann per series, Bonferroni over {series} (majority call over seeds) {_fmt_p(p)}", p
         test = stats.pesaran_timmermann(call, actual)
         return f"Pesaran–Timmermann (majority call over seeds) {_fmt_p(test.p_value)}", test.p_value
     if direction == "min":
         loss = np.mean([o.columns["value"] for o in per_seed], 0)
         base = np.asarray(first.baselines[baseline]["value"], dtype=float)
-        series = _series([per_seed])
         if series > 1:
             # the loss of a time step: the mean over its parallel series, whose errors are
             # correlated (the test's variance would otherwise treat them as independent)
